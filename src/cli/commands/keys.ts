@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** Registers `keys new`. */
+export function registerKeysCommand(_program: Command): void {}

@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** Registers `serve`. */
+export function registerServeCommand(_program: Command): void {}

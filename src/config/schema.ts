@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { DeploySchema, ServerDeploySchema } from './deploy-schema.js';
+
+/**
+ * The config schema: the single source of truth for the types of an mcp-fleet
+ * config file. Every object is strict, so a typo is an error, not a silent default.
+ */
+
+/** A server name: it becomes a URL path segment and an AWS resource name. */
+export const ServerNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$|^[a-z0-9]$/, {
+    message:
+      'a server name must be 1-40 characters of lower-case letters, digits and "-", starting and ending with a letter or digit (it becomes a URL path and an AWS resource name)',
+  });
+
+/** A DNS host name such as `fetch.example.com` (no scheme, no port). */
+export const HostnameSchema = z
+  .string()
+  .transform((h) => h.toLowerCase())
+  .pipe(
+    z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, {
+      message: 'a host name is a DNS name such as fetch.example.com, without scheme, port or path',
+    }),
+  );
+
+/** How a server's child processes are shared between clients. */
+export const ChildPolicySchema = z.enum(['per-session', 'pool', 'shared']);
+
+/** One stdio MCP server. */
+export const ServerSchema = z
+  .object({
+    /** Program to run, such as `npx`, `uvx` or `node`. */
+    command: z.string().min(1, { message: 'command must name the program to run, such as npx or uvx' }),
+    /** Arguments of the command. */
+    args: z.array(z.string()).default([]),
+    /** Environment of the child, on top of the gateway's allow-list. Values may reference `${NAME}`. */
+    env: z.record(z.string(), z.string()).default({}),
+    /** Working directory of the child. @default the gateway's */
+    cwd: z.string().optional(),
+    /** Host names routed to this server at `/mcp`, `/sse` and `/messages`. */
+    hostnames: z.array(HostnameSchema).default([]),
+    /** Who shares a child: one per client session (default for legacy clients), a warm pool, or one shared child. */
+    policy: ChildPolicySchema.optional(),
+    /** Warm pool size for the `pool` policy. */
+    pool: z
+      .object({
+        min: z.number().int().min(0).default(1),
+        max: z.number().int().min(1).default(4),
+      })
+      .strict()
+      .refine((p) => p.min <= p.max, { message: 'pool.min must not exceed pool.max' })
+      .default({ min: 1, max: 4 }),
+    /** Most concurrent client sessions; past it new sessions get 503 with Retry-After. */
+    maxSessions: z.number().int().positive().default(100),
+    /** How long a child may take to answer its first request. */
+    startupTimeoutSeconds: z.number().positive().default(30),
+    /** How long one request may take before the client gets an error and the child a cancellation. */
+    requestTimeoutSeconds: z.number().positive().default(300),
+    /** AWS deploy settings of this server (ignored by `serve`). */
+    deploy: ServerDeploySchema.optional(),
+  })
+  .strict();
+
+/** Log levels, most verbose first. */
+export const LogLevelSchema = z.enum(['debug', 'info', 'warn', 'error']);
+
+/** Settings of the HTTP gateway. */
+export const GatewaySchema = z
+  .object({
+    /** Address to listen on. Inside a container this is 0.0.0.0. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** Port to listen on. */
+    port: z.number().int().min(0).max(65535).default(8808),
+    /** Least severe log level written. */
+    logLevel: LogLevelSchema.default('info'),
+    /**
+     * Host names accepted for path routing (`/servers/<name>/...`) besides
+     * localhost, 127.0.0.1 and [::1]; `*` accepts any. Requests for other hosts get
+     * `403 Hostname not allowed` (DNS-rebinding protection).
+     */
+    allowedHosts: z.array(z.string().min(1)).default([]),
+    /** Browser origins allowed to call the gateway besides loopback ones; `*` allows any. */
+    allowedOrigins: z.array(z.string().min(1)).default([]),
+    /** A client session with no request for this long is ended and its child stopped. */
+    sessionIdleTimeoutSeconds: z.number().positive().default(900),
+    /** Interval of SSE keep-alive comments (a load balancer drops idle connections after 60 s). */
+    sseKeepAliveSeconds: z.number().positive().default(15),
+    /** Time allowed for a drain on SIGTERM before children are killed and the process exits. */
+    shutdownGraceSeconds: z.number().positive().default(25),
+    /** Node's HTTP keep-alive timeout; keep it above the load balancer's idle timeout. */
+    httpKeepAliveSeconds: z.number().positive().default(65),
+    /** Largest accepted request body. */
+    maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
+  })
+  .strict();
+
+/** A whole mcp-fleet config file. */
+export const FleetConfigSchema = z
+  .object({
+    /** Config format version. */
+    version: z.literal(1).default(1),
+    /** HTTP gateway settings. */
+    gateway: GatewaySchema.default(GatewaySchema.parse({})),
+    /** The stdio MCP servers, by name. */
+    servers: z.record(ServerNameSchema, ServerSchema).refine((s) => Object.keys(s).length > 0, {
+      message: 'list at least one server under servers:, each with a command',
+    }),
+    /** AWS deploy settings (ignored by `serve`). */
+    deploy: DeploySchema.optional(),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const owner = new Map<string, string>();
+    for (const [name, server] of Object.entries(config.servers)) {
+      for (const [i, host] of server.hostnames.entries()) {
+        const other = owner.get(host);
+        if (other !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['servers', name, 'hostnames', i],
+            input: host,
+            message: `host name ${host} is already used by server "${other}"; give each server its own host name`,
+          });
+        }
+        owner.set(host, name);
+      }
+    }
+  });
+
+/** A parsed, validated config (defaults filled in). */
+export type FleetConfig = z.infer<typeof FleetConfigSchema>;
+/** One parsed server. */
+export type ServerConfig = z.infer<typeof ServerSchema>;
+/** Parsed gateway settings. */
+export type GatewayConfig = z.infer<typeof GatewaySchema>;
+/** How children are shared. */
+export type ChildPolicy = z.infer<typeof ChildPolicySchema>;
+/** A log level. */
+export type LogLevel = z.infer<typeof LogLevelSchema>;
+/** The config as a user writes it (defaults optional). */
+export type FleetConfigInput = z.input<typeof FleetConfigSchema>;
