@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AuthSchema } from './auth-schema.js';
 import { DeploySchema, ServerDeploySchema } from './deploy-schema.js';
 
 /**
@@ -92,6 +93,8 @@ export const GatewaySchema = z
     httpKeepAliveSeconds: z.number().positive().default(65),
     /** Largest accepted request body. */
     maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
+    /** Who may call the gateway. @default no auth (fine on 127.0.0.1 only) */
+    auth: AuthSchema.optional(),
   })
   .strict();
 
