@@ -45,7 +45,10 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 
 function show(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const s = JSON.stringify(value);
+  // A shown object may hold an env or headers map further down; hide those values too.
+  const s = JSON.stringify(value, (key: string, v: unknown) =>
+    (key === 'env' || key === 'headers') && v !== null && typeof v === 'object' ? '(hidden)' : v,
+  );
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
@@ -92,7 +95,7 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], raw: unknown
         return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove ${issue.keys.length > 1 ? 'them' : 'it'} or fix the spelling`;
       case 'invalid_type':
         if (valueAt(raw, issue.path) === undefined) return `${where}: is required (${issue.expected}); add it`;
-        return `${where}: is ${value}, but must be a ${issue.expected}`;
+        return `${where}: is ${value}, but must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
       case 'invalid_key':
         return `${where}: ${issue.issues[0]?.message ?? issue.message}`;
       default:
@@ -114,14 +117,19 @@ export function parseConfig(raw: unknown, file: string, options: LoadConfigOptio
     for (const warning of converted.warnings) options.onWarning?.(warning);
     input = converted.config;
   }
+  if (input === null || input === undefined) {
+    throw new ConfigError(file, ['the file is empty; list your stdio servers under servers:, each with a command']);
+  }
   const problems: string[] = [];
+  // Errors show values as written (`${TOKEN}`), never as resolved: a resolved value may be a secret.
+  const asWritten = input;
   if (options.resolveEnv ?? true) {
     const interpolated = interpolateEnv(input, options.env ?? process.env);
     problems.push(...interpolated.problems);
     input = interpolated.value;
   }
   const parsed = FleetConfigSchema.safeParse(input);
-  if (!parsed.success) problems.push(...describeIssues(parsed.error.issues, input));
+  if (!parsed.success) problems.push(...describeIssues(parsed.error.issues, asWritten));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
   return parsed.data;
 }
@@ -141,13 +149,22 @@ export function parseConfigText(text: string, file: string): unknown {
  * `mcpServers` JSON). Throws {@link ConfigError} naming every problem.
  */
 export async function loadConfig(file: string, options: LoadConfigOptions = {}): Promise<FleetConfig> {
+  return parseConfig(await readConfigFile(file), file, options);
+}
+
+/**
+ * Reads a YAML or JSON file into a plain value, without validating it. Throws
+ * {@link ConfigError} if the file is missing, unreadable or not YAML/JSON.
+ * @param missingHint what to do when the file does not exist. @default 'pass an existing file with --config'
+ */
+export async function readConfigFile(file: string, missingHint = 'pass an existing file with --config'): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file; pass an existing file with --config' : `cannot be read (${code ?? String(error)})`;
+    const why = code === 'ENOENT' ? `no such file; ${missingHint}` : `cannot be read (${code ?? String(error)})`;
     throw new ConfigError(file, [why], { cause: error });
   }
-  return parseConfig(parseConfigText(text, file), file, options);
+  return parseConfigText(text, file);
 }
