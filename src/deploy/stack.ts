@@ -1,0 +1,118 @@
+import { App, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { DeploySchema } from '../config/deploy-schema.js';
+import type { FleetConfig } from '../config/schema.js';
+import { FleetError } from '../errors.js';
+import { McpFleet } from './construct.js';
+
+/** Props of {@link FleetStack}. */
+export interface FleetStackProps extends StackProps {
+  /** The fleet config, loaded with `resolveEnv: false`. */
+  readonly config: FleetConfig;
+  /** Config file name, for error messages. @default 'config' */
+  readonly configFile?: string;
+  /** Docker build context written by `writeBuildContext`. @default none (needs deploy.image.uri) */
+  readonly buildContextDir?: string;
+}
+
+/** A stack holding one {@link McpFleet}, built from a config file. */
+export class FleetStack extends Stack {
+  readonly fleet: McpFleet;
+
+  constructor(scope: Construct, id: string, props: FleetStackProps) {
+    super(scope, id, { description: 'mcp-fleet: MCP servers on ECS Fargate behind an Application Load Balancer', ...props });
+    this.fleet = new McpFleet(this, 'Fleet', {
+      config: props.config,
+      ...(props.buildContextDir === undefined ? {} : { buildContextDir: props.buildContextDir }),
+      ...(props.configFile === undefined ? {} : { configFile: props.configFile }),
+    });
+    acknowledgeNagFindings(this.fleet);
+  }
+}
+
+/**
+ * Acknowledges the cdk-nag AwsSolutions findings that are deliberate, each with
+ * its reason. Uses the CDK's own `Validations` API, so cdk-nag is not needed at run time.
+ */
+export function acknowledgeNagFindings(fleet: McpFleet): void {
+  const ack = (scope: Construct, id: string, reason: string): void => Validations.of(scope).acknowledge({ id, reason });
+  const { deploy } = fleet.plan;
+
+  if (!deploy.loadBalancer.internal && (deploy.loadBalancer.allowedCidrs ?? ['0.0.0.0/0']).some((c) => c.endsWith('/0'))) {
+    ack(
+      fleet.loadBalancerSecurityGroup,
+      'AwsSolutions-EC23',
+      'The load balancer is the public MCP endpoint; clients authenticate with bearer API keys at the gateway. Restrict with deploy.loadBalancer.allowedCidrs or make it internal.',
+    );
+  }
+  if (deploy.loadBalancer.accessLogsBucket === undefined) {
+    ack(fleet.loadBalancer, 'AwsSolutions-ELB2', 'Access logs are opt-in (deploy.loadBalancer.accessLogsBucket): they need an existing bucket and cost money; the gateway logs every request itself.');
+  }
+  for (const s of fleet.services) {
+    ack(
+      s.taskDefinition,
+      'AwsSolutions-ECS2',
+      'The only plain environment value is MCP_FLEET_ALLOWED_HOSTS (the load balancer DNS name), which is not a secret; secrets are injected through the task definition secrets from Secrets Manager.',
+    );
+    ack(
+      s.taskDefinition,
+      'AwsSolutions-IAM5[Resource::*]',
+      'ecr:GetAuthorizationToken on the execution role supports no resource-level permission (AWS documents Resource "*"); image pulls themselves are scoped to the repository.',
+    );
+    if (s.plan.secretNames.length > 0 && Object.values(deploy.secrets).some((r) => r.secretArn === undefined)) {
+      // A secret named (not ARNed) is matched by its ARN with the random six-character suffix AWS appends.
+      for (const [name, ref] of Object.entries(deploy.secrets)) {
+        if (ref.secretArn !== undefined || !s.plan.secretNames.includes(name)) continue;
+        ack(
+          s.taskDefinition,
+          `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${ref.secretName}-??????]`,
+          'Secrets Manager appends a random 6-character suffix to secret ARNs; "-??????" matches exactly that suffix of this one named secret.',
+        );
+      }
+    }
+  }
+  const vpcNode = fleet.node.tryFindChild('Vpc');
+  if (vpcNode !== undefined && !deploy.network.flowLogs) {
+    ack(vpcNode, 'AwsSolutions-VPC7', 'Flow logs are opt-in (deploy.network.flowLogs) to keep the default fleet cheap; the task security group only admits the load balancer.');
+  }
+}
+
+/** Options of {@link buildFleetApp}. */
+export interface FleetAppOptions {
+  readonly config: FleetConfig;
+  readonly configFile?: string;
+  /** AWS account; wins over `deploy.account`. */
+  readonly account?: string;
+  /** AWS region; wins over `deploy.region`. */
+  readonly region?: string;
+  /** Where the cloud assembly goes. @default 'cdk.out' */
+  readonly outdir?: string;
+  /** Docker build context written by `writeBuildContext`. */
+  readonly buildContextDir?: string;
+  /** Context values (lookup results), as the toolkit passes them. */
+  readonly context?: Record<string, unknown>;
+}
+
+/** Builds the CDK app of a fleet: one {@link FleetStack} named `deploy.stackName`. */
+export function buildFleetApp(options: FleetAppOptions): { app: App; stack: FleetStack } {
+  const deploy = options.config.deploy ?? DeploySchema.parse({});
+  const account = options.account ?? deploy.account;
+  const region = options.region ?? deploy.region;
+  const lookup = deploy.network.vpcId !== undefined || deploy.network.useDefaultVpc;
+  if (lookup && (account === undefined || region === undefined)) {
+    throw new FleetError('DEPLOY_LOOKUP_NEEDS_ENV', 'looking up an existing VPC needs an account and a region', {
+      hint: 'set deploy.account and deploy.region, or pass --account and --region',
+    });
+  }
+  const app = new App({
+    ...(options.outdir === undefined ? {} : { outdir: options.outdir }),
+    ...(options.context === undefined ? {} : { context: options.context }),
+  });
+  const stack = new FleetStack(app, deploy.stackName, {
+    config: options.config,
+    ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
+    ...(options.buildContextDir === undefined ? {} : { buildContextDir: options.buildContextDir }),
+    ...(account !== undefined || region !== undefined ? { env: { ...(account === undefined ? {} : { account }), ...(region === undefined ? {} : { region }) } } : {}),
+  });
+  return { app, stack };
+}
