@@ -1,0 +1,328 @@
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { Client as UndiciClient } from 'undici';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+
+/**
+ * The two load clients of the bench: the official SDK v1 client (what users
+ * run) and a light raw client (undici over HTTP, bare JSON lines over stdio) whose
+ * own CPU cost is small enough not to cap the system under test.
+ */
+
+/** Where a client connects: a stdio command it spawns itself, or an HTTP endpoint. */
+export type Target =
+  | {
+      readonly kind: 'stdio';
+      readonly command: string;
+      readonly args: readonly string[];
+      /** Pids of the children the clients spawned and still hold: the direct baseline's "system". */
+      readonly pids: Set<number>;
+    }
+  | { readonly kind: 'streamable-http'; readonly url: string };
+
+/** One client session that calls one tool. */
+export interface BenchSession {
+  /** Calls the tool with `message` and resolves with the text of the result's first content item. */
+  call(message: string): Promise<string>;
+  /** Ends the session (DELETE over HTTP, stdin end over stdio); never throws. */
+  close(): Promise<void>;
+}
+
+/** A kind of load client. */
+export interface LoadClient {
+  readonly id: LoadClientId;
+  /** Connects, handshakes and returns a ready session. */
+  open(target: Target, tool: string, timeoutMs: number): Promise<BenchSession>;
+}
+
+/** Ids of the load clients. */
+export type LoadClientId = 'raw' | 'sdk';
+
+const CLIENT_INFO = { name: 'mcp-fleet-bench', version: '1.0.0' };
+/** The protocol revision the raw client asks for; every system under test speaks it. */
+const RAW_PROTOCOL_VERSION = '2025-06-18';
+
+function firstText(result: unknown): string {
+  const content = (result as { content?: Array<{ type?: string; text?: string }> } | undefined)?.content;
+  const first = content?.[0];
+  if (first?.type !== 'text' || typeof first.text !== 'string') {
+    throw new Error(`tool result has no text content: ${JSON.stringify(result).slice(0, 200)}`);
+  }
+  return first.text;
+}
+
+function rpcResult(message: JsonRpcMessage, method: string): unknown {
+  if (message.error) throw new Error(`${method} failed: ${message.error.code} ${message.error.message}`);
+  return message.result;
+}
+
+interface JsonRpcMessage {
+  readonly jsonrpc: '2.0';
+  readonly id?: number | string | null;
+  readonly method?: string;
+  readonly result?: unknown;
+  readonly error?: { code: number; message: string };
+}
+
+/** The official SDK v1 client over `StreamableHTTPClientTransport` or `StdioClientTransport`. */
+export const sdkClient: LoadClient = {
+  id: 'sdk',
+  async open(target, tool, timeoutMs) {
+    const client = new Client(CLIENT_INFO);
+    if (target.kind === 'stdio') {
+      const transport = new StdioClientTransport({
+        command: target.command,
+        args: [...target.args],
+        stderr: 'ignore',
+      });
+      await client.connect(transport, { timeout: timeoutMs });
+      const pid = transport.pid;
+      if (pid !== null) target.pids.add(pid);
+      return {
+        call: async (message) =>
+          firstText(await client.callTool({ name: tool, arguments: { message } }, undefined, { timeout: timeoutMs })),
+        close: async () => {
+          await client.close().catch(() => undefined);
+          if (pid !== null) target.pids.delete(pid);
+        },
+      };
+    }
+    const transport = new StreamableHTTPClientTransport(new URL(target.url));
+    await client.connect(transport, { timeout: timeoutMs });
+    return {
+      call: async (message) =>
+        firstText(await client.callTool({ name: tool, arguments: { message } }, undefined, { timeout: timeoutMs })),
+      close: async () => {
+        await transport.terminateSession().catch(() => undefined);
+        await client.close().catch(() => undefined);
+      },
+    };
+  },
+};
+
+/** Reads one JSON-RPC response with `id` out of a JSON or an SSE (`data:` lines) body. */
+export function parseRpcBody(contentType: string, body: string, id: number): JsonRpcMessage {
+  if (!contentType.includes('text/event-stream')) {
+    const parsed = JSON.parse(body) as JsonRpcMessage | JsonRpcMessage[];
+    const messages = Array.isArray(parsed) ? parsed : [parsed];
+    const found = messages.find((m) => m.id === id);
+    if (!found) throw new Error(`no response with id ${id} in JSON body`);
+    return found;
+  }
+  let data: string[] = [];
+  const events: string[] = [];
+  for (const line of body.split(/\r?\n/)) {
+    if (line === '') {
+      if (data.length > 0) events.push(data.join('\n'));
+      data = [];
+    } else if (line.startsWith('data:')) {
+      data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
+    }
+  }
+  if (data.length > 0) events.push(data.join('\n'));
+  for (const event of events) {
+    const message = JSON.parse(event) as JsonRpcMessage;
+    if (message.id === id) return message;
+  }
+  throw new Error(`no response with id ${id} in SSE body`);
+}
+
+class RawHttpSession implements BenchSession {
+  private nextId = 1;
+  private sessionId: string | undefined;
+  private readonly http: UndiciClient;
+  private readonly path: string;
+
+  constructor(
+    url: URL,
+    private readonly tool: string,
+    private readonly timeoutMs: number,
+  ) {
+    // One keep-alive connection per session, as a real client holds.
+    this.http = new UndiciClient(url.origin, {
+      pipelining: 1,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      connectTimeout: timeoutMs,
+    });
+    this.path = url.pathname + url.search;
+  }
+
+  private headers(): Record<string, string> {
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    };
+    if (this.sessionId !== undefined) {
+      headers['mcp-session-id'] = this.sessionId;
+      headers['mcp-protocol-version'] = RAW_PROTOCOL_VERSION;
+    }
+    return headers;
+  }
+
+  private async post(payload: object, id: number | undefined): Promise<JsonRpcMessage | undefined> {
+    const response = await this.http.request({
+      method: 'POST',
+      path: this.path,
+      headers: this.headers(),
+      body: JSON.stringify(payload),
+    });
+    const body = await response.body.text();
+    if (response.statusCode >= 300) {
+      throw new Error(`HTTP ${response.statusCode} from ${this.path}: ${body.slice(0, 200)}`);
+    }
+    const sessionHeader = response.headers['mcp-session-id'];
+    if (typeof sessionHeader === 'string') this.sessionId = sessionHeader;
+    if (id === undefined) return undefined;
+    return parseRpcBody(String(response.headers['content-type'] ?? ''), body, id);
+  }
+
+  async initialize(): Promise<void> {
+    const id = this.nextId++;
+    const init = await this.post(
+      {
+        jsonrpc: '2.0',
+        id,
+        method: 'initialize',
+        params: { protocolVersion: RAW_PROTOCOL_VERSION, capabilities: {}, clientInfo: CLIENT_INFO },
+      },
+      id,
+    );
+    rpcResult(init!, 'initialize');
+    await this.post({ jsonrpc: '2.0', method: 'notifications/initialized' }, undefined);
+  }
+
+  async call(message: string): Promise<string> {
+    const id = this.nextId++;
+    const response = await this.post(
+      { jsonrpc: '2.0', id, method: 'tools/call', params: { name: this.tool, arguments: { message } } },
+      id,
+    );
+    return firstText(rpcResult(response!, 'tools/call'));
+  }
+
+  async close(): Promise<void> {
+    try {
+      if (this.sessionId !== undefined) {
+        const response = await this.http.request({ method: 'DELETE', path: this.path, headers: this.headers() });
+        await response.body.dump();
+      }
+    } catch {
+      // Ending a session is best effort: the system is stopped after the run anyway.
+    }
+    await this.http.close().catch(() => undefined);
+  }
+}
+
+class RawStdioSession implements BenchSession {
+  private nextId = 1;
+  private buffer = '';
+  private readonly pending = new Map<number, { resolve: (m: JsonRpcMessage) => void; reject: (e: Error) => void }>();
+  private readonly child: ChildProcessByStdio<Writable, Readable, null>;
+
+  constructor(
+    private readonly target: Extract<Target, { kind: 'stdio' }>,
+    private readonly tool: string,
+    private readonly timeoutMs: number,
+  ) {
+    this.child = spawn(target.command, [...target.args], { stdio: ['pipe', 'pipe', 'ignore'] });
+    if (this.child.pid !== undefined) target.pids.add(this.child.pid);
+    this.child.stdout.setEncoding('utf8');
+    this.child.stdout.on('data', (chunk: string) => this.onData(chunk));
+    this.child.on('exit', () => this.failAll(new Error('stdio server exited')));
+    this.child.on('error', (err) => this.failAll(err));
+    this.child.stdin.on('error', (err) => this.failAll(err));
+  }
+
+  private onData(chunk: string): void {
+    this.buffer += chunk;
+    let newline: number;
+    while ((newline = this.buffer.indexOf('\n')) >= 0) {
+      const line = this.buffer.slice(0, newline).trim();
+      this.buffer = this.buffer.slice(newline + 1);
+      if (line === '') continue;
+      const message = JSON.parse(line) as JsonRpcMessage;
+      if (typeof message.id !== 'number') continue;
+      const waiter = this.pending.get(message.id);
+      this.pending.delete(message.id);
+      waiter?.resolve(message);
+    }
+  }
+
+  private failAll(err: Error): void {
+    for (const waiter of this.pending.values()) waiter.reject(err);
+    this.pending.clear();
+  }
+
+  private request(method: string, params: object): Promise<JsonRpcMessage> {
+    const id = this.nextId++;
+    return new Promise<JsonRpcMessage>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${method} timed out after ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.pending.set(id, {
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.child.stdin.write(JSON.stringify({ jsonrpc: '2.0', id, method, params }) + '\n');
+    });
+  }
+
+  async initialize(): Promise<void> {
+    rpcResult(
+      await this.request('initialize', {
+        protocolVersion: RAW_PROTOCOL_VERSION,
+        capabilities: {},
+        clientInfo: CLIENT_INFO,
+      }),
+      'initialize',
+    );
+    this.child.stdin.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) + '\n');
+  }
+
+  async call(message: string): Promise<string> {
+    return firstText(rpcResult(await this.request('tools/call', { name: this.tool, arguments: { message } }), 'tools/call'));
+  }
+
+  async close(): Promise<void> {
+    const pid = this.child.pid;
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+      this.child.stdin.end();
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 2000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (pid !== undefined) this.target.pids.delete(pid);
+  }
+}
+
+/** The light client: undici with one keep-alive connection per session, or bare JSON lines over stdio. */
+export const rawClient: LoadClient = {
+  id: 'raw',
+  async open(target, tool, timeoutMs) {
+    const session =
+      target.kind === 'stdio'
+        ? new RawStdioSession(target, tool, timeoutMs)
+        : new RawHttpSession(new URL(target.url), tool, timeoutMs);
+    try {
+      await session.initialize();
+    } catch (err) {
+      await session.close();
+      throw err;
+    }
+    return session;
+  },
+};
+
+/** Both load clients, raw first. */
+export const LOAD_CLIENTS: readonly LoadClient[] = [rawClient, sdkClient];

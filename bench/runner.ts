@@ -1,0 +1,277 @@
+import { performance } from 'node:perf_hooks';
+import { LOAD_CLIENTS, type LoadClientId } from './clients.js';
+import {
+  closeSessions,
+  measureFirstResult,
+  measureMemory,
+  measureThroughput,
+  openSessions,
+  payload,
+  settle,
+  type ErrorTally,
+  type MemorySample,
+  type ThroughputSample,
+} from './measure.js';
+import { SYSTEMS, WORKLOADS, type RunningSystem, type SystemSpec, type Workload } from './systems.js';
+
+/**
+ * Runs the bench: every workload, every available system (alternating their
+ * order from one run to the next), every load client and concurrency.
+ */
+
+/** What to measure and how long. */
+export interface BenchOptions {
+  readonly runs: number;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  readonly maxCallsPerSession: number;
+  readonly concurrency: readonly number[];
+  readonly payloadBytes: readonly number[];
+  readonly memorySessions: readonly number[];
+  readonly firstResultSamples: number;
+  readonly callTimeoutMs: number;
+  /** Ids of systems to run; all when empty. */
+  readonly systems: readonly string[];
+  /** Ids of workloads to run; all when empty. */
+  readonly workloads: readonly string[];
+  readonly clients: readonly LoadClientId[];
+  /** Progress lines (the CLI prints them, a test may collect them). */
+  readonly onProgress?: (line: string) => void;
+}
+
+/** Full bench: 3 runs, sized to finish within about 15 minutes on 2 cores. */
+export const FULL_OPTIONS: BenchOptions = {
+  runs: 3,
+  warmupMs: 200,
+  durationMs: 1000,
+  maxCallsPerSession: 100_000,
+  concurrency: [1, 8, 32],
+  payloadBytes: [100, 64 * 1024],
+  memorySessions: [1, 16, 64],
+  firstResultSamples: 5,
+  callTimeoutMs: 15_000,
+  systems: [],
+  workloads: [],
+  clients: ['raw', 'sdk'],
+};
+
+/** Smoke run: one pass, tiny counts, seconds. */
+export const QUICK_OPTIONS: BenchOptions = {
+  runs: 1,
+  warmupMs: 20,
+  durationMs: 150,
+  maxCallsPerSession: 200,
+  concurrency: [2],
+  payloadBytes: [100, 64 * 1024],
+  memorySessions: [1, 2],
+  firstResultSamples: 1,
+  callTimeoutMs: 10_000,
+  systems: [],
+  workloads: ['echo'],
+  clients: ['raw', 'sdk'],
+};
+
+/** One throughput cell. */
+export interface ThroughputRecord extends ThroughputSample {
+  readonly run: number;
+  readonly workload: string;
+  readonly system: string;
+  readonly client: LoadClientId;
+  readonly payloadBytes: number;
+  readonly concurrency: number;
+}
+
+/** Time to first result of a new client in one run: median of its samples. */
+export interface FirstResultRecord {
+  readonly run: number;
+  readonly workload: string;
+  readonly system: string;
+  readonly client: LoadClientId | 'cold start';
+  readonly ms: number;
+}
+
+/** Memory of one system in one run. */
+export interface MemoryRecord extends MemorySample {
+  readonly run: number;
+  readonly workload: string;
+  readonly system: string;
+}
+
+/** Errors of one phase. */
+export interface ErrorRecord {
+  readonly run: number;
+  readonly workload: string;
+  readonly system: string;
+  readonly phase: string;
+  readonly count: number;
+  readonly first: string;
+}
+
+/** Everything a bench run found. */
+export interface BenchResult {
+  readonly options: Omit<BenchOptions, 'onProgress'>;
+  readonly startedAt: string;
+  readonly wallSeconds: number;
+  readonly systems: ReadonlyArray<{ id: string; label: string; family: string; sharing: string; version: string; unavailable?: string }>;
+  readonly workloads: ReadonlyArray<{ id: string; label: string }>;
+  readonly throughput: ThroughputRecord[];
+  readonly firstResult: FirstResultRecord[];
+  readonly memory: MemoryRecord[];
+  readonly errors: ErrorRecord[];
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? Number.NaN : sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
+async function measureSystem(
+  spec: SystemSpec,
+  workload: Workload,
+  run: number,
+  options: BenchOptions,
+  result: BenchResult,
+  progress: (line: string) => void,
+): Promise<void> {
+  const base = { run, workload: workload.id, system: spec.id };
+  const recordErrors = (phase: string, tally: ErrorTally): void => {
+    if (tally.count > 0) result.errors.push({ ...base, phase, count: tally.count, first: tally.first ?? '' });
+  };
+  const clients = LOAD_CLIENTS.filter((c) => options.clients.includes(c.id));
+
+  const spawnedAt = performance.now();
+  let system: RunningSystem;
+  try {
+    system = await spec.start(workload);
+  } catch (err) {
+    recordErrors('start', { count: 1, first: err instanceof Error ? err.message : String(err) });
+    progress(`  ${spec.id}: failed to start: ${err instanceof Error ? err.message : String(err)}`);
+    return;
+  }
+  try {
+    // Cold start: from spawning the system to the first tool result of its first client.
+    if (spec.family !== 'baseline') {
+      const tally: ErrorTally = { count: 0 };
+      const [first] = await measureFirstResult(clients[0]!, system.target, workload, 1, options.callTimeoutMs, tally);
+      if (first !== undefined) {
+        result.firstResult.push({ ...base, client: 'cold start', ms: performance.now() - spawnedAt });
+        progress(`  ${spec.id} cold start to first result: ${(performance.now() - spawnedAt).toFixed(0)} ms`);
+      }
+      recordErrors('cold start', tally);
+    }
+    await settle(system.rootPids);
+
+    for (const client of clients) {
+      const tally: ErrorTally = { count: 0 };
+      const times = await measureFirstResult(client, system.target, workload, options.firstResultSamples, options.callTimeoutMs, tally);
+      if (times.length > 0) result.firstResult.push({ ...base, client: client.id, ms: median(times) });
+      progress(`  ${spec.id} first result (${client.id}): ${median(times).toFixed(1)} ms`);
+      recordErrors(`first result (${client.id})`, tally);
+      await settle(system.rootPids);
+    }
+
+    for (const client of clients) {
+      for (const concurrency of options.concurrency) {
+        const tally: ErrorTally = { count: 0 };
+        const sessions = await openSessions(client, system.target, workload, concurrency, options.callTimeoutMs, tally);
+        recordErrors(`open ${concurrency} sessions (${client.id})`, tally);
+        try {
+          if (sessions.length < concurrency) {
+            progress(`  ${spec.id}: only ${sessions.length}/${concurrency} ${client.id} sessions opened: ${tally.first ?? ''}`);
+          }
+          if (sessions.length === 0) continue;
+          for (const payloadBytes of options.payloadBytes) {
+            const sample = await measureThroughput({
+              sessions,
+              workload,
+              message: payload(payloadBytes),
+              warmupMs: options.warmupMs,
+              durationMs: options.durationMs,
+              maxCallsPerSession: options.maxCallsPerSession,
+              rootPids: system.rootPids,
+            });
+            result.throughput.push({ ...base, client: client.id, payloadBytes, concurrency, ...sample });
+            if (sample.errors > 0) {
+              result.errors.push({
+                ...base,
+                phase: `throughput ${client.id} c=${concurrency} ${payloadBytes} B`,
+                count: sample.errors,
+                first: sample.firstError ?? '',
+              });
+            }
+            progress(
+              `  ${spec.id} ${client.id} c=${concurrency} ${payloadBytes} B: ${sample.callsPerSecond.toFixed(0)} calls/s, p50 ${sample.p50Ms.toFixed(2)} ms, p99 ${sample.p99Ms.toFixed(2)} ms, ${sample.cpuMsPerCall.toFixed(2)} CPU ms/call, ${sample.errors} errors`,
+            );
+          }
+        } finally {
+          await closeSessions(sessions);
+        }
+      }
+    }
+
+    await settle(system.rootPids);
+    const memoryTally: ErrorTally = { count: 0 };
+    const raw = LOAD_CLIENTS.find((c) => c.id === 'raw')!;
+    const memory = await measureMemory(
+      raw,
+      system.target,
+      workload,
+      options.memorySessions,
+      system.rootPids,
+      options.callTimeoutMs,
+      memoryTally,
+    );
+    for (const sample of memory) result.memory.push({ ...base, ...sample });
+    recordErrors('memory sessions', memoryTally);
+    progress(`  ${spec.id} memory: ${memory.map((m) => `${m.sessions} sessions ${m.rssMiB.toFixed(0)} MiB/${m.processes} procs`).join(', ')}`);
+  } finally {
+    await system.stop();
+  }
+}
+
+/** Runs the bench with `options`; stops every process it started, also on error. */
+export async function runBench(options: BenchOptions): Promise<BenchResult> {
+  const progress = options.onProgress ?? (() => undefined);
+  const started = performance.now();
+  const { onProgress: _ignored, ...recordedOptions } = options;
+  const selected = SYSTEMS.filter((s) => options.systems.length === 0 || options.systems.includes(s.id));
+  const result: BenchResult = {
+    options: recordedOptions,
+    startedAt: new Date().toISOString(),
+    wallSeconds: 0,
+    systems: selected.map((s) => {
+      const unavailable = s.unavailable();
+      return {
+        id: s.id,
+        label: s.label,
+        family: s.family,
+        sharing: s.sharing,
+        version: s.version(),
+        ...(unavailable === undefined ? {} : { unavailable }),
+      };
+    }),
+    workloads: WORKLOADS.filter((w) => options.workloads.length === 0 || options.workloads.includes(w.id)).map((w) => ({
+      id: w.id,
+      label: w.label,
+    })),
+    throughput: [],
+    firstResult: [],
+    memory: [],
+    errors: [],
+  };
+  const runnable = selected.filter((s) => s.unavailable() === undefined);
+  for (const s of result.systems) if (s.unavailable) progress(`${s.id}: ${s.unavailable}`);
+
+  for (let run = 0; run < options.runs; run++) {
+    for (const workloadInfo of result.workloads) {
+      const workload = WORKLOADS.find((w) => w.id === workloadInfo.id)!;
+      // Rotate the order each run so no system always goes first (or last) on a warm machine.
+      const order = runnable.map((_, i) => runnable[(i + run) % runnable.length]!);
+      for (const spec of order) {
+        progress(`run ${run + 1}/${options.runs} ${workload.id} ${spec.id}`);
+        await measureSystem(spec, workload, run, options, result, progress);
+      }
+    }
+  }
+  return { ...result, wallSeconds: (performance.now() - started) / 1000 };
+}
