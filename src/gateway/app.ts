@@ -1,0 +1,355 @@
+import type { FleetConfig } from '../config/schema.js';
+import { silentLogger, type Logger } from '../log.js';
+import { UpstreamServer } from '../upstream/server.js';
+import { HttpError } from './http-error.js';
+import { ErrorCode, isJsonRpcMessage, isRequest, type JsonRpcMessage } from './jsonrpc.js';
+import { LegacySession } from './legacy-session.js';
+import { isLoopbackOrigin, Router, type Route } from './routing.js';
+
+/**
+ * The gateway as a web-standard `Request -> Response` function, plus its
+ * lifecycle. The Node HTTP server in `node-server.ts` is only an adapter, so tests
+ * can call {@link Gateway.fetch} in-process.
+ */
+
+/** Legacy protocol revisions a client may speak over this gateway. */
+export const LEGACY_PROTOCOL_VERSIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'] as const;
+
+/** Options of {@link createGateway}. */
+export interface GatewayOptions {
+  /** Logger for requests, sessions and children. @default silent */
+  readonly logger?: Logger;
+  /** Environment children inherit from (through the allow-list). @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Host names allowed for path routing on top of the config's (e.g. `MCP_FLEET_ALLOWED_HOSTS`). */
+  readonly extraAllowedHosts?: readonly string[];
+}
+
+/** A running gateway. */
+export interface Gateway {
+  /** Handles one HTTP request. Never throws. */
+  fetch(request: Request): Promise<Response>;
+  /** Probes every server once (era and readiness); resolves when all probes finished. */
+  start(): Promise<void>;
+  /**
+   * Drains: `/ready` answers 503 at once, new sessions are refused, requests in
+   * flight get up to half the grace period, then every session ends and every child
+   * is stopped.
+   */
+  drain(graceMs: number): Promise<void>;
+  /** The configured servers. */
+  readonly servers: ReadonlyMap<string, UpstreamServer>;
+  /** Number of open client sessions, per server. */
+  sessionCount(server?: string): number;
+  /** True once draining started. */
+  readonly draining: boolean;
+}
+
+/** Creates a gateway for a validated config. */
+export function createGateway(config: FleetConfig, options: GatewayOptions = {}): Gateway {
+  return new FleetGateway(config, options);
+}
+
+class FleetGateway implements Gateway {
+  readonly servers = new Map<string, UpstreamServer>();
+  draining = false;
+  private readonly sessions = new Map<string, LegacySession>();
+  private readonly perServer = new Map<string, number>();
+  private readonly router: Router;
+  private readonly logger: Logger;
+  private readonly allowedOrigins: Set<string>;
+  private readonly anyOrigin: boolean;
+  private readonly reaper: NodeJS.Timeout;
+
+  constructor(
+    private readonly config: FleetConfig,
+    options: GatewayOptions,
+  ) {
+    this.logger = options.logger ?? silentLogger;
+    this.router = new Router(config, options.extraAllowedHosts);
+    for (const [name, server] of Object.entries(config.servers)) {
+      this.servers.set(name, new UpstreamServer(name, server, { logger: this.logger, ...(options.env ? { env: options.env } : {}) }));
+      this.perServer.set(name, 0);
+    }
+    this.allowedOrigins = new Set(config.gateway.allowedOrigins.map((o) => o.replace(/\/$/, '').toLowerCase()));
+    this.anyOrigin = this.allowedOrigins.has('*');
+    const idleMs = config.gateway.sessionIdleTimeoutSeconds * 1000;
+    this.reaper = setInterval(() => this.reapIdle(idleMs), Math.min(idleMs, 30_000));
+    this.reaper.unref();
+  }
+
+  sessionCount(server?: string): number {
+    return server === undefined ? this.sessions.size : (this.perServer.get(server) ?? 0);
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([...this.servers.values()].map((s) => s.probe()));
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    const started = performance.now();
+    const url = new URL(request.url);
+    const route = this.router.route(request.headers.get('host'), url.pathname);
+    let response: Response;
+    let method: string | undefined;
+    try {
+      ({ response, method } = await this.dispatch(request, url, route));
+    } catch (error) {
+      response = this.errorResponse(error, route);
+    }
+    if (route.kind === 'server') {
+      this.logger.info('request', {
+        server: route.server,
+        session: request.headers.get('mcp-session-id') ?? url.searchParams.get('sessionId') ?? undefined,
+        http: request.method,
+        endpoint: route.endpoint,
+        method,
+        status: response.status,
+        latencyMs: Math.round((performance.now() - started) * 100) / 100,
+      });
+    }
+    return response;
+  }
+
+  async drain(graceMs: number): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    this.logger.info('draining', { graceMs, sessions: this.sessions.size });
+    const deadline = Date.now() + graceMs / 2;
+    while (Date.now() < deadline && [...this.sessions.values()].some((s) => s.inFlight > 0)) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    clearInterval(this.reaper);
+    await Promise.all([
+      ...[...this.sessions.values()].map((s) => s.close('gateway shutting down')),
+      ...[...this.servers.values()].map((s) => s.close()),
+    ]);
+  }
+
+  private async dispatch(request: Request, url: URL, route: Route): Promise<{ response: Response; method?: string }> {
+    switch (route.kind) {
+      case 'health':
+        return { response: Response.json({ status: 'ok' }) };
+      case 'ready':
+        return { response: this.readiness() };
+      case 'host-denied':
+        throw new HttpError(403, ErrorCode.InvalidRequest, 'Hostname not allowed', { plain: true });
+      case 'not-found':
+        throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: ${url.pathname}`);
+      case 'server':
+        break;
+    }
+    this.checkOrigin(request);
+    const server = this.servers.get(route.server) as UpstreamServer;
+    if (route.endpoint === 'mcp') {
+      if (request.method === 'POST') return this.streamablePost(request, server);
+      if (request.method === 'GET') return { response: this.streamableGet(request, server) };
+      if (request.method === 'DELETE') return { response: await this.streamableDelete(request, server) };
+      throw methodNotAllowed('GET, POST, DELETE');
+    }
+    if (route.endpoint === 'sse') {
+      if (request.method === 'GET') return { response: this.legacySseOpen(request, server, route.basePath) };
+      throw methodNotAllowed('GET');
+    }
+    if (request.method === 'POST') return this.legacySsePost(request, url, server);
+    throw methodNotAllowed('POST');
+  }
+
+  private checkOrigin(request: Request): void {
+    const origin = request.headers.get('origin');
+    if (origin === null || this.anyOrigin || isLoopbackOrigin(origin)) return;
+    if (this.allowedOrigins.has(origin.replace(/\/$/, '').toLowerCase())) return;
+    throw new HttpError(403, ErrorCode.InvalidRequest, 'Forbidden: Origin not allowed');
+  }
+
+  private readiness(): Response {
+    const servers: Record<string, unknown> = {};
+    let ready = !this.draining;
+    for (const [name, server] of this.servers) {
+      if (server.state !== 'ready') ready = false;
+      servers[name] = {
+        state: server.state,
+        ...(server.verdict ? { era: server.verdict.era } : {}),
+        ...(server.reason ? { reason: server.reason } : {}),
+        sessions: this.perServer.get(name) ?? 0,
+      };
+    }
+    return Response.json(
+      { status: this.draining ? 'draining' : ready ? 'ready' : 'not-ready', servers },
+      { status: ready ? 200 : 503 },
+    );
+  }
+
+  /** Reads and parses a JSON-RPC POST body: one message or a batch. */
+  private async readMessages(request: Request): Promise<{ messages: JsonRpcMessage[]; raw: string; batch: boolean }> {
+    const type = request.headers.get('content-type') ?? '';
+    if (!/^application\/json\b/i.test(type.trim())) {
+      throw new HttpError(415, ErrorCode.InvalidRequest, 'Unsupported Media Type: Content-Type must be application/json');
+    }
+    const limit = this.config.gateway.maxBodyBytes;
+    const declared = Number(request.headers.get('content-length') ?? '0');
+    if (declared > limit) throw tooLarge(limit);
+    const raw = await request.text();
+    if (Buffer.byteLength(raw) > limit) throw tooLarge(limit);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch (error) {
+      throw new HttpError(400, ErrorCode.ParseError, `Parse error: ${(error as Error).message}`);
+    }
+    const batch = Array.isArray(parsed);
+    const messages = batch ? (parsed as unknown[]) : [parsed];
+    if (messages.length === 0) throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: empty batch');
+    for (const m of messages) {
+      if (!isJsonRpcMessage(m)) {
+        throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
+      }
+    }
+    return { messages: messages as JsonRpcMessage[], raw, batch };
+  }
+
+  private async streamablePost(request: Request, server: UpstreamServer): Promise<{ response: Response; method?: string }> {
+    const accept = request.headers.get('accept') ?? '';
+    if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+      throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list both application/json and text/event-stream');
+    }
+    const { messages, raw, batch } = await this.readMessages(request);
+    const method = batch ? 'batch' : typeof messages[0]?.method === 'string' ? (messages[0].method as string) : 'response';
+    const sessionId = request.headers.get('mcp-session-id');
+    const initialize = messages.find((m) => m.method === 'initialize' && isRequest(m));
+    if (initialize) {
+      if (messages.length > 1) {
+        throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: initialize must be the only message in its POST', {
+          id: initialize.id ?? null,
+        });
+      }
+      if (sessionId !== null) {
+        throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: initialize must be sent without Mcp-Session-Id to start a new session', {
+          id: initialize.id ?? null,
+        });
+      }
+      const session = this.openSession('streamable', server);
+      return { response: await session.post(messages, raw, false), method };
+    }
+    const session = this.findSession(sessionId, server, 'streamable');
+    this.checkProtocolVersion(request);
+    if (batch && session.protocolVersion !== undefined && session.protocolVersion >= '2025-06-18') {
+      throw new HttpError(400, ErrorCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not allowed in protocol revision ${session.protocolVersion}`);
+    }
+    return { response: await session.post(messages, batch ? undefined : raw, batch), method };
+  }
+
+  private streamableGet(request: Request, server: UpstreamServer): Response {
+    const accept = request.headers.get('accept') ?? '';
+    if (!accept.includes('text/event-stream')) {
+      throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list text/event-stream');
+    }
+    const session = this.findSession(request.headers.get('mcp-session-id'), server, 'streamable');
+    this.checkProtocolVersion(request);
+    return session.openGetStream();
+  }
+
+  private async streamableDelete(request: Request, server: UpstreamServer): Promise<Response> {
+    const session = this.findSession(request.headers.get('mcp-session-id'), server, 'streamable');
+    this.checkProtocolVersion(request);
+    await session.close('client ended the session (DELETE)');
+    return new Response(null, { status: 200 });
+  }
+
+  private legacySseOpen(request: Request, server: UpstreamServer, basePath: string): Response {
+    const accept = request.headers.get('accept') ?? '';
+    if (accept !== '' && !accept.includes('text/event-stream') && !accept.includes('*/*')) {
+      throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list text/event-stream');
+    }
+    const session = this.openSession('sse', server);
+    return session.openLegacySseStream(`${basePath}/messages?sessionId=${session.id}`);
+  }
+
+  private async legacySsePost(request: Request, url: URL, server: UpstreamServer): Promise<{ response: Response; method?: string }> {
+    const sessionId = url.searchParams.get('sessionId');
+    if (sessionId === null || sessionId === '') {
+      throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: the sessionId query parameter is required');
+    }
+    const session = this.findSession(sessionId, server, 'sse');
+    const { messages, raw, batch } = await this.readMessages(request);
+    const method = batch ? 'batch' : typeof messages[0]?.method === 'string' ? (messages[0].method as string) : 'response';
+    if (!session.deliverToChild(messages, batch ? undefined : raw)) {
+      throw new HttpError(503, ErrorCode.ServerError, `MCP server "${server.name}" is not running; reconnect to start a new session`);
+    }
+    return { response: new Response('Accepted', { status: 202 }), method };
+  }
+
+  private checkProtocolVersion(request: Request): void {
+    const version = request.headers.get('mcp-protocol-version');
+    if (version === null) return;
+    if (!(LEGACY_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
+      throw new HttpError(
+        400,
+        ErrorCode.InvalidRequest,
+        `Bad Request: unsupported MCP-Protocol-Version ${JSON.stringify(version)}; supported: ${LEGACY_PROTOCOL_VERSIONS.join(', ')}`,
+      );
+    }
+  }
+
+  private openSession(kind: 'streamable' | 'sse', server: UpstreamServer): LegacySession {
+    if (this.draining) {
+      throw new HttpError(503, ErrorCode.ServerError, 'Service Unavailable: the gateway is shutting down; retry on another replica', {
+        headers: { 'retry-after': '1', connection: 'close' },
+      });
+    }
+    const count = this.perServer.get(server.name) ?? 0;
+    if (count >= server.config.maxSessions) {
+      throw new HttpError(503, ErrorCode.ServerError, `Service Unavailable: server "${server.name}" has its maximum of ${server.config.maxSessions} sessions; retry later`, {
+        headers: { 'retry-after': '5' },
+      });
+    }
+    const session = new LegacySession(kind, server, {
+      keepAliveMs: this.config.gateway.sseKeepAliveSeconds * 1000,
+      logger: this.logger,
+    });
+    this.sessions.set(session.id, session);
+    this.perServer.set(server.name, count + 1);
+    session.onClosed = (s) => {
+      if (this.sessions.delete(s.id)) this.perServer.set(s.server.name, (this.perServer.get(s.server.name) ?? 1) - 1);
+    };
+    this.logger.info('session opened', { server: server.name, session: session.id, transport: kind, pid: session.childPid });
+    return session;
+  }
+
+  private findSession(id: string | null, server: UpstreamServer, kind: 'streamable' | 'sse'): LegacySession {
+    if (id === null || id === '') {
+      throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
+    }
+    const session = this.sessions.get(id);
+    if (!session || session.closed || session.server !== server || session.kind !== kind) {
+      throw new HttpError(404, ErrorCode.SessionNotFound, 'Session not found');
+    }
+    return session;
+  }
+
+  private reapIdle(idleMs: number): void {
+    const cutoff = Date.now() - idleMs;
+    for (const session of this.sessions.values()) {
+      if (!session.busy && session.lastActivity < cutoff) void session.close(`idle for ${idleMs / 1000}s`);
+    }
+  }
+
+  /** The one central error handler: known errors map to their status; unknown ones are logged and get a generic 500. */
+  private errorResponse(error: unknown, route: Route): Response {
+    if (error instanceof HttpError) return error.toResponse();
+    this.logger.error('unexpected error while handling a request', {
+      server: route.kind === 'server' ? route.server : undefined,
+      error: error instanceof Error ? error.message : String(error),
+      stack: error instanceof Error ? error.stack : undefined,
+    });
+    return new HttpError(500, ErrorCode.InternalError, 'Internal error').toResponse();
+  }
+}
+
+function methodNotAllowed(allow: string): HttpError {
+  return new HttpError(405, ErrorCode.InvalidRequest, `Method Not Allowed; use ${allow}`, { headers: { allow } });
+}
+
+function tooLarge(limit: number): HttpError {
+  return new HttpError(413, ErrorCode.InvalidRequest, `Payload Too Large: the body exceeds ${limit} bytes (gateway.maxBodyBytes)`);
+}

@@ -1,0 +1,80 @@
+import type { FleetConfig } from '../config/schema.js';
+
+/** Which MCP endpoint a request is for. */
+export type Endpoint = 'mcp' | 'sse' | 'messages';
+
+/** Where a request goes. */
+export type Route =
+  | { readonly kind: 'health' }
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'server'; readonly server: string; readonly endpoint: Endpoint; readonly basePath: string }
+  | { readonly kind: 'not-found' }
+  | { readonly kind: 'host-denied' };
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/** The host name of a `Host` header, lower-case, without port (`[::1]` keeps its brackets). */
+export function hostOf(header: string | null): string {
+  if (!header) return '';
+  const h = header.trim().toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return end === -1 ? h : h.slice(0, end + 1);
+  }
+  const colon = h.indexOf(':');
+  return colon === -1 ? h : h.slice(0, colon);
+}
+
+/** True for an `Origin` served from this machine (`http://localhost:3000`, `http://127.0.0.1`). */
+export function isLoopbackOrigin(origin: string): boolean {
+  try {
+    return LOOPBACK_HOSTS.has(new URL(origin).hostname.toLowerCase());
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Routes requests by host name and path:
+ * - a server's own host name: `/mcp`, `/sse`, `/messages`;
+ * - loopback and `gateway.allowedHosts`: `/servers/<name>/mcp|sse|messages`;
+ * - any other host: `403 Hostname not allowed` (DNS-rebinding protection).
+ * `/health` and `/ready` answer on every host (load-balancer checks use the task IP).
+ */
+export class Router {
+  private readonly byHost = new Map<string, string>();
+  private readonly pathHosts: Set<string>;
+  private readonly anyHost: boolean;
+  private readonly servers: Set<string>;
+
+  constructor(config: FleetConfig, extraAllowedHosts: readonly string[] = []) {
+    for (const [name, server] of Object.entries(config.servers)) {
+      for (const host of server.hostnames) this.byHost.set(host, name);
+    }
+    const allowed = [...config.gateway.allowedHosts, ...extraAllowedHosts].map((h) => hostOf(h));
+    this.anyHost = allowed.includes('*');
+    this.pathHosts = new Set([...LOOPBACK_HOSTS, ...allowed]);
+    this.servers = new Set(Object.keys(config.servers));
+  }
+
+  /** Routes one request by its `Host` header and path. */
+  route(hostHeader: string | null, pathname: string): Route {
+    if (pathname === '/health') return { kind: 'health' };
+    if (pathname === '/ready') return { kind: 'ready' };
+    const host = hostOf(hostHeader);
+    const owner = this.byHost.get(host);
+    if (owner !== undefined) {
+      const endpoint = pathname.slice(1);
+      if (endpoint === 'mcp' || endpoint === 'sse' || endpoint === 'messages') {
+        return { kind: 'server', server: owner, endpoint, basePath: '' };
+      }
+      return { kind: 'not-found' };
+    }
+    if (!this.anyHost && !this.pathHosts.has(host)) return { kind: 'host-denied' };
+    const match = /^\/servers\/([^/]+)\/(mcp|sse|messages)$/.exec(pathname);
+    if (match && this.servers.has(match[1] as string)) {
+      return { kind: 'server', server: match[1] as string, endpoint: match[2] as Endpoint, basePath: `/servers/${match[1]}` };
+    }
+    return { kind: 'not-found' };
+  }
+}

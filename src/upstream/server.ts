@@ -1,0 +1,229 @@
+import type { ServerConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { childEnvironment, describeExit, StdioChild, type ChildExit } from './child.js';
+
+/** Which MCP era a stdio server speaks: `legacy` (initialize handshake) or `modern` (2026-07-28, server/discover). */
+export type Era = 'legacy' | 'modern';
+
+/** Readiness of one upstream server, as `/ready` shows it. */
+export type ServerState = 'starting' | 'ready' | 'failing';
+
+/** What the probe learnt about a server. */
+export interface ProbeVerdict {
+  /** The era it speaks. */
+  readonly era: Era;
+  /** Its `server/discover` result, for a modern server. */
+  readonly discover?: Record<string, unknown>;
+  /** Its `initialize` result, for a legacy server. */
+  readonly initialize?: Record<string, unknown>;
+}
+
+/** Newest legacy revision the gateway asks for when it initializes a child itself. */
+export const LEGACY_PROBE_VERSION = '2025-11-25';
+/** The modern revision. */
+export const MODERN_VERSION = '2026-07-28';
+
+const GATEWAY_INFO = { name: 'mcp-fleet', version: '0.1.0' };
+
+/** Options of {@link UpstreamServer}. */
+export interface UpstreamServerOptions {
+  /** Logger; records carry `server`. */
+  readonly logger: Logger;
+  /** The gateway's environment, filtered by the allow-list for children. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Handlers a spawned child reports to. */
+export interface ChildHandlers {
+  /** A line from the child's stdout (parsed as JSON). */
+  readonly onMessage: (line: string, message: unknown) => void;
+  /** The child is gone. */
+  readonly onExit: (exit: ChildExit) => void;
+}
+
+/**
+ * One configured stdio MCP server: spawns its children and knows whether it
+ * starts and which era it speaks (probed once, cached).
+ */
+export class UpstreamServer {
+  /** Server name from the config. */
+  readonly name: string;
+  /** Its config. */
+  readonly config: ServerConfig;
+  /** Readiness. */
+  state: ServerState = 'starting';
+  /** Why it is failing, when it is. */
+  reason: string | undefined;
+  /** The probe's verdict, once known. */
+  verdict: ProbeVerdict | undefined;
+  private readonly logger: Logger;
+  private readonly childEnv: Record<string, string>;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = 2000;
+  private closed = false;
+  private probing: Promise<void> | undefined;
+  private readonly probeChildren = new Set<StdioChild>();
+
+  constructor(name: string, config: ServerConfig, options: UpstreamServerOptions) {
+    this.name = name;
+    this.config = config;
+    this.logger = options.logger.child({ server: name });
+    this.childEnv = childEnvironment(options.env ?? process.env, config.env);
+  }
+
+  /** Spawns and starts a child of this server. */
+  spawn(handlers: ChildHandlers): StdioChild {
+    const child = new StdioChild({
+      server: this.name,
+      command: this.config.command,
+      args: this.config.args,
+      env: this.childEnv,
+      cwd: this.config.cwd,
+      logger: this.logger,
+      onMessage: handlers.onMessage,
+      onExit: handlers.onExit,
+    });
+    child.start();
+    return child;
+  }
+
+  /**
+   * Probes the server once: `server/discover` first (a modern server answers it),
+   * falling back to `initialize` on any other answer, silence or exit, as the
+   * 2026-07-28 stdio backward-compatibility rules say. A failure marks the server
+   * `failing` and schedules another try with backoff.
+   */
+  probe(): Promise<void> {
+    this.probing ??= this.runProbe().finally(() => (this.probing = undefined));
+    return this.probing;
+  }
+
+  /** Stops probing and any probe child. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await Promise.all([...this.probeChildren].map((c) => c.stop(500)));
+  }
+
+  private async runProbe(): Promise<void> {
+    const startupMs = this.config.startupTimeoutSeconds * 1000;
+    try {
+      const discover = await this.ask(
+        'server/discover',
+        {
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': MODERN_VERSION,
+            'io.modelcontextprotocol/clientInfo': GATEWAY_INFO,
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
+        },
+        Math.min(startupMs, 10_000),
+        { keepAliveForInitialize: true },
+      );
+      if (discover.kind === 'result' && Array.isArray(discover.value['supportedVersions'])) {
+        this.setReady({ era: 'modern', discover: discover.value });
+        return;
+      }
+      const initialize = await this.ask(
+        'initialize',
+        { protocolVersion: LEGACY_PROBE_VERSION, capabilities: {}, clientInfo: GATEWAY_INFO },
+        startupMs,
+        { reuse: discover.child },
+      );
+      if (initialize.kind === 'result') {
+        this.setReady({ era: 'legacy', initialize: initialize.value });
+        return;
+      }
+      this.setFailing(initialize.kind === 'error' ? `initialize failed: ${initialize.message}` : initialize.message);
+    } catch (error) {
+      this.setFailing(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  /**
+   * Sends one request to a probe child and waits for its answer. With
+   * `keepAliveForInitialize` the child is handed back for the follow-up request.
+   */
+  private ask(
+    method: string,
+    params: Record<string, unknown>,
+    timeoutMs: number,
+    options: { keepAliveForInitialize?: boolean; reuse?: StdioChild | undefined },
+  ): Promise<
+    | { kind: 'result'; value: Record<string, unknown>; child: StdioChild | undefined }
+    | { kind: 'error'; message: string; child: StdioChild | undefined }
+    | { kind: 'gone'; message: string; child: undefined }
+  > {
+    return new Promise((resolve) => {
+      const id = `mcp-fleet-probe-${method}`;
+      let settled = false;
+      let child: StdioChild;
+      const done = (
+        value:
+          | { kind: 'result'; value: Record<string, unknown> }
+          | { kind: 'error'; message: string }
+          | { kind: 'gone'; message: string },
+      ): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        const keep = options.keepAliveForInitialize && value.kind !== 'result' && child.running;
+        if (value.kind === 'gone' || !keep) {
+          this.probeChildren.delete(child);
+          void child.stop(500);
+        }
+        resolve(
+          value.kind === 'gone' ? { ...value, child: undefined } : { ...value, child: keep ? child : undefined },
+        );
+      };
+      const onMessage = (_line: string, message: unknown): void => {
+        const m = message as { id?: unknown; result?: Record<string, unknown>; error?: { message?: string } };
+        if (m.id !== id) return;
+        if (m.result !== undefined) done({ kind: 'result', value: m.result });
+        else done({ kind: 'error', message: m.error?.message ?? 'unknown error' });
+      };
+      const onExit = (exit: ChildExit): void => done({ kind: 'gone', message: describeExit(this.name, exit) });
+      if (options.reuse?.running) {
+        child = options.reuse;
+        child.onMessage = onMessage;
+        child.onExit = onExit;
+      } else {
+        child = this.spawn({ onMessage, onExit });
+        this.probeChildren.add(child);
+      }
+      const timer = setTimeout(
+        () =>
+          done(
+            method === 'server/discover'
+              ? { kind: 'error', message: 'no answer to server/discover' }
+              : { kind: 'gone', message: `MCP server "${this.name}" did not answer ${method} within ${timeoutMs / 1000}s` },
+          ),
+        timeoutMs,
+      );
+      timer.unref();
+      child.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+    });
+  }
+
+  private setReady(verdict: ProbeVerdict): void {
+    this.verdict = verdict;
+    this.state = 'ready';
+    this.reason = undefined;
+    this.retryDelayMs = 2000;
+    const info = (verdict.initialize?.['serverInfo'] ??
+      (verdict.discover?.['_meta'] as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/serverInfo']) as
+      | { name?: string; version?: string }
+      | undefined;
+    this.logger.info('server ready', { era: verdict.era, upstream: info?.name, upstreamVersion: info?.version });
+  }
+
+  private setFailing(reason: string): void {
+    this.state = 'failing';
+    this.reason = reason;
+    this.logger.error('server failing', { reason, retryInMs: this.retryDelayMs });
+    if (this.closed) return;
+    this.retryTimer = setTimeout(() => void this.probe(), this.retryDelayMs);
+    this.retryTimer.unref();
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 60_000);
+  }
+}
