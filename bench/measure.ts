@@ -212,12 +212,13 @@ export async function measureMemory(
   rootPids: () => number[],
   timeoutMs: number,
   errors: ErrorTally,
+  settleMs = 300,
 ): Promise<MemorySample[]> {
   const samples: MemorySample[] = [];
   const sessions: BenchSession[] = [];
   const message = payload(100);
   try {
-    await settle(rootPids);
+    await settle(rootPids, settleMs);
     samples.push({ sessions: 0, ...treeMemory(rootPids()) });
     for (const count of [...counts].sort((a, b) => a - b)) {
       const opened = await openSessions(client, target, workload, count - sessions.length, timeoutMs, errors);
@@ -231,7 +232,7 @@ export async function measureMemory(
           }
         }),
       );
-      await settle(rootPids);
+      await settle(rootPids, settleMs);
       samples.push({ sessions: count, ...treeMemory(rootPids()) });
     }
   } finally {

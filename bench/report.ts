@@ -167,9 +167,9 @@ function memorySection(f: Figures, result: BenchResult, workload: string): strin
   const least = Math.min(...result.options.memorySessions);
   const peers = f.peers;
   const perSession = (system: string): number =>
-    (f.memory(workload, system, most, 'rssMiB') - f.memory(workload, system, least, 'rssMiB')) / (most - least);
+    most === least ? Number.NaN : (f.memory(workload, system, most, 'rssMiB') - f.memory(workload, system, least, 'rssMiB')) / (most - least);
   const childrenPerSession = (system: string): number =>
-    (f.memory(workload, system, most, 'processes') - f.memory(workload, system, least, 'processes')) / (most - least);
+    most === least ? Number.NaN : (f.memory(workload, system, most, 'processes') - f.memory(workload, system, least, 'processes')) / (most - least);
   const rows = f.measured.map((system) => {
     const cells = [system];
     for (const n of counts) {
@@ -371,7 +371,7 @@ export function renderMarkdown(result: BenchResult, chartFile: string): string {
     `- Throughput and latency: N sessions (N = ${o.concurrency.join(', ')}) each call \`tools/call echo\` in a closed loop (next call when the last returns) for ${o.warmupMs} ms of warm-up and then ${o.durationMs} ms measured; payloads of ${o.payloadBytes.map(sizeLabel).join(' and ')} (the message, echoed back). Each call has a ${o.callTimeoutMs / 1000} s timeout; a wrong echo counts as an error.`,
     '- System CPU per call: utime+stime (+cutime+cstime of reaped children) from /proc/<pid>/stat summed over the gateway and all its descendants, before and after the measured window, divided by the calls. The load client\'s own CPU is not included.',
     `- First result: a new client connects, handshakes and gets its first tool result; median of ${o.firstResultSamples} clients one after another, each session closed (DELETE) before the next. "Cold start" is from spawning the system to its first client's first result.`,
-    `- Memory: VmRSS from /proc/<pid>/status summed over the process tree with 0, then ${o.memorySessions.join(', ')} open raw sessions (each has made one call, and the tree has settled: same process count for 300 ms). "MiB per extra session" and "processes per session" are the slope between ${Math.min(...o.memorySessions)} and ${Math.max(...o.memorySessions)} sessions.`,
+    `- Memory: VmRSS from /proc/<pid>/status summed over the process tree with 0, then ${o.memorySessions.join(', ')} open raw sessions (each has made one call, and the tree has settled: same process count for ${o.settleMs} ms). "MiB per extra session" and "processes per session" are the slope between ${Math.min(...o.memorySessions)} and ${Math.max(...o.memorySessions)} sessions.`,
     '',
     `![throughput and latency by concurrency](${chartFile})`,
     '',

@@ -30,6 +30,8 @@ export interface BenchOptions {
   readonly memorySessions: readonly number[];
   readonly firstResultSamples: number;
   readonly callTimeoutMs: number;
+  /** How long a system's process count must hold still before memory is read or the next phase starts. */
+  readonly settleMs: number;
   /** Ids of systems to run; all when empty. */
   readonly systems: readonly string[];
   /** Ids of workloads to run; all when empty. */
@@ -50,6 +52,7 @@ export const FULL_OPTIONS: BenchOptions = {
   memorySessions: [1, 16, 64],
   firstResultSamples: 5,
   callTimeoutMs: 15_000,
+  settleMs: 300,
   systems: [],
   workloads: [],
   clients: ['raw', 'sdk'],
@@ -63,9 +66,10 @@ export const QUICK_OPTIONS: BenchOptions = {
   maxCallsPerSession: 200,
   concurrency: [2],
   payloadBytes: [100, 64 * 1024],
-  memorySessions: [1, 2],
+  memorySessions: [1],
   firstResultSamples: 1,
   callTimeoutMs: 10_000,
+  settleMs: 50,
   systems: [],
   workloads: ['echo'],
   clients: ['raw', 'sdk'],
@@ -159,7 +163,7 @@ async function measureSystem(
       }
       recordErrors('cold start', tally);
     }
-    await settle(system.rootPids);
+    await settle(system.rootPids, options.settleMs);
 
     for (const client of clients) {
       const tally: ErrorTally = { count: 0 };
@@ -167,7 +171,7 @@ async function measureSystem(
       if (times.length > 0) result.firstResult.push({ ...base, client: client.id, ms: median(times) });
       progress(`  ${spec.id} first result (${client.id}): ${median(times).toFixed(1)} ms`);
       recordErrors(`first result (${client.id})`, tally);
-      await settle(system.rootPids);
+      await settle(system.rootPids, options.settleMs);
     }
 
     for (const client of clients) {
@@ -209,7 +213,7 @@ async function measureSystem(
       }
     }
 
-    await settle(system.rootPids);
+    await settle(system.rootPids, options.settleMs);
     const memoryTally: ErrorTally = { count: 0 };
     const raw = LOAD_CLIENTS.find((c) => c.id === 'raw')!;
     const memory = await measureMemory(
@@ -220,6 +224,7 @@ async function measureSystem(
       system.rootPids,
       options.callTimeoutMs,
       memoryTally,
+      options.settleMs,
     );
     for (const sample of memory) result.memory.push({ ...base, ...sample });
     recordErrors('memory sessions', memoryTally);
