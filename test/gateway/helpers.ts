@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { FleetConfigSchema, type FleetConfigInput } from '../../src/config/schema.js';
+import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/app.js';
+import { listen } from '../../src/gateway/node-server.js';
+
+/**
+ * Shared pieces of the gateway's end-to-end suite: real stdio servers from npm and a
+ * fixture, a real gateway on a real 127.0.0.1 socket, the official SDK v1 clients,
+ * and bounded waits instead of sleeps.
+ */
+
+const require = createRequire(import.meta.url);
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Entry point of `@modelcontextprotocol/server-everything` (run with `node`, faster than npx). */
+export const EVERYTHING_ENTRY = require.resolve('@modelcontextprotocol/server-everything/dist/index.js');
+/** Entry point of `@modelcontextprotocol/server-memory`. */
+export const MEMORY_ENTRY = require.resolve('@modelcontextprotocol/server-memory/dist/index.js');
+/** The test fixture server: tools `echo`, `crash` (stderr, then exit 3) and `hang`. */
+export const CRASHY_ENTRY = join(here, '..', 'fixtures', 'crashy-server.mjs');
+/** The repository root (the CLI runs from here). */
+export const REPO_ROOT = join(here, '..', '..');
+
+/**
+ * A unique argument to put on every child's command line: stdio servers ignore
+ * it, and {@link processesWithMarker} finds leftover processes by it.
+ */
+export function newMarker(label: string): string {
+  return `--mcp-fleet-test-marker=${label}-${randomUUID()}`;
+}
+
+/** Pids of live processes whose command line contains `marker` (Linux `/proc`). */
+export function processesWithMarker(marker: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      // A zombie has an empty cmdline; it is gone as far as users can tell.
+      if (cmdline.includes(marker)) pids.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return pids;
+}
+
+/** Options of {@link waitFor}. */
+export interface WaitOptions {
+  /** Give up after this long. @default 15000 */
+  readonly timeoutMs?: number;
+  /** Poll interval. @default 25 */
+  readonly intervalMs?: number;
+  /** What is awaited, for the failure message. */
+  readonly what?: string;
+}
+
+/**
+ * Polls `predicate` until it returns a truthy value and resolves with it; rejects
+ * after a bounded time. A condition to wait on, never a sleep to hope by.
+ */
+export async function waitFor<T>(predicate: () => T | Promise<T>, options: WaitOptions = {}): Promise<NonNullable<T>> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await predicate();
+      if (value) return value as NonNullable<T>;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.what ?? 'a condition'}`, { cause: last });
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 25));
+  }
+}
+
+/** Rejects when `promise` does not settle within `timeoutMs`. */
+export function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A gateway listening on 127.0.0.1 with a free port. */
+export interface TestGateway {
+  /** The in-process gateway. */
+  readonly gateway: Gateway;
+  /** `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  /** The bound port. */
+  readonly port: number;
+  /** `<url>/servers/<name>/mcp` */
+  mcpUrl(server: string): URL;
+  /** `<url>/servers/<name>/sse` */
+  sseUrl(server: string): URL;
+  /** Drains the gateway (ending sessions, stopping children) and closes the socket. */
+  close(): Promise<void>;
+}
+
+/**
+ * Parses `input` with the real config schema, creates the gateway, probes every
+ * server, and listens on a free 127.0.0.1 port.
+ */
+export async function startGateway(
+  input: FleetConfigInput,
+  options: GatewayOptions & { readonly probe?: boolean } = {},
+): Promise<TestGateway> {
+  const config = FleetConfigSchema.parse(input);
+  const gateway = createGateway(config, options);
+  const listening = await listen(gateway, {
+    host: '127.0.0.1',
+    port: 0,
+    keepAliveTimeoutMs: 5_000,
+    maxBodyBytes: config.gateway.maxBodyBytes,
+  });
+  if (options.probe ?? true) await gateway.start();
+  const url = listening.url;
+  return {
+    gateway,
+    url,
+    port: listening.port,
+    mcpUrl: (server) => new URL(`${url}/servers/${server}/mcp`),
+    sseUrl: (server) => new URL(`${url}/servers/${server}/sse`),
+    close: async () => {
+      await gateway.drain(2_000);
+      await listening.close();
+    },
+  };
+}
+
+/** A connected SDK v1 client and its transport. */
+export interface Connected<T> {
+  /** The client. */
+  readonly client: Client;
+  /** Its transport. */
+  readonly transport: T;
+}
+
+/** Connects an SDK v1 client over Streamable HTTP. */
+export async function connectStreamable(
+  url: URL,
+  capabilities: ClientCapabilities = {},
+): Promise<Connected<StreamableHTTPClientTransport>> {
+  const client = new Client({ name: 'mcp-fleet-e2e', version: '1.0.0' }, { capabilities });
+  const transport = new StreamableHTTPClientTransport(url);
+  await client.connect(transport);
+  return { client, transport };
+}
+
+/** Connects an SDK v1 client over HTTP+SSE (the 2024-11-05 transport). */
+export async function connectSse(url: URL, capabilities: ClientCapabilities = {}): Promise<Connected<SSEClientTransport>> {
+  const client = new Client({ name: 'mcp-fleet-e2e-sse', version: '1.0.0' }, { capabilities });
+  const transport = new SSEClientTransport(url);
+  await client.connect(transport);
+  return { client, transport };
+}
+
+/** Headers of a well-formed Streamable HTTP POST. */
+export const POST_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+};
+
+/** An `initialize` request body. */
+export function initializeBody(id: number | string = 1, protocolVersion = '2025-06-18'): string {
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method: 'initialize',
+    params: { protocolVersion, capabilities: {}, clientInfo: { name: 'raw-fetch', version: '1.0.0' } },
+  });
+}
+
+/** The text of the first text content block of a tool result. */
+export function textOf(result: unknown): string {
+  const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
+  return content.find((c) => c.type === 'text')?.text ?? '';
+}
