@@ -79,6 +79,8 @@ export class McpFleet extends Construct {
   readonly services: readonly McpFleetService[];
   /** Where alarms go, when configured. */
   readonly alarmTopic: sns.ITopic | undefined;
+  /** Interface VPC endpoints created for ECR, logs and Secrets Manager (when asked for). */
+  readonly interfaceEndpoints: ec2.InterfaceVpcEndpoint[] = [];
   /** Base URL of each server's MCP endpoint (`.../mcp`). */
   readonly serverUrls: Readonly<Record<string, string>>;
 
@@ -229,6 +231,7 @@ export class McpFleet extends Construct {
         assignPublicIp: !deploy.network.privateSubnets,
         healthCheckGracePeriod: Duration.seconds(60),
       });
+      for (const endpoint of this.interfaceEndpoints) endpoint.connections.allowDefaultPortFrom(taskSecurityGroup, `HTTPS from mcp-fleet service ${svc.id}`);
       taskSecurityGroup.addIngressRule(lbSecurityGroup, ec2.Port.tcp(this.plan.port), 'gateway port from the load balancer');
       lbSecurityGroup.addEgressRule(taskSecurityGroup, ec2.Port.tcp(this.plan.port), `to mcp-fleet service ${svc.id}`);
 
@@ -329,7 +332,8 @@ export class McpFleet extends Construct {
         ['LogsEndpoint', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
         ['SecretsManagerEndpoint', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
       ];
-      for (const [id, service] of endpoints) vpc.addInterfaceEndpoint(id, { service, subnets, privateDnsEnabled: true });
+      // Closed by default; each service's tasks are allowed in once they exist.
+      for (const [id, service] of endpoints) this.interfaceEndpoints.push(vpc.addInterfaceEndpoint(id, { service, subnets, privateDnsEnabled: true, open: false }));
     }
     return vpc;
   }

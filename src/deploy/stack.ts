@@ -59,15 +59,13 @@ export function acknowledgeNagFindings(fleet: McpFleet): void {
       'AwsSolutions-IAM5[Resource::*]',
       'ecr:GetAuthorizationToken on the execution role supports no resource-level permission (AWS documents Resource "*"); image pulls themselves are scoped to the repository.',
     );
-    if (s.plan.secretNames.length > 0 && Object.values(deploy.secrets).some((r) => r.secretArn === undefined)) {
-      // A secret named (not ARNed) is matched by its ARN with the random six-character suffix AWS appends.
-      for (const [name, ref] of Object.entries(deploy.secrets)) {
-        if (ref.secretArn !== undefined || !s.plan.secretNames.includes(name)) continue;
-        ack(
-          s.taskDefinition,
-          `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${ref.secretName}-??????]`,
-          'Secrets Manager appends a random 6-character suffix to secret ARNs; "-??????" matches exactly that suffix of this one named secret.',
-        );
+    // Statements the user listed in servers.<name>.deploy.taskPolicyStatements are theirs to scope.
+    for (const statement of s.plan.taskPolicyStatements) {
+      for (const action of statement.actions.filter((a) => a.includes('*'))) {
+        ack(s.taskRole, `AwsSolutions-IAM5[Action::${action}]`, 'Listed in the config (servers.<name>.deploy.taskPolicyStatements); the config is the source of truth for task permissions.');
+      }
+      for (const resource of statement.resources.filter((r) => r.includes('*'))) {
+        ack(s.taskRole, `AwsSolutions-IAM5[Resource::${resource}]`, 'Listed in the config (servers.<name>.deploy.taskPolicyStatements); the config is the source of truth for task permissions.');
       }
     }
   }
