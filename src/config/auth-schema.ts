@@ -96,6 +96,12 @@ export const OAuthSchema = z
     serverScopes: z.record(z.string(), z.array(ScopeSchema)).default({}),
     /** `scopes_supported` of the Protected Resource Metadata. @default the scopes required for that server */
     scopesSupported: z.array(ScopeSchema).optional(),
+    /**
+     * Required `typ` header of access tokens, such as `at+jwt` (RFC 9068). Set it when
+     * the issuer marks access tokens, so ID tokens of the same issuer are refused.
+     * @default not checked
+     */
+    tokenType: z.string().min(1).optional(),
     /** Accepted signature algorithms. @default all asymmetric JWS algorithms */
     algorithms: z.array(JwsAlgorithmSchema).min(1).optional(),
     /** Leeway for `exp`, `nbf` and `iat` against clock skew. */
@@ -180,6 +186,40 @@ export const MetricsSchema = z
     path: z.string().startsWith('/').default('/metrics'),
   })
   .strict();
+
+/** A reference from `gateway.auth` to a server that the config does not define. */
+export interface AuthServerReferenceIssue {
+  /** Path below `gateway.auth`, e.g. `['apiKeys', 0, 'servers', 1]`. */
+  readonly path: (string | number)[];
+  /** The server name referred to. */
+  readonly input: string;
+  /** What is wrong and what to do. */
+  readonly message: string;
+}
+
+/**
+ * Finds server names in `apiKeys[].servers` and `oauth.serverScopes` that are
+ * not in `serverNames`, for the whole-config check (a typo there would silently
+ * lock a key out or leave a server on the default scopes).
+ */
+export function authServerReferenceIssues(auth: AuthConfig, serverNames: readonly string[]): AuthServerReferenceIssue[] {
+  const known = new Set(serverNames);
+  const list = [...known].join(', ');
+  const issues: AuthServerReferenceIssue[] = [];
+  for (const [i, key] of auth.apiKeys.entries()) {
+    for (const [j, server] of (key.servers ?? []).entries()) {
+      if (!known.has(server)) {
+        issues.push({ path: ['apiKeys', i, 'servers', j], input: server, message: `API key "${key.name}" names server "${server}", which is not defined (servers: ${list})` });
+      }
+    }
+  }
+  for (const server of Object.keys(auth.oauth?.serverScopes ?? {})) {
+    if (!known.has(server)) {
+      issues.push({ path: ['oauth', 'serverScopes', server], input: server, message: `oauth.serverScopes names server "${server}", which is not defined (servers: ${list})` });
+    }
+  }
+  return issues;
+}
 
 /** Parsed auth settings. */
 export type AuthConfig = z.infer<typeof AuthSchema>;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AuthSchema, type AuthConfig } from '../../src/config/auth-schema.js';
+import { AuthSchema, authServerReferenceIssues, type AuthConfig } from '../../src/config/auth-schema.js';
 import { FleetError } from '../../src/errors.js';
 import { createAuthenticator, generateApiKey, sha256Hex, type AuthOutcome } from '../../src/gateway/auth/index.js';
 import { silentLogger } from '../../src/log.js';
@@ -190,5 +190,16 @@ describe('AuthSchema', () => {
   it('accepts an https issuer and fills defaults', () => {
     const parsed = AuthSchema.parse({ oauth: { issuer: 'https://auth.example.com' } });
     expect(parsed.oauth).toMatchObject({ requiredScopes: [], audiences: [], clockToleranceSeconds: 30 });
+  });
+  it('reports server names in apiKeys and serverScopes that the config does not define', () => {
+    const auth = AuthSchema.parse({
+      apiKeys: [{ name: 'ci', sha256: 'a'.repeat(64), servers: ['fetch', 'fecth'] }],
+      oauth: { issuer: 'https://auth.example.com', serverScopes: { memroy: ['x'] } },
+    });
+    expect(authServerReferenceIssues(auth, ['fetch', 'memory'])).toEqual([
+      { path: ['apiKeys', 0, 'servers', 1], input: 'fecth', message: expect.stringContaining('"fecth", which is not defined') },
+      { path: ['oauth', 'serverScopes', 'memroy'], input: 'memroy', message: expect.stringContaining('"memroy"') },
+    ]);
+    expect(authServerReferenceIssues(auth, ['fetch', 'fecth', 'memroy'])).toEqual([]);
   });
 });

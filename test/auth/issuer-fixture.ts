@@ -18,6 +18,8 @@ export interface SignOptions {
   readonly kid?: string;
   /** Issuer claim. @default the fixture's issuer */
   readonly issuer?: string;
+  /** `typ` header. @default 'at+jwt' */
+  readonly typ?: string;
   /** Expiry, as jose's setExpirationTime takes it (number = epoch seconds). @default '5m' */
   readonly expiresAt?: number | string;
 }
@@ -83,7 +85,7 @@ export async function startIssuer(alg: 'RS256' | 'ES256' = 'ES256'): Promise<Tes
       const key = options.previousKey ? previous : current;
       if (key === undefined) throw new Error('no previous key: rotate first');
       return new SignJWT(claims)
-        .setProtectedHeader({ alg, kid: options.kid ?? key.kid, typ: 'at+jwt' })
+        .setProtectedHeader({ alg, kid: options.kid ?? key.kid, typ: options.typ ?? 'at+jwt' })
         .setIssuer(options.issuer ?? issuer)
         .setIssuedAt()
         .setExpirationTime(options.expiresAt ?? '5m')

@@ -176,6 +176,15 @@ describe('OAuth: JWKS fetching', () => {
     expect(issuer.jwksFetches - before).toBe(1);
   });
 
+  it('GIVEN tokenType at+jwt THEN an ID token of the same issuer (typ JWT) is refused', async () => {
+    const auth = createAuthenticator(AuthSchema.parse({ oauth: { issuer: issuer.issuer, jwksUri: issuer.jwksUri, tokenType: 'at+jwt' } }), {
+      logger: silentLogger,
+    });
+    expect((await auth.authenticate(request(await issuer.sign({ sub: 'a', aud: RESOURCE })), TARGET)).ok).toBe(true);
+    const idToken = await issuer.sign({ sub: 'a', aud: RESOURCE }, { typ: 'JWT' });
+    expect(await refusal(await auth.authenticate(request(idToken), TARGET))).toMatchObject({ status: 401, reason: 'wrong-token-type' });
+  });
+
   it('GIVEN an unreachable issuer THEN 503 with Retry-After, not 401 (the client token may be fine)', async () => {
     const dead = await deadUrl();
     const auth = createAuthenticator(AuthSchema.parse({ oauth: { issuer: dead, jwksTimeoutSeconds: 2 } }), { logger: silentLogger });

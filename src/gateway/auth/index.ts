@@ -93,6 +93,7 @@ const TOKEN_MESSAGES: Record<TokenFailureReason, string> = {
   'wrong-audience': 'The access token was not issued for this MCP server',
   'bad-signature': 'The access token signature is invalid',
   'unknown-key': 'The access token is signed with a key the authorization server does not publish',
+  'wrong-token-type': 'The token is not an access token',
   'invalid-token': 'The access token is invalid',
   'issuer-unavailable': 'The authorization server cannot be reached to check the access token; try again shortly',
 };
@@ -112,7 +113,7 @@ export function bearerToken(header: string | null): string | null | undefined {
 /**
  * Builds the gateway's authenticator. With no config every caller is anonymous.
  * API keys given by `env` or `file` are read here, once; a missing one throws a
- * {@link FleetError} naming the key and its source.
+ * FleetError (code `AUTH_KEY_MISSING`) naming the key and its source.
  */
 export function createAuthenticator(config: AuthConfig | undefined, options: AuthenticatorOptions): Authenticator {
   if (config === undefined) {
@@ -147,7 +148,9 @@ export function createAuthenticator(config: AuthConfig | undefined, options: Aut
     headers: Record<string, string>,
     fields: Record<string, unknown> = {},
   ): AuthOutcome => {
-    logger.info('request refused by auth', { server: target.server, reason, ...fields });
+    // Every MCP client's first request comes without credentials (that is how it discovers OAuth), so that one is routine.
+    const level = reason === 'missing-credentials' ? 'debug' : 'info';
+    logger[level]('request refused by auth', { server: target.server, reason, ...fields });
     return { ok: false, reason, response: authErrorResponse(status, message, headers) };
   };
 

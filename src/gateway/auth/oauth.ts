@@ -12,6 +12,7 @@ export type TokenFailureReason =
   | 'wrong-audience'
   | 'bad-signature'
   | 'unknown-key'
+  | 'wrong-token-type'
   | 'invalid-token'
   | 'issuer-unavailable';
 
@@ -89,6 +90,7 @@ function classify(error: unknown): TokenFailureReason {
     if (error.claim === 'iss') return 'wrong-issuer';
     if (error.claim === 'aud') return 'wrong-audience';
     if (error.claim === 'nbf') return 'token-not-yet-valid';
+    if (error.claim === 'typ') return 'wrong-token-type';
     return 'invalid-token';
   }
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'bad-signature';
@@ -162,6 +164,7 @@ export function createJwtVerifier(config: OAuthConfig, options: JwtVerifierOptio
           algorithms: config.algorithms ?? DEFAULT_ALGORITHMS,
           clockTolerance: config.clockToleranceSeconds,
           requiredClaims: ['exp'],
+          ...(config.tokenType === undefined ? {} : { typ: config.tokenType }),
         });
         if (!audienceMatches(payload, resourceUrl, config.audiences)) return { ok: false, reason: 'wrong-audience' };
         const subject = typeof payload.sub === 'string' ? payload.sub : typeof payload['client_id'] === 'string' ? payload['client_id'] : 'unknown';
