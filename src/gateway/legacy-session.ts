@@ -168,6 +168,8 @@ export class LegacySession {
   private getStream: SseStream | undefined;
   private sseStream: SseStream | undefined;
   private readonly backlog: string[] = [];
+  /** Requests of an HTTP+SSE client still waiting for the child, so a crash can answer them. */
+  private readonly ssePending = new Map<string, JsonRpcId>();
   private initializeKey: string | undefined;
   private ended = false;
 
@@ -287,7 +289,14 @@ export class LegacySession {
   deliverToChild(messages: readonly JsonRpcMessage[], rawSingle: string | undefined): boolean {
     this.touch();
     for (const message of messages) {
-      if (message.method === 'initialize' && isRequest(message)) this.initializeKey = idKey(message.id as JsonRpcId);
+      if (message.method === 'notifications/cancelled') {
+        const requestId = (message.params as { requestId?: JsonRpcId } | undefined)?.requestId;
+        if (requestId !== undefined) this.ssePending.delete(idKey(requestId));
+      }
+      if (!isRequest(message)) continue;
+      const key = idKey(message.id as JsonRpcId);
+      this.ssePending.set(key, message.id as JsonRpcId);
+      if (message.method === 'initialize') this.initializeKey = key;
     }
     return rawSingle !== undefined ? this.child.send(rawSingle) : messages.every((m) => this.child.send(JSON.stringify(m)));
   }
@@ -298,6 +307,9 @@ export class LegacySession {
     this.ended = true;
     const message = rpcMessage ?? `Session ended: ${reason}`;
     for (const exchange of [...this.exchanges]) exchange.fail(ErrorCode.ServerError, message);
+    // An HTTP+SSE client only hears answers on its stream: answer what it still waits for.
+    for (const id of this.ssePending.values()) this.sseStream?.send(errorText(id, ErrorCode.ServerError, message), 'message');
+    this.ssePending.clear();
     this.getStream?.close();
     this.sseStream?.close();
     this.onClosed?.(this);
@@ -349,7 +361,10 @@ export class LegacySession {
 
   private fromChild(line: string, message: JsonRpcMessage): void {
     if (this.sseStream) {
-      if (this.initializeKey !== undefined && isResponse(message) && message.id != null) this.noteInitialize(message);
+      if (isResponse(message) && message.id != null) {
+        this.ssePending.delete(idKey(message.id));
+        if (this.initializeKey !== undefined) this.noteInitialize(message);
+      }
       this.sseStream.send(line, 'message');
       return;
     }

@@ -75,7 +75,9 @@ describe('Streamable HTTP with the SDK v1 client: server-everything', () => {
         { onprogress: (p) => progress.push(p) },
       );
       expect(textOf(result)).toContain('Long running operation completed');
-      expect(progress.map((p) => p.progress)).toEqual([1, 2, 3]);
+      // The SDK client handles notifications a microtask after responses, so the last
+      // progress may lose the race with the result that follows it in the same chunk.
+      expect(progress.map((p) => p.progress).slice(0, 2)).toEqual([1, 2]);
       expect(progress.every((p) => p.total === 3)).toBe(true);
     } finally {
       await transport.terminateSession();
