@@ -1,0 +1,193 @@
+import { DEFAULT_CPU, DEFAULT_MEMORY_MIB } from '../config/deploy-schema.js';
+import { FleetError } from '../errors.js';
+import type { DeployPlan, ServicePlan } from './plan.js';
+
+/** Hours in the average month, as AWS prices monthly figures. */
+export const HOURS_PER_MONTH = 730;
+
+/** When the list prices below were taken from the AWS pricing pages. */
+export const PRICE_DATE = '2025-06-01';
+
+/**
+ * Fargate Spot is priced by AWS per region and moves over time; the model uses
+ * this fraction of the on-demand price, a typical observed value (AWS advertises
+ * "up to 70% off").
+ */
+export const SPOT_PRICE_FRACTION = 0.3;
+
+/** On-demand list prices of one region, in USD (Linux/x86 Fargate). */
+export interface RegionPrices {
+  /** Fargate, per vCPU-hour. */
+  readonly vcpuHour: number;
+  /** Fargate, per GB-hour of memory. */
+  readonly gbHour: number;
+  /** Application Load Balancer, per hour. */
+  readonly albHour: number;
+  /** Application Load Balancer, per LCU-hour. */
+  readonly lcuHour: number;
+  /** CloudWatch Logs ingestion, per GB. */
+  readonly logsIngestGb: number;
+  /** CloudWatch Logs storage, per GB-month. */
+  readonly logsStoreGbMonth: number;
+  /** Public IPv4 address, per hour. */
+  readonly ipv4Hour: number;
+  /** NAT gateway, per hour. */
+  readonly natHour: number;
+  /** Interface VPC endpoint, per endpoint per AZ per hour. */
+  readonly endpointHour: number;
+  /** Secrets Manager, per secret-month. */
+  readonly secretMonth: number;
+  /** CloudWatch standard alarm, per alarm-month. */
+  readonly alarmMonth: number;
+  /** CloudWatch dashboard, per month (past the free three). */
+  readonly dashboardMonth: number;
+}
+
+const US: RegionPrices = {
+  vcpuHour: 0.04048,
+  gbHour: 0.004445,
+  albHour: 0.0225,
+  lcuHour: 0.008,
+  logsIngestGb: 0.5,
+  logsStoreGbMonth: 0.03,
+  ipv4Hour: 0.005,
+  natHour: 0.045,
+  endpointHour: 0.01,
+  secretMonth: 0.4,
+  alarmMonth: 0.1,
+  dashboardMonth: 3,
+};
+
+/** List prices per region, as of {@link PRICE_DATE}. */
+export const PRICES: Readonly<Record<string, RegionPrices>> = {
+  'us-east-1': US,
+  'us-east-2': US,
+  'us-west-2': US,
+  'eu-west-1': { ...US, albHour: 0.0252, logsIngestGb: 0.57, natHour: 0.048, endpointHour: 0.011 },
+  'eu-central-1': { ...US, vcpuHour: 0.04656, gbHour: 0.00511, albHour: 0.027, lcuHour: 0.0096, logsIngestGb: 0.63, logsStoreGbMonth: 0.0324, natHour: 0.052, endpointHour: 0.012 },
+};
+
+/** Usage assumptions of the estimate (what list prices cannot know). */
+export interface CostAssumptions {
+  /** Average load balancer capacity units used. @default 1 */
+  readonly lcu?: number;
+  /** Log volume per service per month, in GB. @default 1 */
+  readonly logGbPerServiceMonth?: number;
+  /** Availability zones (load balancer nodes, endpoints). @default deploy.network.maxAzs */
+  readonly azs?: number;
+}
+
+/** One line of the estimate. */
+export interface CostLine {
+  readonly item: string;
+  readonly detail: string;
+  readonly monthlyUsd: number;
+}
+
+/** A monthly cost estimate. */
+export interface CostEstimate {
+  readonly region: string;
+  readonly priceDate: string;
+  readonly lines: readonly CostLine[];
+  readonly totalUsd: number;
+  /** The same fleet with every service on demand, on Spot, and packed into `deploy.packed`. */
+  readonly alternatives: { readonly allOnDemandUsd: number; readonly allSpotUsd: number; readonly packedUsd: number };
+  /** What the estimate leaves out. */
+  readonly notes: readonly string[];
+}
+
+/** Monthly Fargate cost of one task of this size. */
+export function fargateTaskMonthlyUsd(prices: RegionPrices, cpu: number, memoryMiB: number, spot: boolean): number {
+  const hourly = (cpu / 1024) * prices.vcpuHour + (memoryMiB / 1024) * prices.gbHour;
+  return hourly * HOURS_PER_MONTH * (spot ? SPOT_PRICE_FRACTION : 1);
+}
+
+function tasksOf(s: ServicePlan): number {
+  return s.autoscaling?.minCount ?? s.desiredCount;
+}
+
+function computeLines(plan: DeployPlan, services: readonly ServicePlan[], prices: RegionPrices, a: Required<CostAssumptions>): CostLine[] {
+  const net = plan.deploy.network;
+  const lines: CostLine[] = [];
+  for (const s of services) {
+    const tasks = tasksOf(s);
+    const each = fargateTaskMonthlyUsd(prices, s.cpu, s.memoryMiB, s.spot);
+    lines.push({
+      item: `Fargate ${s.spot ? 'Spot' : 'on-demand'}: ${s.id}`,
+      detail: `${tasks} × ${s.cpu / 1024} vCPU, ${s.memoryMiB / 1024} GB${s.autoscaling ? ` (autoscaling ${s.autoscaling.minCount}-${s.autoscaling.maxCount}, at minimum)` : ''}`,
+      monthlyUsd: tasks * each,
+    });
+  }
+  lines.push({ item: 'Application Load Balancer', detail: `1 ALB + ${a.lcu} LCU average`, monthlyUsd: (prices.albHour + a.lcu * prices.lcuHour) * HOURS_PER_MONTH });
+  const taskIps = net.privateSubnets ? 0 : services.reduce((n, s) => n + tasksOf(s), 0);
+  const lbIps = plan.deploy.loadBalancer.internal ? 0 : a.azs;
+  const natIps = net.privateSubnets && net.vpcId === undefined && !net.useDefaultVpc ? net.natGateways : 0;
+  const ips = taskIps + lbIps + natIps;
+  if (ips > 0) lines.push({ item: 'Public IPv4 addresses', detail: `${lbIps} load balancer + ${taskIps} task + ${natIps} NAT`, monthlyUsd: ips * prices.ipv4Hour * HOURS_PER_MONTH });
+  if (natIps > 0) lines.push({ item: 'NAT gateways', detail: `${natIps} (plus data processed)`, monthlyUsd: natIps * prices.natHour * HOURS_PER_MONTH });
+  if (net.vpcEndpoints) lines.push({ item: 'VPC interface endpoints', detail: `4 × ${a.azs} AZs`, monthlyUsd: 4 * a.azs * prices.endpointHour * HOURS_PER_MONTH });
+  const logGb = services.length * a.logGbPerServiceMonth;
+  lines.push({
+    item: 'CloudWatch Logs',
+    detail: `${logGb} GB/month ingested, kept ${plan.deploy.observability.logRetentionDays} days`,
+    monthlyUsd: logGb * prices.logsIngestGb + logGb * Math.min(plan.deploy.observability.logRetentionDays / 30, 12) * prices.logsStoreGbMonth,
+  });
+  const alarms = services.length + 2;
+  lines.push({
+    item: 'CloudWatch alarms and dashboard',
+    detail: `${alarms} alarms${plan.deploy.observability.dashboard ? ' + 1 dashboard' : ''}`,
+    monthlyUsd: alarms * prices.alarmMonth + (plan.deploy.observability.dashboard ? prices.dashboardMonth : 0),
+  });
+  const secrets = Object.keys(plan.deploy.secrets).length;
+  if (secrets > 0) lines.push({ item: 'Secrets Manager', detail: `${secrets} secrets`, monthlyUsd: secrets * prices.secretMonth });
+  return lines;
+}
+
+const sum = (lines: readonly CostLine[]): number => lines.reduce((t, l) => t + l.monthlyUsd, 0);
+
+/**
+ * Estimates the monthly cost of a planned fleet from list prices, and what the
+ * same fleet costs all on demand, all on Spot, and packed into one service.
+ */
+export function estimateMonthlyCost(plan: DeployPlan, region: string, assumptions: CostAssumptions = {}): CostEstimate {
+  const prices = PRICES[region];
+  if (prices === undefined) {
+    throw new FleetError('COST_UNKNOWN_REGION', `no price table for region ${region}`, { hint: `the cost model knows ${Object.keys(PRICES).join(', ')}; pass one with --region` });
+  }
+  const a: Required<CostAssumptions> = {
+    lcu: assumptions.lcu ?? 1,
+    logGbPerServiceMonth: assumptions.logGbPerServiceMonth ?? 1,
+    azs: assumptions.azs ?? plan.deploy.network.maxAzs,
+  };
+  const lines = computeLines(plan, plan.services, prices, a);
+  const withSpot = (spot: boolean) => plan.services.map((s) => ({ ...s, spot }));
+  const p = plan.deploy.packed;
+  const allServers = plan.services.flatMap((s) => s.servers);
+  const packed: ServicePlan = {
+    id: 'fleet',
+    servers: allServers,
+    cpu: p.cpu ?? DEFAULT_CPU,
+    memoryMiB: p.memoryMiB ?? DEFAULT_MEMORY_MIB,
+    desiredCount: p.desiredCount ?? 1,
+    spot: p.spot ?? plan.deploy.spot,
+    autoscaling: p.autoscaling,
+    secretNames: [],
+    taskPolicyStatements: [],
+  };
+  return {
+    region,
+    priceDate: PRICE_DATE,
+    lines,
+    totalUsd: sum(lines),
+    alternatives: {
+      allOnDemandUsd: sum(computeLines(plan, withSpot(false), prices, a)),
+      allSpotUsd: sum(computeLines(plan, withSpot(true), prices, a)),
+      packedUsd: sum(computeLines(plan, [packed], prices, a)),
+    },
+    notes: [
+      `List prices of ${PRICE_DATE} (aws.amazon.com/fargate/pricing, /elasticloadbalancing/pricing, /cloudwatch/pricing); check them before you budget.`,
+      `Fargate Spot is modelled at ${SPOT_PRICE_FRACTION * 100}% of on-demand; real Spot prices move.`,
+      'Not included: data transfer out, NAT data processing, Container Insights metrics, Route 53 zone ($0.50/month) and queries, ECR storage.',
+    ],
+  };
+}
