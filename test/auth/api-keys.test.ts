@@ -69,6 +69,11 @@ describe('API keys', () => {
     expect(build).toThrow(/NOPE/);
   });
 
+  it('GIVEN a config built in code with a bad digest WHEN the authenticator is built THEN it fails at once, not per request', () => {
+    const handMade: AuthConfig = { apiKeys: [{ name: 'ci', sha256: 'abc' }] };
+    expect(() => createAuthenticator(handMade, { logger: silentLogger })).toThrow(/64 hex digits/);
+  });
+
   it('GIVEN an unreadable key file WHEN the authenticator is built THEN a FleetError names the file', () => {
     const build = (): unknown =>
       createAuthenticator(config({ apiKeys: [{ name: 'ci', file: '/missing' }] }), {

@@ -50,6 +50,11 @@ export function loadApiKeys(keys: readonly ApiKeyConfig[], sources: ApiKeySource
   return keys.map((key) => {
     let digest: Buffer;
     if (key.sha256 !== undefined) {
+      // The schema checks this too; a config built in code skips the schema, and a
+      // short digest would make timingSafeEqual throw on every request.
+      if (!/^[0-9a-fA-F]{64}$/.test(key.sha256)) {
+        throw new FleetError('AUTH_KEY_INVALID', `API key "${key.name}": sha256 must be 64 hex digits (the digest, not the key)`);
+      }
       digest = Buffer.from(key.sha256, 'hex');
     } else if (key.env !== undefined) {
       const value = sources.env[key.env]?.trim();
