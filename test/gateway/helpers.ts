@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { request as httpRequestRaw } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -188,4 +189,51 @@ export function initializeBody(id: number | string = 1, protocolVersion = '2025-
 export function textOf(result: unknown): string {
   const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
   return content.find((c) => c.type === 'text')?.text ?? '';
+}
+
+/** A raw HTTP answer. */
+export interface RawResponse {
+  /** Status code. */
+  readonly status: number;
+  /** Headers, lower-case names. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The body as text. */
+  readonly body: string;
+}
+
+/**
+ * One HTTP request over `node:http`, which (unlike `fetch`) lets a test set the
+ * `Host` header, as a client of a host-routed server would.
+ */
+export function httpRequest(
+  url: string | URL,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequestRaw(url, { method: options.method ?? 'GET', headers: options.headers ?? {} }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(options.body);
+  });
+}
+
+/**
+ * The JSON-RPC messages of a Streamable HTTP answer, whether the gateway sent
+ * plain JSON or an SSE stream.
+ */
+export function rpcMessagesOf(response: RawResponse): Record<string, unknown>[] {
+  const type = String(response.headers['content-type'] ?? '');
+  if (type.startsWith('text/event-stream')) {
+    return response.body
+      .split('\n')
+      .filter((line) => line.startsWith('data: '))
+      .map((line) => JSON.parse(line.slice('data: '.length)) as Record<string, unknown>);
+  }
+  const parsed = JSON.parse(response.body) as unknown;
+  return (Array.isArray(parsed) ? parsed : [parsed]) as Record<string, unknown>[];
 }
