@@ -4,6 +4,8 @@ import { UpstreamServer } from '../upstream/server.js';
 import { HttpError } from './http-error.js';
 import { ErrorCode, isJsonRpcMessage, isRequest, type JsonRpcMessage } from './jsonrpc.js';
 import { LegacySession } from './legacy-session.js';
+import { isModernRequest, MODERN_PROTOCOL_VERSIONS, validateModernRequest } from './modern/headers.js';
+import { ModernEndpoint, newStateKey } from './modern/endpoint.js';
 import { isLoopbackOrigin, Router, type Route } from './routing.js';
 
 /**
@@ -54,6 +56,7 @@ class FleetGateway implements Gateway {
   readonly servers = new Map<string, UpstreamServer>();
   draining = false;
   private readonly sessions = new Map<string, LegacySession>();
+  private readonly modern = new Map<string, ModernEndpoint>();
   private readonly perServer = new Map<string, number>();
   private readonly router: Router;
   private readonly logger: Logger;
@@ -71,6 +74,10 @@ class FleetGateway implements Gateway {
       this.servers.set(name, new UpstreamServer(name, server, { logger: this.logger, ...(options.env ? { env: options.env } : {}) }));
       this.perServer.set(name, 0);
     }
+    const stateKey = newStateKey();
+    for (const [name, server] of this.servers) {
+      this.modern.set(name, new ModernEndpoint(server, { keepAliveMs: config.gateway.sseKeepAliveSeconds * 1000, stateKey, logger: this.logger }));
+    }
     this.allowedOrigins = new Set(config.gateway.allowedOrigins.map((o) => o.replace(/\/$/, '').toLowerCase()));
     this.anyOrigin = this.allowedOrigins.has('*');
     const idleMs = config.gateway.sessionIdleTimeoutSeconds * 1000;
@@ -84,6 +91,10 @@ class FleetGateway implements Gateway {
 
   async start(): Promise<void> {
     await Promise.all([...this.servers.values()].map((s) => s.probe()));
+    // Warm pools for stateless (2026-07-28) traffic, so the first modern request spawns nothing.
+    await Promise.all(
+      [...this.servers.values()].filter((s) => s.state === 'ready').map((s) => this.modern.get(s.name)?.warm()),
+    );
   }
 
   async fetch(request: Request): Promise<Response> {
@@ -116,13 +127,16 @@ class FleetGateway implements Gateway {
     this.draining = true;
     this.logger.info('draining', { graceMs, sessions: this.sessions.size });
     const deadline = Date.now() + graceMs / 2;
-    while (Date.now() < deadline && [...this.sessions.values()].some((s) => s.inFlight > 0)) {
+    const busy = (): boolean =>
+      [...this.sessions.values()].some((s) => s.inFlight > 0) || [...this.modern.values()].some((m) => m.busy > 0);
+    while (Date.now() < deadline && busy()) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     clearInterval(this.reaper);
     await Promise.all([
       ...[...this.sessions.values()].map((s) => s.close('gateway shutting down')),
       ...[...this.servers.values()].map((s) => s.close()),
+      ...[...this.modern.values()].map((m) => m.close()),
     ]);
   }
 
@@ -215,6 +229,21 @@ class FleetGateway implements Gateway {
     }
     const { messages, raw, batch } = await this.readMessages(request);
     const method = batch ? 'batch' : typeof messages[0]?.method === 'string' ? (messages[0].method as string) : 'response';
+    if (isModernRequest(request.headers, messages[0])) {
+      // 2026-07-28: stateless; an Mcp-Session-Id header is ignored, as the spec says.
+      const message = messages[0] as JsonRpcMessage;
+      if (batch || message.method === undefined) {
+        throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: the body must be one JSON-RPC request or notification');
+      }
+      if (this.draining) {
+        throw new HttpError(503, ErrorCode.ServerError, 'Service Unavailable: the gateway is shutting down; retry', {
+          id: message.id ?? null,
+          headers: { 'retry-after': '1', connection: 'close' },
+        });
+      }
+      validateModernRequest(request.headers, message);
+      return { response: await (this.modern.get(server.name) as ModernEndpoint).handle(message, request.signal), method };
+    }
     const sessionId = request.headers.get('mcp-session-id');
     const initialize = messages.find((m) => m.method === 'initialize' && isRequest(m));
     if (initialize) {
@@ -240,6 +269,7 @@ class FleetGateway implements Gateway {
   }
 
   private streamableGet(request: Request, server: UpstreamServer): Response {
+    rejectModernStreamMethod(request);
     const accept = request.headers.get('accept') ?? '';
     if (!accept.includes('text/event-stream')) {
       throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list text/event-stream');
@@ -250,6 +280,7 @@ class FleetGateway implements Gateway {
   }
 
   private async streamableDelete(request: Request, server: UpstreamServer): Promise<Response> {
+    rejectModernStreamMethod(request);
     const session = this.findSession(request.headers.get('mcp-session-id'), server, 'streamable');
     this.checkProtocolVersion(request);
     await session.close('client ended the session (DELETE)');
@@ -343,6 +374,14 @@ class FleetGateway implements Gateway {
       stack: error instanceof Error ? error.stack : undefined,
     });
     return new HttpError(500, ErrorCode.InternalError, 'Internal error').toResponse();
+  }
+}
+
+/** 2026-07-28 has no GET stream and no sessions: a modern client's GET or DELETE gets 405. */
+function rejectModernStreamMethod(request: Request): void {
+  const version = request.headers.get('mcp-protocol-version');
+  if (version !== null && (MODERN_PROTOCOL_VERSIONS as readonly string[]).includes(version) && !request.headers.has('mcp-session-id')) {
+    throw methodNotAllowed('POST');
   }
 }
 

@@ -16,12 +16,14 @@ export class HttpError extends Error {
   readonly id: JsonRpcId | null;
   /** Send the message as plain text instead of a JSON-RPC body. */
   readonly plain: boolean;
+  /** `error.data` of the JSON-RPC body. */
+  readonly data: unknown;
 
   constructor(
     status: number,
     rpcCode: number,
     message: string,
-    options: { headers?: Record<string, string>; id?: JsonRpcId | null; plain?: boolean; cause?: unknown } = {},
+    options: { headers?: Record<string, string>; id?: JsonRpcId | null; plain?: boolean; data?: unknown; cause?: unknown } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HttpError';
@@ -30,6 +32,7 @@ export class HttpError extends Error {
     this.headers = options.headers ?? {};
     this.id = options.id ?? null;
     this.plain = options.plain ?? false;
+    this.data = options.data;
   }
 
   /** The response a client gets. */
@@ -40,7 +43,7 @@ export class HttpError extends Error {
         headers: { 'content-type': 'text/plain; charset=utf-8', ...this.headers },
       });
     }
-    return new Response(errorText(this.id, this.rpcCode, this.message), {
+    return new Response(errorText(this.id, this.rpcCode, this.message, this.data), {
       status: this.status,
       headers: { 'content-type': 'application/json', ...this.headers },
     });
