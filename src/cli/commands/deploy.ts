@@ -1,4 +1,323 @@
-import type { Command } from 'commander';
+import { createInterface } from 'node:readline/promises';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { loadConfig } from '../../config/load.js';
+import type { FleetConfig } from '../../config/schema.js';
+import { FleetError } from '../../errors.js';
+import { createAwsClients, describeFleetServices, probeTools, readLogs, readStackOutputs, serverUrlsFromOutputs, type AwsClients } from '../../deploy/aws.js';
+import { CLIENT_KINDS, renderClientConfig, serverEndpoints, type ClientKind, type RenderedClientConfig } from '../../deploy/client-config.js';
+import { estimateMonthlyCost } from '../../deploy/cost.js';
+import { OutputKeys, planDeployment, type DeployPlan } from '../../deploy/plan.js';
+import { deployFleet, destroyFleet, diffFleet, synthFleet, type DeployEvent, type FleetActionOptions } from '../../deploy/toolkit.js';
+import { bold, dim, green, red, yellow } from '../output.js';
+
+/** Where the deploy commands write: data to `out`, progress to `err`. Injectable for tests. */
+export interface DeployCliIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  /** Asks a yes/no question. @default a readline prompt on a TTY, refusal otherwise */
+  readonly confirm?: (question: string) => Promise<boolean>;
+  /** AWS clients. @default created from --profile and --region */
+  readonly clients?: (options: { profile?: string; region?: string }) => AwsClients;
+}
+
+interface CommonOptions {
+  readonly config: string;
+  readonly profile?: string;
+  readonly region?: string;
+  readonly account?: string;
+}
+
+const defaultIo: DeployCliIo = {
+  out: (t) => void process.stdout.write(t),
+  err: (t) => void process.stderr.write(t),
+};
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('a non-negative number');
+  return n;
+}
+
+/** `10m`, `2h`, `1d` → milliseconds. */
+function parseDuration(value: string): number {
+  const m = /^(\d+)([smhd])$/.exec(value);
+  if (!m) throw new InvalidArgumentError('a duration such as 30s, 10m, 2h or 1d');
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+}
+
+/** Renders rows as a plain table with a bold header. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return `${[bold(line(header)), ...rows.map(line)].join('\n')}\n`;
+}
+
+function withCommon(command: Command, account = false): Command {
+  command
+    .requiredOption('-c, --config <file>', 'fleet config (YAML or JSON)')
+    .option('--profile <name>', 'AWS profile for credentials')
+    .option('--region <region>', 'AWS region (default: deploy.region, then the profile)');
+  if (account) command.option('--account <id>', 'AWS account id (default: deploy.account, then the credentials)');
+  return command;
+}
+
+async function load(options: CommonOptions, io: DeployCliIo): Promise<FleetConfig> {
+  return loadConfig(options.config, { resolveEnv: false, onWarning: (w) => io.err(`${yellow('warning:')} ${w}\n`) });
+}
+
+function regionOf(options: CommonOptions, config: FleetConfig): string | undefined {
+  return options.region ?? config.deploy?.region;
+}
+
+function actionOptions(options: CommonOptions & { out?: string }, config: FleetConfig, io: DeployCliIo, verbose = false): FleetActionOptions {
+  const region = regionOf(options, config);
+  return {
+    config,
+    configFile: options.config,
+    ...(options.account === undefined ? {} : { account: options.account }),
+    ...(region === undefined ? {} : { region }),
+    ...(options.profile === undefined ? {} : { profile: options.profile }),
+    ...(options.out === undefined ? {} : { outdir: options.out }),
+    onEvent: (e: DeployEvent) => renderEvent(e, io, verbose),
+  };
+}
+
+function renderEvent(e: DeployEvent, io: DeployCliIo, verbose: boolean): void {
+  if (e.level === 'debug' && !verbose) return;
+  const text = e.message.replace(/\n$/, '');
+  if (e.level === 'error') io.err(`${red('error:')} ${text}\n`);
+  else if (e.level === 'warn') io.err(`${yellow('warning:')} ${text}\n`);
+  else if (e.level === 'debug') io.err(`${dim(text)}\n`);
+  else io.err(`${text}\n`);
+}
+
+/** The summary table `synth` prints: one row per server. */
+export function planSummary(plan: DeployPlan, config: FleetConfig): string {
+  const endpoints = (() => {
+    try {
+      return Object.fromEntries(serverEndpoints(config, { kind: 'deployed', baseUrl: 'http://<load-balancer>' }).map((e) => [e.server, e.url]));
+    } catch {
+      return {} as Record<string, string>;
+    }
+  })();
+  const rows = plan.routes.map((r) => {
+    const s = plan.services.find((x) => x.id === r.service)!;
+    const count = s.autoscaling ? `${s.autoscaling.minCount}-${s.autoscaling.maxCount}` : String(s.desiredCount);
+    return [r.server, s.id, endpoints[r.server] ?? '', `${s.cpu / 1024} vCPU / ${s.memoryMiB} MiB`, s.spot ? 'Spot' : 'on-demand', count, s.secretNames.join(', ') || '-'];
+  });
+  return table(['server', 'service', 'endpoint', 'size', 'capacity', 'tasks', 'secrets'], rows);
+}
+
+async function tokenFrom(options: { token?: string; tokenEnv: string }): Promise<string | undefined> {
+  return options.token ?? process.env[options.tokenEnv];
+}
+
+function clientsOf(io: DeployCliIo, options: CommonOptions, config: FleetConfig): AwsClients {
+  const region = regionOf(options, config);
+  const o = { ...(options.profile === undefined ? {} : { profile: options.profile }), ...(region === undefined ? {} : { region }) };
+  return (io.clients ?? createAwsClients)(o);
+}
+
+async function confirmDefault(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) throw new FleetError('DESTROY_NOT_CONFIRMED', 'destroy needs confirmation, and stdin is not a terminal', { hint: 'pass --yes to destroy without asking' });
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+function clientConfigText(rendered: RenderedClientConfig): string {
+  return rendered.format === 'json' ? `${dim(`# paste into ${rendered.target}`)}\n${rendered.text}` : rendered.text;
+}
 
 /** Registers synth, diff, deploy, destroy, status, logs, cost and client-config. */
-export function registerDeployCommands(_program: Command): void {}
+export function registerDeployCommands(program: Command, io: DeployCliIo = defaultIo): void {
+  withCommon(program.command('synth').description('write the CloudFormation template of the fleet to cdk.out/ (offline) and print a summary'), true)
+    .option('-o, --out <dir>', 'cloud assembly directory', 'cdk.out')
+    .option('--verbose', 'show the CDK toolkit debug messages')
+    .action(async (options: CommonOptions & { out: string; verbose?: boolean }) => {
+      const config = await load(options, io);
+      const result = await synthFleet(actionOptions(options, config, io, options.verbose));
+      io.out(planSummary(result.plan, config));
+      io.out(`\n${green('template:')} ${result.templateFile}\n`);
+    });
+
+  withCommon(program.command('diff').description('show what deploying would change in the deployed stack'), true)
+    .option('-o, --out <dir>', 'cloud assembly directory', 'cdk.out')
+    .action(async (options: CommonOptions & { out: string }) => {
+      const config = await load(options, io);
+      const { changed } = await diffFleet(actionOptions(options, config, io));
+      io.out(changed ? 'The deployed stack differs (see above).\n' : 'No differences.\n');
+    });
+
+  withCommon(program.command('deploy').description('build the image and deploy the fleet with CloudFormation; prints the endpoints and client config'), true)
+    .option('-o, --out <dir>', 'cloud assembly directory', 'cdk.out')
+    .option('--token-env <name>', 'environment variable holding the API key, for the printed client config', 'MCP_FLEET_TOKEN')
+    .action(async (options: CommonOptions & { out: string; tokenEnv: string }) => {
+      const config = await load(options, io);
+      const result = await deployFleet(actionOptions(options, config, io));
+      io.out(deployReport(config, result.plan, result.outputs, options.tokenEnv));
+    });
+
+  withCommon(program.command('destroy').description('delete the fleet stack and everything in it (asks first)'), true)
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('-o, --out <dir>', 'cloud assembly directory', 'cdk.out')
+    .action(async (options: CommonOptions & { out: string; yes?: boolean }) => {
+      const config = await load(options, io);
+      const stackName = planDeployment(config, options.config).deploy.stackName;
+      if (!options.yes) {
+        const ok = await (io.confirm ?? confirmDefault)(`Delete stack ${stackName} and every resource in it (log groups included)? [y/N] `);
+        if (!ok) {
+          io.err('Nothing was deleted.\n');
+          return;
+        }
+      }
+      await destroyFleet(actionOptions(options, config, io));
+      io.out(`Stack ${stackName} deleted.\n`);
+    });
+
+  withCommon(program.command('status').description('show services, tasks, target health, and a live MCP tools/list of each endpoint'))
+    .option('--token <key>', 'API key for tools/list (prefer --token-env)')
+    .option('--token-env <name>', 'environment variable holding the API key', 'MCP_FLEET_TOKEN')
+    .option('--no-probe', 'skip the live tools/list')
+    .action(async (options: CommonOptions & { token?: string; tokenEnv: string; probe: boolean }) => {
+      const config = await load(options, io);
+      io.out(await statusReport(config, options.config, clientsOf(io, options, config), { probe: options.probe, token: await tokenFrom(options) }));
+    });
+
+  withCommon(program.command('logs').description("print a server's logs from CloudWatch Logs").argument('<server>', 'server name'))
+    .option('-f, --follow', 'keep printing new lines (Ctrl-C stops)')
+    .option('--since <duration>', 'how far back to start, such as 10m, 2h or 1d', parseDuration, 600_000)
+    .action(async (server: string, options: CommonOptions & { follow?: boolean; since: number }) => {
+      const config = await load(options, io);
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      process.once('SIGINT', stop);
+      try {
+        await printLogs(config, options.config, server, clientsOf(io, options, config), io, { follow: options.follow ?? false, sinceMs: options.since, signal: controller.signal });
+      } finally {
+        process.off('SIGINT', stop);
+      }
+    });
+
+  withCommon(program.command('cost').description('estimate the monthly AWS cost of the fleet from published prices'))
+    .option('--lcu <n>', 'average load balancer capacity units', positiveNumber, 1)
+    .option('--log-gb <n>', 'log GB per service per month', positiveNumber, 1)
+    .option('--json', 'print the estimate as JSON')
+    .action(async (options: CommonOptions & { lcu: number; logGb: number; json?: boolean }) => {
+      const config = await load(options, io);
+      const plan = planDeployment(config, options.config);
+      const estimate = estimateMonthlyCost(plan, regionOf(options, config) ?? 'us-east-1', { lcu: options.lcu, logGbPerServiceMonth: options.logGb });
+      if (options.json) {
+        io.out(`${JSON.stringify(estimate, null, 2)}\n`);
+        return;
+      }
+      const usd = (n: number) => `$${n.toFixed(2)}`;
+      io.out(table(['item', 'detail', 'per month'], [...estimate.lines.map((l) => [l.item, l.detail, usd(l.monthlyUsd)]), ['total', estimate.region, usd(estimate.totalUsd)]]));
+      const alt = estimate.alternatives;
+      io.out(
+        `\nAll on-demand: ${usd(alt.allOnDemandUsd)}   all Spot: ${usd(alt.allSpotUsd)} (saves ${usd(alt.allOnDemandUsd - alt.allSpotUsd)})   ` +
+          `packed into one service: ${usd(alt.packedUsd)} (saves ${usd(estimate.totalUsd - alt.packedUsd)} against this layout)\n`,
+      );
+      for (const n of estimate.notes) io.out(`${dim(n)}\n`);
+    });
+
+  withCommon(program.command('client-config').description('print ready-to-paste MCP client config for the fleet'))
+    .addOption(new Option('--for <client>', 'the MCP client').choices([...CLIENT_KINDS]).makeOptionMandatory())
+    .option('--local', 'the gateway on this machine (mcp-fleet serve) instead of the deployed fleet')
+    .option('--port <port>', 'port of the local gateway (default: gateway.port)', (v) => Number(v))
+    .option('--url <base>', 'base URL of the deployed load balancer or domain (default: from the stack outputs)')
+    .option('--token-env <name>', 'environment variable that holds the API key', 'MCP_FLEET_TOKEN')
+    .option('--show-token', 'write the API key itself (read from --token-env) into the output')
+    .option('--json', 'claude-code: print .mcp.json instead of `claude mcp add` commands')
+    .action(async (options: CommonOptions & { for: ClientKind; local?: boolean; port?: number; url?: string; tokenEnv: string; showToken?: boolean; json?: boolean }) => {
+      const config = await load(options, io);
+      let urlsFromStack: Record<string, string> | undefined;
+      const needsStack = !options.local && options.url === undefined && Object.values(config.servers).some((s) => s.hostnames.length === 0) && config.deploy?.domain === undefined;
+      if (needsStack) {
+        const plan = planDeployment(config, options.config);
+        urlsFromStack = serverUrlsFromOutputs(plan, await readStackOutputs(clientsOf(io, options, config).cloudFormation, plan.deploy.stackName));
+      }
+      const endpoints = serverEndpoints(
+        config,
+        options.local ? { kind: 'local', ...(options.port === undefined ? {} : { port: options.port }) } : { kind: 'deployed', ...(options.url === undefined ? {} : { baseUrl: options.url }), ...(urlsFromStack === undefined ? {} : { urlsFromStack }) },
+      );
+      let value: string | undefined;
+      if (options.showToken) {
+        value = process.env[options.tokenEnv];
+        if (value === undefined || value === '') throw new FleetError('CLIENT_CONFIG_NO_TOKEN', `--show-token reads the key from $${options.tokenEnv}, which is not set`, { hint: `export ${options.tokenEnv}=<your key>` });
+      }
+      const required = (config.gateway.auth?.apiKeys.length ?? 0) > 0;
+      io.out(clientConfigText(renderClientConfig(options.for, endpoints, { required, env: options.tokenEnv, ...(value === undefined ? {} : { value }) }, { json: options.json ?? false })));
+    });
+}
+
+/** What `deploy` prints at the end: the endpoint URLs and the Claude Code commands. */
+export function deployReport(config: FleetConfig, plan: DeployPlan, outputs: Readonly<Record<string, string>>, tokenEnv: string): string {
+  const endpoints = serverEndpoints(config, { kind: 'deployed', urlsFromStack: serverUrlsFromOutputs(plan, outputs) });
+  const required = (config.gateway.auth?.apiKeys.length ?? 0) > 0;
+  const lines = [
+    '',
+    bold('Endpoints'),
+    table(['server', 'url'], endpoints.map((e) => [e.server, e.url])),
+    `Load balancer: ${outputs[OutputKeys.loadBalancerDnsName] ?? '?'}`,
+    '',
+    bold('Claude Code') + dim(required ? ` (export ${tokenEnv}=<your API key> first)` : ''),
+    renderClientConfig('claude-code', endpoints, { required, env: tokenEnv }).text,
+    dim('Other clients: mcp-fleet client-config --for claude-desktop|cursor|vscode --config <file>'),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** What `status` prints: services, tasks, targets, and each endpoint's tools. */
+export async function statusReport(config: FleetConfig, file: string, clients: AwsClients, options: { probe: boolean; token?: string | undefined }): Promise<string> {
+  const plan = planDeployment(config, file);
+  const outputs = await readStackOutputs(clients.cloudFormation, plan.deploy.stackName);
+  const services = await describeFleetServices(clients, plan, outputs);
+  let text = table(
+    ['service', 'running', 'rollout', 'tasks', 'targets'],
+    services.map((s) => [
+      s.service,
+      `${s.running}/${s.desired}${s.pending > 0 ? ` (+${s.pending} pending)` : ''}`,
+      s.rollout,
+      s.tasks.map((t) => `${t.id.slice(0, 8)} ${t.lastStatus} ${t.health} ${t.capacityProvider}`).join('; ') || '-',
+      s.targets.join(', ') || '-',
+    ]),
+  );
+  if (!options.probe) return text;
+  const endpoints = serverEndpoints(config, { kind: 'deployed', urlsFromStack: serverUrlsFromOutputs(plan, outputs) });
+  const rows: string[][] = [];
+  for (const e of endpoints) {
+    const probe = await probeTools(e.url, options.token === undefined ? {} : { token: options.token });
+    rows.push([e.server, e.url, probe.ok ? green(`${probe.tools.length} tools: ${probe.tools.join(', ')}`) : red(probe.error)]);
+  }
+  text += `\n${table(['server', 'endpoint', 'tools/list'], rows)}`;
+  return text;
+}
+
+/** Prints a server's log lines (following when asked). */
+export async function printLogs(
+  config: FleetConfig,
+  file: string,
+  server: string,
+  clients: AwsClients,
+  io: DeployCliIo,
+  options: { follow: boolean; sinceMs: number; signal?: AbortSignal; now?: number; pollIntervalMs?: number },
+): Promise<void> {
+  const plan = planDeployment(config, file);
+  const route = plan.routes.find((r) => r.server === server);
+  if (route === undefined) throw new FleetError('LOGS_UNKNOWN_SERVER', `no server named ${server} in ${file}`, { hint: `servers are: ${plan.routes.map((r) => r.server).join(', ')}` });
+  const packed = plan.services.length === 1 && plan.services[0]!.servers.length > 1;
+  await readLogs(clients.logs, {
+    logGroupName: `/mcp-fleet/${plan.deploy.stackName}/${route.service}`,
+    ...(packed ? { filterText: server } : {}),
+    startTime: (options.now ?? Date.now()) - options.sinceMs,
+    follow: options.follow,
+    ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    onLine: (l) => io.out(`${dim(new Date(l.timestamp).toISOString())} ${l.message}\n`),
+  });
+}
