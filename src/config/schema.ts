@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AuthSchema } from './auth-schema.js';
+import { AuthSchema, authServerReferenceIssues, LimitsSchema, MetricsSchema } from './auth-schema.js';
 import { DeploySchema, ServerDeploySchema } from './deploy-schema.js';
 
 /**
@@ -66,6 +66,21 @@ export const ServerSchema = z
 /** Log levels, most verbose first. */
 export const LogLevelSchema = z.enum(['debug', 'info', 'warn', 'error']);
 
+/** CORS for browser-based MCP clients (`gateway.cors`). */
+export const CorsSchema = z
+  .object({
+    /** Answer preflights and add `Access-Control-*` headers for allowed origins. @default false */
+    enabled: z.boolean().default(false),
+    /**
+     * Origins given CORS answers, besides loopback ones; `*` allows any.
+     * @default gateway.allowedOrigins
+     */
+    allowedOrigins: z.array(z.string().min(1)).optional(),
+    /** How long a browser may cache a preflight answer. */
+    maxAgeSeconds: z.number().int().min(0).max(86_400).default(600),
+  })
+  .strict();
+
 /** Settings of the HTTP gateway. */
 export const GatewaySchema = z
   .object({
@@ -95,6 +110,12 @@ export const GatewaySchema = z
     maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
     /** Who may call the gateway. @default no auth (fine on 127.0.0.1 only) */
     auth: AuthSchema.optional(),
+    /** Rate limit, session cap per key, and the queue in front of each child. @default only the per-child queue */
+    limits: LimitsSchema.default(LimitsSchema.parse({})),
+    /** Prometheus `/metrics`. @default off */
+    metrics: MetricsSchema.default(MetricsSchema.parse({})),
+    /** CORS answers for browser clients. @default off */
+    cors: CorsSchema.default(CorsSchema.parse({})),
   })
   .strict();
 
@@ -129,6 +150,12 @@ export const FleetConfigSchema = z
         owner.set(host, name);
       }
     }
+    const auth = config.gateway.auth;
+    if (auth !== undefined) {
+      for (const issue of authServerReferenceIssues(auth, Object.keys(config.servers))) {
+        ctx.addIssue({ code: 'custom', path: ['gateway', 'auth', ...issue.path], input: issue.input, message: issue.message });
+      }
+    }
   });
 
 /** A parsed, validated config (defaults filled in). */
@@ -137,6 +164,8 @@ export type FleetConfig = z.infer<typeof FleetConfigSchema>;
 export type ServerConfig = z.infer<typeof ServerSchema>;
 /** Parsed gateway settings. */
 export type GatewayConfig = z.infer<typeof GatewaySchema>;
+/** Parsed CORS settings. */
+export type CorsConfig = z.infer<typeof CorsSchema>;
 /** How children are shared. */
 export type ChildPolicy = z.infer<typeof ChildPolicySchema>;
 /** A log level. */

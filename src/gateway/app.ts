@@ -7,6 +7,10 @@ import { LegacySession } from './legacy-session.js';
 import { isModernRequest, MODERN_PROTOCOL_VERSIONS, validateModernRequest } from './modern/headers.js';
 import { ModernEndpoint, newStateKey } from './modern/endpoint.js';
 import { isLoopbackOrigin, Router, type Route } from './routing.js';
+import type { AuthTarget } from './auth/index.js';
+import { CorsPolicy } from './cors.js';
+import { applyTraceparent, onBodyDone, RequestGuard, resourceUrlFor } from './guard.js';
+import { createFleetMetrics, methodLabel, metricsResponse, type FleetMetrics } from './metrics.js';
 
 /**
  * The gateway as a web-standard `Request -> Response` function, plus its
@@ -45,6 +49,8 @@ export interface Gateway {
   sessionCount(server?: string): number;
   /** True once draining started. */
   readonly draining: boolean;
+  /** The Prometheus metrics, when `gateway.metrics.enabled`. */
+  readonly metrics: FleetMetrics | undefined;
 }
 
 /** Creates a gateway for a validated config. */
@@ -63,6 +69,9 @@ class FleetGateway implements Gateway {
   private readonly allowedOrigins: Set<string>;
   private readonly anyOrigin: boolean;
   private readonly reaper: NodeJS.Timeout;
+  readonly metrics: FleetMetrics | undefined;
+  private readonly guard: RequestGuard;
+  private readonly cors: CorsPolicy;
 
   constructor(
     private readonly config: FleetConfig,
@@ -70,6 +79,9 @@ class FleetGateway implements Gateway {
   ) {
     this.logger = options.logger ?? silentLogger;
     this.router = new Router(config, options.extraAllowedHosts);
+    this.metrics = config.gateway.metrics.enabled ? createFleetMetrics() : undefined;
+    this.guard = new RequestGuard(config, { logger: this.logger, ...(options.env ? { env: options.env } : {}), ...(this.metrics ? { metrics: this.metrics } : {}) });
+    this.cors = new CorsPolicy(config.gateway);
     for (const [name, server] of Object.entries(config.servers)) {
       this.servers.set(name, new UpstreamServer(name, server, { logger: this.logger, ...(options.env ? { env: options.env } : {}) }));
       this.perServer.set(name, 0);
@@ -78,6 +90,7 @@ class FleetGateway implements Gateway {
     for (const [name, server] of this.servers) {
       this.modern.set(name, new ModernEndpoint(server, { keepAliveMs: config.gateway.sseKeepAliveSeconds * 1000, stateKey, logger: this.logger }));
     }
+    if (this.metrics) this.collectGauges(this.metrics);
     this.allowedOrigins = new Set(config.gateway.allowedOrigins.map((o) => o.replace(/\/$/, '').toLowerCase()));
     this.anyOrigin = this.allowedOrigins.has('*');
     const idleMs = config.gateway.sessionIdleTimeoutSeconds * 1000;
@@ -107,6 +120,13 @@ class FleetGateway implements Gateway {
       ({ response, method } = await this.dispatch(request, url, route));
     } catch (error) {
       response = this.errorResponse(error, route);
+    }
+    response = this.cors.decorate(request, response);
+    if (route.kind === 'server' && this.metrics) {
+      const labels = { server: route.server, method: methodLabel(method) };
+      this.metrics.requests.inc({ ...labels, status: String(response.status) });
+      const metrics = this.metrics;
+      response = onBodyDone(response, () => metrics.requestDuration.observe(labels, (performance.now() - started) / 1000));
     }
     if (route.kind === 'server') {
       this.logger.info('request', {
@@ -150,13 +170,32 @@ class FleetGateway implements Gateway {
         throw new HttpError(403, ErrorCode.InvalidRequest, 'Hostname not allowed', { plain: true });
       case 'not-found':
         throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: ${url.pathname}`);
+      case 'metrics':
+        if (!this.metrics) throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: ${url.pathname}`);
+        return { response: metricsResponse(this.metrics.registry) };
+      case 'resource-metadata': {
+        const metadata = this.guard.authenticator.metadata(request, (path) => this.resourceTarget(request, path));
+        if (!metadata) throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: ${url.pathname}`);
+        return { response: metadata };
+      }
       case 'server':
         break;
     }
+    const preflight = this.cors.preflight(request);
+    if (preflight) return { response: preflight };
     this.checkOrigin(request);
+    const admission = await this.guard.admit(request, route);
+    if (!admission.ok) return { response: admission.response };
+    // A session id of another principal is answered as if it did not exist.
+    this.guard.checkSessionOwner(route.endpoint === 'messages' ? url.searchParams.get('sessionId') : request.headers.get('mcp-session-id'), request);
     const server = this.servers.get(route.server) as UpstreamServer;
     if (route.endpoint === 'mcp') {
-      if (request.method === 'POST') return this.streamablePost(request, server);
+      if (request.method === 'POST') {
+        // One queue per child: a legacy session's own child, or the server's stateless pool.
+        const sessionId = request.headers.get('mcp-session-id');
+        const queueKey = sessionId !== null && this.sessions.has(sessionId) ? `session:${sessionId}` : `pool:${server.name}`;
+        return this.guard.queued(queueKey, server.name, request, () => this.streamablePost(request, server));
+      }
       if (request.method === 'GET') return { response: this.streamableGet(request, server) };
       if (request.method === 'DELETE') return { response: await this.streamableDelete(request, server) };
       throw methodNotAllowed('GET, POST, DELETE');
@@ -169,11 +208,34 @@ class FleetGateway implements Gateway {
     throw methodNotAllowed('POST');
   }
 
+  /** The server and canonical URL behind a metadata path (`/servers/x/mcp`, `/mcp`, or `''` on a server's own host). */
+  private resourceTarget(request: Request, path: string): AuthTarget | undefined {
+    const host = request.headers.get('host');
+    const route = this.router.route(host, path === '' ? '/mcp' : path);
+    if (route.kind !== 'server' || route.endpoint !== 'mcp' || (path === '' && route.basePath !== '')) return undefined;
+    return { server: route.server, resourceUrl: resourceUrlFor(request, route) };
+  }
+
   private checkOrigin(request: Request): void {
     const origin = request.headers.get('origin');
     if (origin === null || this.anyOrigin || isLoopbackOrigin(origin)) return;
     if (this.allowedOrigins.has(origin.replace(/\/$/, '').toLowerCase())) return;
     throw new HttpError(403, ErrorCode.InvalidRequest, 'Forbidden: Origin not allowed');
+  }
+
+  /** Sets the gauges (and the restart counter) from the servers' own counts at each scrape. */
+  private collectGauges(metrics: FleetMetrics): void {
+    const seenExits = new Map<string, number>();
+    metrics.registry.onCollect(() => {
+      for (const [name, server] of this.servers) {
+        metrics.sessionsOpen.set({ server: name }, this.perServer.get(name) ?? 0);
+        metrics.childrenRunning.set({ server: name }, server.runningChildren);
+        const exits = server.unexpectedExits;
+        const delta = exits - (seenExits.get(name) ?? 0);
+        if (delta > 0) metrics.childRestarts.inc({ server: name }, delta);
+        seenExits.set(name, exits);
+      }
+    });
   }
 
   private readiness(): Response {
@@ -219,7 +281,7 @@ class FleetGateway implements Gateway {
         throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
       }
     }
-    return { messages: messages as JsonRpcMessage[], raw, batch };
+    return applyTraceparent(request.headers, { messages: messages as JsonRpcMessage[], raw, batch });
   }
 
   private async streamablePost(request: Request, server: UpstreamServer): Promise<{ response: Response; method?: string }> {
@@ -257,7 +319,7 @@ class FleetGateway implements Gateway {
           id: initialize.id ?? null,
         });
       }
-      const session = this.openSession('streamable', server);
+      const session = this.openSession('streamable', server, request);
       return { response: await session.post(messages, raw, false), method };
     }
     const session = this.findSession(sessionId, server, 'streamable');
@@ -292,7 +354,7 @@ class FleetGateway implements Gateway {
     if (accept !== '' && !accept.includes('text/event-stream') && !accept.includes('*/*')) {
       throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list text/event-stream');
     }
-    const session = this.openSession('sse', server);
+    const session = this.openSession('sse', server, request);
     return session.openLegacySseStream(`${basePath}/messages?sessionId=${session.id}`);
   }
 
@@ -322,7 +384,7 @@ class FleetGateway implements Gateway {
     }
   }
 
-  private openSession(kind: 'streamable' | 'sse', server: UpstreamServer): LegacySession {
+  private openSession(kind: 'streamable' | 'sse', server: UpstreamServer, request: Request): LegacySession {
     if (this.draining) {
       throw new HttpError(503, ErrorCode.ServerError, 'Service Unavailable: the gateway is shutting down; retry on another replica', {
         headers: { 'retry-after': '1', connection: 'close' },
@@ -334,13 +396,16 @@ class FleetGateway implements Gateway {
         headers: { 'retry-after': '5' },
       });
     }
+    const claim = this.guard.claimSession(request, server.name);
     const session = new LegacySession(kind, server, {
       keepAliveMs: this.config.gateway.sseKeepAliveSeconds * 1000,
       logger: this.logger,
     });
     this.sessions.set(session.id, session);
+    claim.bind(session.id);
     this.perServer.set(server.name, count + 1);
     session.onClosed = (s) => {
+      claim.release();
       if (this.sessions.delete(s.id)) this.perServer.set(s.server.name, (this.perServer.get(s.server.name) ?? 1) - 1);
     };
     this.logger.info('session opened', { server: server.name, session: session.id, transport: kind, pid: session.childPid });

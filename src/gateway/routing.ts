@@ -9,7 +9,11 @@ export type Route =
   | { readonly kind: 'ready' }
   | { readonly kind: 'server'; readonly server: string; readonly endpoint: Endpoint; readonly basePath: string }
   | { readonly kind: 'not-found' }
-  | { readonly kind: 'host-denied' };
+  | { readonly kind: 'host-denied' }
+  /** `/.well-known/oauth-protected-resource[/...]`: public OAuth metadata. */
+  | { readonly kind: 'resource-metadata' }
+  /** `gateway.metrics.path` when metrics are served on the gateway's own port. */
+  | { readonly kind: 'metrics' };
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
@@ -46,8 +50,11 @@ export class Router {
   private readonly pathHosts: Set<string>;
   private readonly anyHost: boolean;
   private readonly servers: Set<string>;
+  private readonly metricsPath: string | undefined;
 
   constructor(config: FleetConfig, extraAllowedHosts: readonly string[] = []) {
+    const metrics = config.gateway.metrics;
+    this.metricsPath = metrics.enabled && metrics.port === config.gateway.port ? metrics.path : undefined;
     for (const [name, server] of Object.entries(config.servers)) {
       for (const host of server.hostnames) this.byHost.set(host, name);
     }
@@ -61,6 +68,10 @@ export class Router {
   route(hostHeader: string | null, pathname: string): Route {
     if (pathname === '/health') return { kind: 'health' };
     if (pathname === '/ready') return { kind: 'ready' };
+    if (pathname === this.metricsPath) return { kind: 'metrics' };
+    if (pathname === '/.well-known/oauth-protected-resource' || pathname.startsWith('/.well-known/oauth-protected-resource/')) {
+      return { kind: 'resource-metadata' };
+    }
     const host = hostOf(hostHeader);
     const owner = this.byHost.get(host);
     if (owner !== undefined) {

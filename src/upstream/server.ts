@@ -63,6 +63,9 @@ export class UpstreamServer {
   private closed = false;
   private probing: Promise<void> | undefined;
   private readonly probeChildren = new Set<StdioChild>();
+  private running = 0;
+  private readonly crashes: number[] = [];
+  private olderCrashes = 0;
 
   constructor(name: string, config: ServerConfig, options: UpstreamServerOptions) {
     this.name = name;
@@ -71,8 +74,36 @@ export class UpstreamServer {
     this.childEnv = childEnvironment(options.env ?? process.env, config.env);
   }
 
+  /** Children of this server running now (sessions, pool members and probes). */
+  get runningChildren(): number {
+    return this.running;
+  }
+
+  /** Children that exited without being asked to, over the server's life. */
+  get unexpectedExits(): number {
+    return this.crashes.length + this.olderCrashes;
+  }
+
+  /** Unexpected exits within the last `windowMs` (for the `degraded` readiness state). */
+  recentUnexpectedExits(windowMs: number, now = Date.now()): number {
+    return this.crashes.filter((t) => t >= now - windowMs).length;
+  }
+
   /** Spawns and starts a child of this server. */
   spawn(handlers: ChildHandlers): StdioChild {
+    this.running++;
+    const onExit = (exit: ChildExit): void => {
+      this.running--;
+      if (!exit.requested) {
+        this.crashes.push(Date.now());
+        // Keep the recent window small: older crashes only count in the total.
+        if (this.crashes.length > 100) {
+          this.crashes.shift();
+          this.olderCrashes++;
+        }
+      }
+      handlers.onExit(exit);
+    };
     const child = new StdioChild({
       server: this.name,
       command: this.config.command,
@@ -81,7 +112,7 @@ export class UpstreamServer {
       cwd: this.config.cwd,
       logger: this.logger,
       onMessage: handlers.onMessage,
-      onExit: handlers.onExit,
+      onExit,
     });
     child.start();
     return child;
