@@ -181,7 +181,7 @@ export const DeploySchema = z
     /** The container image. */
     image: z
       .object({
-        /** An existing image (built from `mcp-fleet image-context`) instead of building one. */
+        /** An existing image instead of building one; build it from the context `synth` stages in cdk.out/asset.<hash>/. */
         uri: z.string().min(1).optional(),
         /** Node.js major version of the image. */
         nodeVersion: z.string().regex(/^\d+$/).default('22'),
