@@ -1,8 +1,9 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { LogLevelSchema, type FleetConfig } from '../../config/schema.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, FleetError } from '../../errors.js';
 import { createGateway } from '../../gateway/app.js';
+import { listenMetrics } from '../../gateway/metrics-server.js';
 import { listen } from '../../gateway/node-server.js';
 import { createJsonLogger } from '../../log.js';
 import { bold, dim, green, info, warn } from '../output.js';
@@ -102,6 +103,21 @@ export function registerServeCommand(program: Command): void {
         port: config.gateway.port,
         keepAliveTimeoutMs: config.gateway.httpKeepAliveSeconds * 1000,
         maxBodyBytes: config.gateway.maxBodyBytes,
+      }).catch((error: NodeJS.ErrnoException) => {
+        const where = `${config.gateway.host}:${config.gateway.port}`;
+        if (error.code === 'EADDRINUSE') {
+          throw new FleetError('PORT_IN_USE', `cannot listen on ${where}: the port is in use`, {
+            cause: error,
+            hint: 'stop the other process, or pick another port with --port (0 picks a free one)',
+          });
+        }
+        if (error.code === 'EADDRNOTAVAIL' || error.code === 'EACCES') {
+          throw new FleetError('LISTEN_FAILED', `cannot listen on ${where}: ${error.code}`, {
+            cause: error,
+            hint: 'use an address of this machine with --host, and a port above 1023 unless running as root',
+          });
+        }
+        throw error;
       });
       const base = listening.url.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://[::1]:');
       info(`${bold('mcp-fleet')} listening on ${listening.url} ${dim(`(config ${options.config})`)}`);
@@ -110,6 +126,13 @@ export function registerServeCommand(program: Command): void {
         for (const host of server.hostnames) info(`  ${' '.repeat(16)} ${dim(`https://${host}/mcp`)}`);
       }
       info(dim(`  health: ${base}/health   ready: ${base}/ready`));
+      // Metrics on their own port (the default) get a second small listener, so they are never public with the gateway.
+      const metricsConfig = config.gateway.metrics;
+      const metricsListening =
+        gateway.metrics && metricsConfig.port !== config.gateway.port
+          ? await listenMetrics(gateway.metrics.registry, { host: metricsConfig.host, port: metricsConfig.port, path: metricsConfig.path })
+          : undefined;
+      if (gateway.metrics) info(dim(`  metrics: ${metricsListening?.url ?? base}${metricsConfig.path}`));
 
       let stopping = false;
       const stop = (signal: string): void => {
@@ -121,7 +144,7 @@ export function registerServeCommand(program: Command): void {
         setTimeout(() => process.exit(process.exitCode ?? 0), graceMs + 2000).unref();
         void gateway
           .drain(graceMs)
-          .then(() => listening.close())
+          .then(() => Promise.all([listening.close(), metricsListening?.close()]))
           .then(() => info('stopped'));
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
