@@ -71,6 +71,9 @@ async function writeResponse(response: Response, res: ServerResponse): Promise<v
     res.end();
     return;
   }
+  // Node holds the head back until the first body write; an SSE stream may have
+  // nothing to say for a keep-alive interval, and clients wait for the head.
+  if (response.headers.get('content-type')?.startsWith('text/event-stream')) res.flushHeaders();
   const reader = response.body.getReader();
   const onClose = (): void => void reader.cancel().catch(() => {});
   res.once('close', onClose);
