@@ -18,6 +18,9 @@ import { createFleetMetrics, methodLabel, metricsResponse, type FleetMetrics } f
  * can call {@link Gateway.fetch} in-process.
  */
 
+/** How long after a child's unexpected exit `/ready` shows its server as `degraded`. */
+export const DEGRADED_WINDOW_MS = 60_000;
+
 /** Legacy protocol revisions a client may speak over this gateway. */
 export const LEGACY_PROTOCOL_VERSIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'] as const;
 
@@ -243,10 +246,13 @@ class FleetGateway implements Gateway {
     let ready = !this.draining;
     for (const [name, server] of this.servers) {
       if (server.state !== 'ready') ready = false;
+      // Ready but with children dying lately: still serving (200), flagged for operators.
+      const crashes = server.state === 'ready' ? server.recentUnexpectedExits(DEGRADED_WINDOW_MS) : 0;
       servers[name] = {
-        state: server.state,
+        state: crashes > 0 ? 'degraded' : server.state,
         ...(server.verdict ? { era: server.verdict.era } : {}),
         ...(server.reason ? { reason: server.reason } : {}),
+        ...(crashes > 0 ? { reason: `${crashes} child process${crashes === 1 ? '' : 'es'} exited unexpectedly in the last ${DEGRADED_WINDOW_MS / 1000}s` } : {}),
         sessions: this.perServer.get(name) ?? 0,
       };
     }

@@ -1,0 +1,67 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PROMETHEUS_CONTENT_TYPE, type MetricsRegistry } from './metrics.js';
+
+/**
+ * The small HTTP listener that serves `/metrics` on its own address
+ * (`gateway.metrics.host`/`port`), so metrics are never public with the gateway.
+ * It answers GET and HEAD of one path and 404 for anything else.
+ */
+
+/** Options of {@link listenMetrics}. */
+export interface MetricsListenOptions {
+  /** Address to bind. */
+  readonly host: string;
+  /** Port; 0 picks a free one. */
+  readonly port: number;
+  /** Path of the document, e.g. `/metrics`. */
+  readonly path: string;
+}
+
+/** A listening metrics server. */
+export interface ListeningMetrics {
+  /** The Node server. */
+  readonly server: Server;
+  /** `http://host:port` it listens on. */
+  readonly url: string;
+  /** The bound port. */
+  readonly port: number;
+  /** Stops listening and closes its connections. */
+  close(): Promise<void>;
+}
+
+/** Serves `registry` at `options.path` on its own port. */
+export function listenMetrics(registry: MetricsRegistry, options: MetricsListenOptions): Promise<ListeningMetrics> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== options.path) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`Not found; metrics are at ${options.path}\n`);
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    const body = registry.render();
+    res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      const address = server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      resolve({
+        server,
+        port: address.port,
+        url: `http://${host}:${address.port}`,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
