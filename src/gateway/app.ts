@@ -351,7 +351,9 @@ class FleetGateway implements Gateway {
     rejectModernStreamMethod(request);
     const session = this.findSession(request.headers.get('mcp-session-id'), server, 'streamable');
     this.checkProtocolVersion(request);
-    await session.close('client ended the session (DELETE)');
+    // The session is gone at once; its child may take the whole stop sequence
+    // (stdin end, SIGTERM, SIGKILL: seconds) and the client need not wait for it.
+    void session.close('client ended the session (DELETE)');
     return new Response(null, { status: 200 });
   }
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectStreamable,
   CRASHY_ENTRY,
+  EVERYTHING_ENTRY,
   httpRequest,
   initializeBody,
   newMarker,
@@ -65,6 +66,10 @@ describe('a child that crashes mid-call', () => {
       expect((error as McpError).code).toBe(-32000);
       expect(error.message).toContain('MCP server "crashy" exited with code 3');
       expect(error.message).toContain('the disk is made of cheese');
+      // Still serving, flagged for operators.
+      const ready = await fetch(`${fleet.url}/ready`);
+      expect(ready.status).toBe(200);
+      expect(((await ready.json()) as { servers: Record<string, { state: string }> }).servers['crashy']?.state).toBe('degraded');
 
       expect(textOf(await bystander.client.callTool({ name: 'echo', arguments: { message: 'still serving' } }))).toBe(
         'echo: still serving',
@@ -103,6 +108,35 @@ describe('ending sessions', () => {
       await client.close();
     } finally {
       await own.close();
+    }
+  });
+
+  it('answers DELETE without waiting for a busy child to stop, then stops it', async () => {
+    // server-everything with an operation running does not exit on stdin end: the
+    // gateway's stop sequence needs its SIGTERM step, two seconds in.
+    const own = newMarker('delete-busy');
+    const busy = await startGateway(
+      { servers: { everything: { command: process.execPath, args: [EVERYTHING_ENTRY, 'stdio', own] } } },
+      { probe: false },
+    );
+    try {
+      const { client, transport } = await connectStreamable(busy.mcpUrl('everything'));
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => (started = resolve));
+      const call = client.callTool(
+        { name: 'trigger-long-running-operation', arguments: { duration: 60, steps: 600 } },
+        undefined,
+        { onprogress: () => started() },
+      );
+      await running;
+      await transport.terminateSession();
+      // Answered while the child still runs its stop sequence.
+      expect(processesWithMarker(own)).toHaveLength(1);
+      await expect(call).rejects.toThrow(/client ended the session/);
+      await waitFor(() => processesWithMarker(own).length === 0, { timeoutMs: 10_000, what: 'the busy child to be stopped' });
+      await client.close();
+    } finally {
+      await busy.close();
     }
   });
 
