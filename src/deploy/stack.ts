@@ -45,6 +45,13 @@ export function acknowledgeNagFindings(fleet: McpFleet): void {
       'The load balancer is the public MCP endpoint; clients authenticate with bearer API keys at the gateway. Restrict with deploy.loadBalancer.allowedCidrs or make it internal.',
     );
   }
+  if (deploy.loadBalancer.internal && deploy.loadBalancer.allowedCidrs === undefined) {
+    ack(
+      fleet.loadBalancerSecurityGroup,
+      'AwsSolutions-EC23',
+      'An internal load balancer admits the VPC CIDR only; the rule cannot evaluate the CIDR because it is a CloudFormation reference to the VPC.',
+    );
+  }
   if (deploy.loadBalancer.accessLogsBucket === undefined) {
     ack(fleet.loadBalancer, 'AwsSolutions-ELB2', 'Access logs are opt-in (deploy.loadBalancer.accessLogsBucket): they need an existing bucket and cost money; the gateway logs every request itself.');
   }
@@ -54,11 +61,13 @@ export function acknowledgeNagFindings(fleet: McpFleet): void {
       'AwsSolutions-ECS2',
       'The only plain environment value is MCP_FLEET_ALLOWED_HOSTS (the load balancer DNS name), which is not a secret; secrets are injected through the task definition secrets from Secrets Manager.',
     );
-    ack(
-      s.taskDefinition,
-      'AwsSolutions-IAM5[Resource::*]',
-      'ecr:GetAuthorizationToken on the execution role supports no resource-level permission (AWS documents Resource "*"); image pulls themselves are scoped to the repository.',
-    );
+    if (deploy.image.uri === undefined) {
+      ack(
+        s.taskDefinition,
+        'AwsSolutions-IAM5[Resource::*]',
+        'ecr:GetAuthorizationToken on the execution role supports no resource-level permission (AWS documents Resource "*"); image pulls themselves are scoped to the repository.',
+      );
+    }
     // Statements the user listed in servers.<name>.deploy.taskPolicyStatements are theirs to scope.
     for (const statement of s.plan.taskPolicyStatements) {
       for (const action of statement.actions.filter((a) => a.includes('*'))) {

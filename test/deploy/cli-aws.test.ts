@@ -16,6 +16,7 @@ import { deployReport, printLogs, registerDeployCommands, statusReport, type Dep
 import type { FleetConfig } from '../../src/config/schema.js';
 import { createAwsClients, readStackOutputs } from '../../src/deploy/aws.js';
 import { planDeployment } from '../../src/deploy/plan.js';
+import { buildFleetApp } from '../../src/deploy/stack.js';
 import { FleetError } from '../../src/errors.js';
 import { configOf, loadReference, REFERENCE_YAML } from './helpers.js';
 
@@ -198,6 +199,28 @@ describe('CLI without AWS', () => {
     const first = Object.fromEntries(Object.entries(json).map(([k, v]) => [k, k === 'inputs' ? v : { fetch: (v as Record<string, unknown>)['fetch'] }]));
     expect(first).toMatchObject(expected);
     expect(Object.keys(json.mcpServers ?? json.servers)).toEqual(['fetch', 'aws-docs', 'searxng']);
+  });
+
+  it('destroy asks first, and deletes nothing when the answer is no', async () => {
+    let err = '';
+    const questions: string[] = [];
+    const program = new Command().exitOverride();
+    registerDeployCommands(program, {
+      out: () => undefined,
+      err: (t) => (err += t),
+      confirm: async (q) => {
+        questions.push(q);
+        return false;
+      },
+    });
+    await program.parseAsync(['destroy', '--config', REFERENCE_YAML], { from: 'user' });
+    expect(questions).toEqual(['Delete stack McpFleet and every resource in it (log groups included)? [y/N] ']);
+    expect(err).toBe('Nothing was deleted.\n');
+  });
+
+  it('refuses a VPC lookup without an account and region, saying which flags to pass', () => {
+    const config = configOf({ servers: { a: { command: 'x' } }, deploy: { network: { useDefaultVpc: true } } });
+    expect(() => buildFleetApp({ config, buildContextDir: '/nonexistent' })).toThrow(/looking up an existing VPC needs an account and a region/);
   });
 
   it('client-config --local points at the gateway on this machine', async () => {
