@@ -27,7 +27,7 @@ let fleet: TestGateway;
 
 beforeAll(async () => {
   fleet = await startGateway({
-    gateway: { allowedOrigins: ['https://app.example.test'] },
+    gateway: { allowedOrigins: ['https://app.example.test'], allowedHosts: ['gw.example.test'] },
     servers: {
       crashy,
       capped: { ...crashy, maxSessions: 2 },
@@ -107,6 +107,21 @@ describe('refusals of malformed requests', () => {
     }
   });
 
+  it('answers 400 to an initialize that carries a session id', async () => {
+    const id = await openRawSession('/servers/crashy/mcp');
+    try {
+      const again = await httpRequest(`${fleet.url}/servers/crashy/mcp`, {
+        method: 'POST',
+        headers: { ...POST_HEADERS, 'mcp-session-id': id },
+        body: initializeBody(5),
+      });
+      expect(again.status).toBe(400);
+      expect(JSON.parse(again.body)).toMatchObject({ id: 5, error: { code: -32600 } });
+    } finally {
+      await deleteRawSession('/servers/crashy/mcp', id);
+    }
+  });
+
   it('answers 415 to a body that is not application/json', async () => {
     const response = await httpRequest(`${fleet.url}/servers/crashy/mcp`, {
       method: 'POST',
@@ -171,6 +186,18 @@ describe('host routing', () => {
     expect(rpcMessagesOf(listed)[0]).toMatchObject({ result: { tools: expect.arrayContaining([expect.objectContaining({ name: 'crash' })]) } });
     expect((await deleteRawSession('/mcp', id, host)).status).toBe(200);
     expect(fleet.gateway.sessionCount('routed')).toBe(0);
+  });
+
+  it('matches host names without case or port', async () => {
+    const id = await openRawSession('/mcp', { host: 'Echo.EXAMPLE.test:443' });
+    expect((await deleteRawSession('/mcp', id, { host: 'echo.example.test:8443' })).status).toBe(200);
+  });
+
+  it('serves /servers/<name>/mcp on loopback names and gateway.allowedHosts', async () => {
+    for (const host of [`localhost:${fleet.port}`, `[::1]:${fleet.port}`, 'gw.example.test']) {
+      const id = await openRawSession('/servers/crashy/mcp', { host });
+      expect((await deleteRawSession('/servers/crashy/mcp', id, { host })).status).toBe(200);
+    }
   });
 
   it("keeps a host-routed server's sessions to that host", async () => {
