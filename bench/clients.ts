@@ -4,6 +4,10 @@ import { Client as UndiciClient } from 'undici';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  Client as ModernClient,
+  StreamableHTTPClientTransport as ModernHttpTransport,
+} from '@modelcontextprotocol/client';
 
 /**
  * The two load clients of the bench: the official SDK v1 client (what users
@@ -20,7 +24,15 @@ export type Target =
       /** Pids of the children the clients spawned and still hold: the direct baseline's "system". */
       readonly pids: Set<number>;
     }
-  | { readonly kind: 'streamable-http'; readonly url: string };
+  | {
+      readonly kind: 'streamable-http';
+      readonly url: string;
+      /** `sessions`: 2025-era initialize handshake and `Mcp-Session-Id`; `modern`: stateless 2026-07-28. */
+      readonly protocol: HttpProtocol;
+    };
+
+/** How a client talks to an HTTP endpoint. */
+export type HttpProtocol = 'sessions' | 'modern';
 
 /** One client session that calls one tool. */
 export interface BenchSession {
@@ -41,8 +53,16 @@ export interface LoadClient {
 export type LoadClientId = 'raw' | 'sdk';
 
 const CLIENT_INFO = { name: 'mcp-fleet-bench', version: '1.0.0' };
-/** The protocol revision the raw client asks for; every system under test speaks it. */
+/** The session-era protocol revision the raw client asks for; every system under test speaks it. */
 const RAW_PROTOCOL_VERSION = '2025-06-18';
+/** The stateless revision. */
+const MODERN_PROTOCOL_VERSION = '2026-07-28';
+/** The per-request `_meta` envelope of a 2026-07-28 request. */
+const MODERN_META = {
+  'io.modelcontextprotocol/protocolVersion': MODERN_PROTOCOL_VERSION,
+  'io.modelcontextprotocol/clientInfo': CLIENT_INFO,
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
 
 function firstText(result: unknown): string {
   const content = (result as { content?: Array<{ type?: string; text?: string }> } | undefined)?.content;
@@ -66,10 +86,24 @@ interface JsonRpcMessage {
   readonly error?: { code: number; message: string };
 }
 
-/** The official SDK v1 client over `StreamableHTTPClientTransport` or `StdioClientTransport`. */
+/**
+ * The official SDK client: v1 over `StreamableHTTPClientTransport` or
+ * `StdioClientTransport`; for the stateless 2026-07-28 protocol, which v1 does
+ * not speak, the v2 client pinned to that revision.
+ */
 export const sdkClient: LoadClient = {
   id: 'sdk',
   async open(target, tool, timeoutMs) {
+    if (target.kind === 'streamable-http' && target.protocol === 'modern') {
+      const modern = new ModernClient(CLIENT_INFO, { versionNegotiation: { mode: { pin: MODERN_PROTOCOL_VERSION } } });
+      await modern.connect(new ModernHttpTransport(new URL(target.url)), { timeout: timeoutMs });
+      return {
+        call: async (message) => firstText(await modern.callTool({ name: tool, arguments: { message } }, { timeout: timeoutMs })),
+        close: async () => {
+          await modern.close().catch(() => undefined);
+        },
+      };
+    }
     const client = new Client(CLIENT_INFO);
     if (target.kind === 'stdio') {
       const transport = new StdioClientTransport({
@@ -139,6 +173,7 @@ class RawHttpSession implements BenchSession {
     url: URL,
     private readonly tool: string,
     private readonly timeoutMs: number,
+    private readonly protocol: HttpProtocol,
   ) {
     // One keep-alive connection per session, as a real client holds.
     this.http = new UndiciClient(url.origin, {
@@ -150,23 +185,28 @@ class RawHttpSession implements BenchSession {
     this.path = url.pathname + url.search;
   }
 
-  private headers(): Record<string, string> {
+  private headers(method?: string): Record<string, string> {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
     };
-    if (this.sessionId !== undefined) {
+    if (this.protocol === 'modern') {
+      // 2026-07-28 routes on headers that mirror the body.
+      headers['mcp-protocol-version'] = MODERN_PROTOCOL_VERSION;
+      if (method !== undefined) headers['mcp-method'] = method;
+      if (method === 'tools/call') headers['mcp-name'] = this.tool;
+    } else if (this.sessionId !== undefined) {
       headers['mcp-session-id'] = this.sessionId;
       headers['mcp-protocol-version'] = RAW_PROTOCOL_VERSION;
     }
     return headers;
   }
 
-  private async post(payload: object, id: number | undefined): Promise<JsonRpcMessage | undefined> {
+  private async post(payload: { readonly method: string; readonly [key: string]: unknown }, id: number | undefined): Promise<JsonRpcMessage | undefined> {
     const response = await this.http.request({
       method: 'POST',
       path: this.path,
-      headers: this.headers(),
+      headers: this.headers(payload.method),
       body: JSON.stringify(payload),
     });
     const body = await response.body.text();
@@ -181,6 +221,12 @@ class RawHttpSession implements BenchSession {
 
   async initialize(): Promise<void> {
     const id = this.nextId++;
+    if (this.protocol === 'modern') {
+      // No session: the only handshake a stateless client makes is discovery.
+      const discover = await this.post({ jsonrpc: '2.0', id, method: 'server/discover', params: { _meta: MODERN_META } }, id);
+      rpcResult(discover!, 'server/discover');
+      return;
+    }
     const init = await this.post(
       {
         jsonrpc: '2.0',
@@ -196,10 +242,11 @@ class RawHttpSession implements BenchSession {
 
   async call(message: string): Promise<string> {
     const id = this.nextId++;
-    const response = await this.post(
-      { jsonrpc: '2.0', id, method: 'tools/call', params: { name: this.tool, arguments: { message } } },
-      id,
-    );
+    const params =
+      this.protocol === 'modern'
+        ? { name: this.tool, arguments: { message }, _meta: MODERN_META }
+        : { name: this.tool, arguments: { message } };
+    const response = await this.post({ jsonrpc: '2.0', id, method: 'tools/call', params }, id);
     return firstText(rpcResult(response!, 'tools/call'));
   }
 
@@ -313,7 +360,7 @@ export const rawClient: LoadClient = {
     const session =
       target.kind === 'stdio'
         ? new RawStdioSession(target, tool, timeoutMs)
-        : new RawHttpSession(new URL(target.url), tool, timeoutMs);
+        : new RawHttpSession(new URL(target.url), tool, timeoutMs, target.protocol);
     try {
       await session.initialize();
     } catch (err) {

@@ -202,7 +202,8 @@ export async function settle(rootPids: () => number[], stableMs = 300, maxMs = 5
 /**
  * Resident memory and process count of the system with 0 and then each of
  * `counts` open sessions; each session has made one call so that its child (if
- * any) exists. Sessions stay open until the end.
+ * any) exists. The sessions are left open in `sessions` for the caller to use
+ * and close.
  */
 export async function measureMemory(
   client: LoadClient,
@@ -212,31 +213,27 @@ export async function measureMemory(
   rootPids: () => number[],
   timeoutMs: number,
   errors: ErrorTally,
-  settleMs = 300,
+  settleMs: number,
+  sessions: BenchSession[],
 ): Promise<MemorySample[]> {
   const samples: MemorySample[] = [];
-  const sessions: BenchSession[] = [];
   const message = payload(100);
-  try {
+  await settle(rootPids, settleMs);
+  samples.push({ sessions: 0, ...treeMemory(rootPids()) });
+  for (const count of [...counts].sort((a, b) => a - b)) {
+    const opened = await openSessions(client, target, workload, count - sessions.length, timeoutMs, errors);
+    sessions.push(...opened);
+    await Promise.all(
+      opened.map(async (s) => {
+        try {
+          await s.call(message);
+        } catch (err) {
+          note(errors, err);
+        }
+      }),
+    );
     await settle(rootPids, settleMs);
-    samples.push({ sessions: 0, ...treeMemory(rootPids()) });
-    for (const count of [...counts].sort((a, b) => a - b)) {
-      const opened = await openSessions(client, target, workload, count - sessions.length, timeoutMs, errors);
-      sessions.push(...opened);
-      await Promise.all(
-        opened.map(async (s) => {
-          try {
-            await s.call(message);
-          } catch (err) {
-            note(errors, err);
-          }
-        }),
-      );
-      await settle(rootPids, settleMs);
-      samples.push({ sessions: count, ...treeMemory(rootPids()) });
-    }
-  } finally {
-    await closeSessions(sessions);
+    samples.push({ sessions: count, ...treeMemory(rootPids()) });
   }
   return samples;
 }

@@ -145,7 +145,9 @@ function throughputSection(f: Figures, result: BenchResult, workload: string, cl
 }
 
 function firstResultSection(f: Figures, result: BenchResult, workload: string): string {
-  const kinds = ['cold start', ...result.options.clients];
+  const kinds = ['cold start', ...result.options.clients].filter((k) =>
+    result.firstResult.some((r) => r.workload === workload && r.client === k),
+  );
   const rows = f.measured.map((system) => {
     const cells = [system];
     for (const kind of kinds) {
@@ -367,11 +369,13 @@ export function renderMarkdown(result: BenchResult, chartFile: string): string {
     '- One process tree: the bench (tsx) starts each system, drives it from its own process and stops it (SIGTERM, then SIGKILL of the whole tree). All traffic goes to 127.0.0.1. Systems run one at a time, in an order rotated each run.',
     '- Direct stdio baseline: the client spawns the server itself and speaks JSON lines on its pipes: the floor no proxy can beat. Its "system" is the set of server children.',
     '- mcp-fleet: `node dist/cli/main.js serve --config <yaml> --port <p>`, Streamable HTTP at `/servers/<name>/mcp`, `logLevel: warn`. supergateway: `--stdio <cmd> --outputTransport streamableHttp --stateful --logLevel none` (a child per session, spawned through a shell). mcp-proxy: `--host 127.0.0.1 --server stream -- <cmd>` (one shared child; it re-implements the server side with the SDK v2 `Server`). supergateway has no host option and listens on all interfaces; the bench only connects to 127.0.0.1.',
-    '- Load clients: `raw` is undici with one keep-alive connection per session: POST initialize, read `Mcp-Session-Id`, POST notifications/initialized, then POST tools/call in a loop with `Accept: application/json, text/event-stream`, reading a JSON body or SSE `data:` lines (over stdio: bare JSON lines). `sdk` is the official `@modelcontextprotocol/sdk` v1 `Client` with `StreamableHTTPClientTransport` (`StdioClientTransport` for the baseline); it spends milliseconds of CPU per call in the bench process, which shares the 2 cores, so it caps every system: compare systems within one client, and use the `raw` tables for the systems\' own limits.',
+    '- Protocols: legacy sessions (2025-era `initialize` handshake, `Mcp-Session-Id`) and modern stateless 2026-07-28 (no session; every request carries `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` headers and the `_meta` envelope; the only handshake is `server/discover`) are separate systems in the tables. mcp-fleet serves both on one endpoint: legacy sessions get a child each, modern requests run on a warm pool (default min 1, max 4). mcp-proxy serves both on `/mcp` from its one shared child. supergateway\'s modern mode is not measured (it starts a child for each request).',
+    '- Load clients: `raw` is undici with one keep-alive connection per session: POST initialize, read `Mcp-Session-Id`, POST notifications/initialized, then POST tools/call in a loop with `Accept: application/json, text/event-stream`, reading a JSON body or SSE `data:` lines (over stdio: bare JSON lines). `sdk` is the official `@modelcontextprotocol/sdk` v1 `Client` with `StreamableHTTPClientTransport` (`StdioClientTransport` for the baseline; for the modern protocol, which v1 does not speak, the v2 `@modelcontextprotocol/client` pinned to 2026-07-28); it spends milliseconds of CPU per call in the bench process, which shares the 2 cores, so it caps every system: compare systems within one client, and use the `raw` tables for the systems\' own limits.',
     `- Throughput and latency: N sessions (N = ${o.concurrency.join(', ')}) each call \`tools/call echo\` in a closed loop (next call when the last returns) for ${o.warmupMs} ms of warm-up and then ${o.durationMs} ms measured; payloads of ${o.payloadBytes.map(sizeLabel).join(' and ')} (the message, echoed back). Each call has a ${o.callTimeoutMs / 1000} s timeout; a wrong echo counts as an error.`,
     '- System CPU per call: utime+stime (+cutime+cstime of reaped children) from /proc/<pid>/stat summed over the gateway and all its descendants, before and after the measured window, divided by the calls. The load client\'s own CPU is not included.',
     `- First result: a new client connects, handshakes and gets its first tool result; median of ${o.firstResultSamples} clients one after another, each session closed (DELETE) before the next. "Cold start" is from spawning the system to its first client's first result.`,
-    `- Memory: VmRSS from /proc/<pid>/status summed over the process tree with 0, then ${o.memorySessions.join(', ')} open raw sessions (each has made one call, and the tree has settled: same process count for ${o.settleMs} ms). "MiB per extra session" and "processes per session" are the slope between ${Math.min(...o.memorySessions)} and ${Math.max(...o.memorySessions)} sessions.`,
+    '- Workloads: the echo workload runs both clients; server-everything runs the raw client only (the SDK client measures itself more than the system, and once is enough).',
+    `- Memory (sessions opened before the raw throughput runs, which then use the first N of them): VmRSS from /proc/<pid>/status summed over the process tree with 0, then ${o.memorySessions.join(', ')} open raw sessions (each has made one call, and the tree has settled: same process count for ${o.settleMs} ms). "MiB per extra session" and "processes per session" are the slope between ${Math.min(...o.memorySessions)} and ${Math.max(...o.memorySessions)} sessions.`,
     '',
     `![throughput and latency by concurrency](${chartFile})`,
     '',
@@ -380,6 +384,7 @@ export function renderMarkdown(result: BenchResult, chartFile: string): string {
   for (const w of result.workloads) {
     lines.push(`## Workload \`${w.id}\``, '');
     for (const client of o.clients) {
+      if (!result.throughput.some((r) => r.workload === w.id && r.client === client)) continue;
       lines.push(`### Throughput and latency, ${client} client`, '', throughputSection(f, result, w.id, client), '');
     }
     lines.push('### Time to first tool result', '', firstResultSection(f, result, w.id), '');

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { LOAD_CLIENTS, type LoadClientId } from './clients.js';
+import { LOAD_CLIENTS, rawClient, type BenchSession, type LoadClient, type LoadClientId } from './clients.js';
 import {
   closeSessions,
   measureFirstResult,
@@ -44,13 +44,13 @@ export interface BenchOptions {
 /** Full bench: 3 runs, sized to finish within about 15 minutes on 2 cores. */
 export const FULL_OPTIONS: BenchOptions = {
   runs: 3,
-  warmupMs: 200,
-  durationMs: 1000,
+  warmupMs: 150,
+  durationMs: 800,
   maxCallsPerSession: 100_000,
   concurrency: [1, 8, 32],
   payloadBytes: [100, 64 * 1024],
   memorySessions: [1, 16, 64],
-  firstResultSamples: 5,
+  firstResultSamples: 3,
   callTimeoutMs: 15_000,
   settleMs: 300,
   systems: [],
@@ -141,7 +141,8 @@ async function measureSystem(
   const recordErrors = (phase: string, tally: ErrorTally): void => {
     if (tally.count > 0) result.errors.push({ ...base, phase, count: tally.count, first: tally.first ?? '' });
   };
-  const clients = LOAD_CLIENTS.filter((c) => options.clients.includes(c.id));
+  const clients = LOAD_CLIENTS.filter((c) => options.clients.includes(c.id) && workload.clients.includes(c.id));
+  const timeoutMs = options.callTimeoutMs;
 
   const spawnedAt = performance.now();
   let system: RunningSystem;
@@ -152,83 +153,93 @@ async function measureSystem(
     progress(`  ${spec.id}: failed to start: ${err instanceof Error ? err.message : String(err)}`);
     return;
   }
+  const { target, rootPids } = system;
+
+  const throughputPass = async (client: LoadClient, sessions: readonly BenchSession[]): Promise<void> => {
+    for (const concurrency of options.concurrency) {
+      const active = sessions.slice(0, concurrency);
+      if (active.length < concurrency) {
+        progress(`  ${spec.id}: only ${active.length}/${concurrency} ${client.id} sessions open`);
+        if (active.length === 0) continue;
+      }
+      for (const payloadBytes of options.payloadBytes) {
+        const sample = await measureThroughput({
+          sessions: active,
+          workload,
+          message: payload(payloadBytes),
+          warmupMs: options.warmupMs,
+          durationMs: options.durationMs,
+          maxCallsPerSession: options.maxCallsPerSession,
+          rootPids,
+        });
+        result.throughput.push({ ...base, client: client.id, payloadBytes, concurrency, ...sample });
+        if (sample.errors > 0) {
+          result.errors.push({
+            ...base,
+            phase: `throughput ${client.id} c=${concurrency} ${payloadBytes} B`,
+            count: sample.errors,
+            first: sample.firstError ?? '',
+          });
+        }
+        progress(
+          `  ${spec.id} ${client.id} c=${concurrency} ${payloadBytes} B: ${sample.callsPerSecond.toFixed(0)} calls/s, p50 ${sample.p50Ms.toFixed(2)} ms, p99 ${sample.p99Ms.toFixed(2)} ms, ${sample.cpuMsPerCall.toFixed(2)} CPU ms/call, ${sample.errors} errors`,
+        );
+      }
+    }
+  };
+
   try {
     // Cold start: from spawning the system to the first tool result of its first client.
     if (spec.family !== 'baseline') {
       const tally: ErrorTally = { count: 0 };
-      const [first] = await measureFirstResult(clients[0]!, system.target, workload, 1, options.callTimeoutMs, tally);
+      const [first] = await measureFirstResult(rawClient, target, workload, 1, timeoutMs, tally);
       if (first !== undefined) {
-        result.firstResult.push({ ...base, client: 'cold start', ms: performance.now() - spawnedAt });
-        progress(`  ${spec.id} cold start to first result: ${(performance.now() - spawnedAt).toFixed(0)} ms`);
+        const ms = performance.now() - spawnedAt;
+        result.firstResult.push({ ...base, client: 'cold start', ms });
+        progress(`  ${spec.id} cold start to first result: ${ms.toFixed(0)} ms`);
       }
       recordErrors('cold start', tally);
     }
-    await settle(system.rootPids, options.settleMs);
+    await settle(rootPids, options.settleMs);
 
     for (const client of clients) {
       const tally: ErrorTally = { count: 0 };
-      const times = await measureFirstResult(client, system.target, workload, options.firstResultSamples, options.callTimeoutMs, tally);
+      const times = await measureFirstResult(client, target, workload, options.firstResultSamples, timeoutMs, tally);
       if (times.length > 0) result.firstResult.push({ ...base, client: client.id, ms: median(times) });
       progress(`  ${spec.id} first result (${client.id}): ${median(times).toFixed(1)} ms`);
       recordErrors(`first result (${client.id})`, tally);
-      await settle(system.rootPids, options.settleMs);
+      await settle(rootPids, options.settleMs);
     }
 
-    for (const client of clients) {
-      for (const concurrency of options.concurrency) {
-        const tally: ErrorTally = { count: 0 };
-        const sessions = await openSessions(client, system.target, workload, concurrency, options.callTimeoutMs, tally);
-        recordErrors(`open ${concurrency} sessions (${client.id})`, tally);
-        try {
-          if (sessions.length < concurrency) {
-            progress(`  ${spec.id}: only ${sessions.length}/${concurrency} ${client.id} sessions opened: ${tally.first ?? ''}`);
-          }
-          if (sessions.length === 0) continue;
-          for (const payloadBytes of options.payloadBytes) {
-            const sample = await measureThroughput({
-              sessions,
-              workload,
-              message: payload(payloadBytes),
-              warmupMs: options.warmupMs,
-              durationMs: options.durationMs,
-              maxCallsPerSession: options.maxCallsPerSession,
-              rootPids: system.rootPids,
-            });
-            result.throughput.push({ ...base, client: client.id, payloadBytes, concurrency, ...sample });
-            if (sample.errors > 0) {
-              result.errors.push({
-                ...base,
-                phase: `throughput ${client.id} c=${concurrency} ${payloadBytes} B`,
-                count: sample.errors,
-                first: sample.firstError ?? '',
-              });
-            }
-            progress(
-              `  ${spec.id} ${client.id} c=${concurrency} ${payloadBytes} B: ${sample.callsPerSecond.toFixed(0)} calls/s, p50 ${sample.p50Ms.toFixed(2)} ms, p99 ${sample.p99Ms.toFixed(2)} ms, ${sample.cpuMsPerCall.toFixed(2)} CPU ms/call, ${sample.errors} errors`,
-            );
-          }
-        } finally {
-          await closeSessions(sessions);
-        }
+    // Memory first, with raw sessions that then carry the raw throughput runs:
+    // one set of sessions (and children) serves both, which halves the spawning.
+    const mostSessions = Math.max(...options.concurrency, ...options.memorySessions);
+    const rawSessions: BenchSession[] = [];
+    try {
+      const memoryTally: ErrorTally = { count: 0 };
+      const memory = await measureMemory(rawClient, target, workload, options.memorySessions, rootPids, timeoutMs, memoryTally, options.settleMs, rawSessions);
+      for (const sample of memory) result.memory.push({ ...base, ...sample });
+      progress(`  ${spec.id} memory: ${memory.map((m) => `${m.sessions} sessions ${m.rssMiB.toFixed(0)} MiB/${m.processes} procs`).join(', ')}`);
+      if (rawSessions.length < mostSessions) {
+        rawSessions.push(...(await openSessions(rawClient, target, workload, mostSessions - rawSessions.length, timeoutMs, memoryTally)));
+      }
+      recordErrors('open raw sessions', memoryTally);
+      if (clients.includes(rawClient)) await throughputPass(rawClient, rawSessions);
+    } finally {
+      await closeSessions(rawSessions);
+    }
+
+    for (const client of clients.filter((c) => c !== rawClient)) {
+      await settle(rootPids, options.settleMs);
+      const tally: ErrorTally = { count: 0 };
+      const sessions = await openSessions(client, target, workload, Math.max(...options.concurrency), timeoutMs, tally);
+      recordErrors(`open ${client.id} sessions`, tally);
+      try {
+        await throughputPass(client, sessions);
+      } finally {
+        await closeSessions(sessions);
       }
     }
-
-    await settle(system.rootPids, options.settleMs);
-    const memoryTally: ErrorTally = { count: 0 };
-    const raw = LOAD_CLIENTS.find((c) => c.id === 'raw')!;
-    const memory = await measureMemory(
-      raw,
-      system.target,
-      workload,
-      options.memorySessions,
-      system.rootPids,
-      options.callTimeoutMs,
-      memoryTally,
-      options.settleMs,
-    );
-    for (const sample of memory) result.memory.push({ ...base, ...sample });
-    recordErrors('memory sessions', memoryTally);
-    progress(`  ${spec.id} memory: ${memory.map((m) => `${m.sessions} sessions ${m.rssMiB.toFixed(0)} MiB/${m.processes} procs`).join(', ')}`);
   } finally {
     await system.stop();
   }

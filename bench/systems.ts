@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { createServer, connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Target } from './clients.js';
+import type { HttpProtocol, LoadClientId, Target } from './clients.js';
 import { processTree } from './proc.js';
 
 /**
@@ -24,6 +24,8 @@ export interface Workload {
   readonly command: string;
   readonly args: readonly string[];
   readonly tool: string;
+  /** Load clients run against it (the SDK client's own CPU caps every system alike, so once is enough). */
+  readonly clients: readonly LoadClientId[];
   /** Whether `text` is a correct result for `message`. */
   expect(message: string, text: string): boolean;
 }
@@ -36,6 +38,7 @@ export const WORKLOADS: readonly Workload[] = [
     command: process.execPath,
     args: [join(ROOT, 'bench/fixtures/echo-server.mjs')],
     tool: 'echo',
+    clients: ['raw', 'sdk'],
     expect: (message, text) => text === message,
   },
   {
@@ -44,6 +47,7 @@ export const WORKLOADS: readonly Workload[] = [
     command: process.execPath,
     args: [join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'), 'stdio'],
     tool: 'echo',
+    clients: ['raw'],
     expect: (message, text) => text.endsWith(message),
   },
 ];
@@ -58,7 +62,7 @@ export interface RunningSystem {
 }
 
 /** How children are shared between sessions, as reported in the doc. */
-export type ChildSharing = 'per-session' | 'warm pool' | 'shared' | 'client-owned';
+export type ChildSharing = 'per-session' | 'warm pool' | 'shared' | 'client-owned' | 'per-request';
 
 /** A system under test. */
 export interface SystemSpec {
@@ -66,6 +70,8 @@ export interface SystemSpec {
   readonly label: string;
   readonly family: 'baseline' | 'mcp-fleet' | 'peer';
   readonly sharing: ChildSharing;
+  /** The HTTP protocol its clients speak (the direct baseline: stdio). */
+  readonly protocol: HttpProtocol | 'stdio';
   /** Version string for the doc. */
   version(): string;
   /** Why this system cannot run here, or undefined if it can. */
@@ -179,14 +185,14 @@ async function startListening(
     await new Promise((r) => setTimeout(r, 20));
   }
   return {
-    target: { kind: 'streamable-http', url: '' },
+    target: { kind: 'streamable-http', url: '', protocol: 'sessions' },
     rootPids: () => (child.pid === undefined || exited ? [] : [child.pid]),
     stop,
   };
 }
 
-function withUrl(system: RunningSystem, url: string): RunningSystem {
-  return { ...system, target: { kind: 'streamable-http', url } };
+function withUrl(system: RunningSystem, url: string, protocol: HttpProtocol): RunningSystem {
+  return { ...system, target: { kind: 'streamable-http', url, protocol } };
 }
 
 /** Shell-quotes one word for supergateway's `--stdio` command string. */
@@ -201,10 +207,13 @@ function fleetVersion(): string {
   return pkg.version;
 }
 
-function fleetUnavailable(): string | undefined {
+function fleetUnavailable(protocol: HttpProtocol): string | undefined {
   if (!existsSync(FLEET_MAIN)) return 'not built (run `npm run build`)';
   if (!existsSync(join(ROOT, 'dist/gateway'))) {
     return 'not available yet: the gateway is not in this build';
+  }
+  if (protocol === 'modern' && !existsSync(join(ROOT, 'dist/gateway/modern'))) {
+    return 'not available yet: the modern stateless (2026-07-28) mode is not in this build';
   }
   return undefined;
 }
@@ -225,6 +234,7 @@ function fleetSystem(
   id: string,
   label: string,
   sharing: ChildSharing,
+  protocol: HttpProtocol,
   server: Record<string, unknown>,
 ): SystemSpec {
   return {
@@ -232,15 +242,16 @@ function fleetSystem(
     label,
     family: 'mcp-fleet',
     sharing,
+    protocol,
     version: fleetVersion,
-    unavailable: fleetUnavailable,
+    unavailable: () => fleetUnavailable(protocol),
     async start(workload) {
       mkdirSync(TMP_DIR, { recursive: true });
       const configFile = join(TMP_DIR, `${id}-${workload.id}.yaml`);
       writeFileSync(configFile, fleetConfig(workload, server));
       const port = await freePort();
       const system = await startListening(id, process.execPath, [FLEET_MAIN, 'serve', '--config', configFile, '--port', String(port)], port);
-      return withUrl(system, `http://127.0.0.1:${port}/servers/${workload.id}/mcp`);
+      return withUrl(system, `http://127.0.0.1:${port}/servers/${workload.id}/mcp`, protocol);
     },
   };
 }
@@ -252,6 +263,7 @@ export const SYSTEMS: readonly SystemSpec[] = [
     label: 'direct stdio (no proxy)',
     family: 'baseline',
     sharing: 'client-owned',
+    protocol: 'stdio',
     version: () => `node ${process.version}`,
     unavailable: () => undefined,
     async start(workload) {
@@ -264,26 +276,19 @@ export const SYSTEMS: readonly SystemSpec[] = [
       };
     },
   },
-  fleetSystem('mcp-fleet', 'mcp-fleet (sessions, child per session)', 'per-session', {}),
-  fleetSystem('mcp-fleet-pool', 'mcp-fleet (sessions, warm pool)', 'warm pool', {
-    policy: 'pool',
-    pool: { min: 2, max: 64 },
+  fleetSystem('mcp-fleet', 'mcp-fleet, legacy sessions (Streamable HTTP, child per session)', 'per-session', 'sessions', {
     maxSessions: 200,
   }),
-  {
-    id: 'mcp-fleet-stateless',
-    label: 'mcp-fleet (modern stateless 2026-07-28)',
-    family: 'mcp-fleet',
-    sharing: 'shared',
-    version: fleetVersion,
-    unavailable: () => 'not available yet: the modern stateless (2026-07-28) mode of mcp-fleet has not landed',
-    start: () => Promise.reject(new Error('not available yet')),
-  },
+  // Defaults of the modern mode: a warm pool (min 1, max 4) shared by all requests.
+  fleetSystem('mcp-fleet-modern', 'mcp-fleet, modern stateless 2026-07-28 (warm pool)', 'warm pool', 'modern', {
+    maxSessions: 200,
+  }),
   {
     id: 'supergateway',
     label: 'supergateway --stateful (child per session)',
     family: 'peer',
     sharing: 'per-session',
+    protocol: 'sessions',
     version: () => packageVersion('supergateway'),
     unavailable: () => undefined,
     async start(workload) {
@@ -301,14 +306,20 @@ export const SYSTEMS: readonly SystemSpec[] = [
         '--logLevel',
         'none',
       ], port);
-      return withUrl(system, `http://127.0.0.1:${port}/mcp`);
+      return withUrl(system, `http://127.0.0.1:${port}/mcp`, 'sessions');
     },
   },
-  {
-    id: 'mcp-proxy',
-    label: 'mcp-proxy (one shared child)',
+  mcpProxySystem('sessions'),
+  mcpProxySystem('modern'),
+];
+
+function mcpProxySystem(protocol: HttpProtocol): SystemSpec {
+  return {
+    id: protocol === 'modern' ? 'mcp-proxy-modern' : 'mcp-proxy',
+    label: protocol === 'modern' ? 'mcp-proxy, modern 2026-07-28 (one shared child)' : 'mcp-proxy, sessions (one shared child)',
     family: 'peer',
     sharing: 'shared',
+    protocol,
     version: () => packageVersion('mcp-proxy'),
     unavailable: () => undefined,
     async start(workload) {
@@ -325,7 +336,7 @@ export const SYSTEMS: readonly SystemSpec[] = [
         workload.command,
         ...workload.args,
       ], port);
-      return withUrl(system, `http://127.0.0.1:${port}/mcp`);
+      return withUrl(system, `http://127.0.0.1:${port}/mcp`, protocol);
     },
-  },
-];
+  };
+}
