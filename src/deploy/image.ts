@@ -176,7 +176,7 @@ function shellQuote(s: string): string {
  * container configs (whole fleet and one per service) and the install manifests.
  * Pure: writes nothing.
  */
-export function renderBuildContext(config: FleetConfig, plan: DeployPlan): RenderedContext {
+export function renderBuildContext(config: FleetConfig, plan: DeployPlan, options: { readonly gatewayLockfile?: boolean } = {}): RenderedContext {
   const image = (config.deploy ?? DeploySchema.parse({})).image;
   const names = Object.keys(config.servers);
   const installs = names.map((n) => serverInstall(n, config.servers[n]!));
@@ -230,7 +230,9 @@ export function renderBuildContext(config: FleetConfig, plan: DeployPlan): Rende
     '# The gateway: a built mcp-fleet with its production dependencies only.',
     `WORKDIR ${APP_ROOT}`,
     `COPY app/ ${APP_ROOT}/`,
-    'RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force',
+    options.gatewayLockfile === false
+      ? 'RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force'
+      : 'RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force',
     '',
     '# The servers, installed now and pinned, never fetched at task start.',
     `COPY install/ ${INSTALL_ROOT}/install/`,
@@ -292,7 +294,14 @@ export async function writeBuildContext(config: FleetConfig, plan: DeployPlan, o
       hint: 'run `npm run build` in the mcp-fleet package, or set deploy.image.uri to an image you built',
     });
   }
-  const rendered = renderBuildContext(config, plan);
+  // A package installed from npm carries no package-lock.json; a git checkout does.
+  const lockfile = await stat(join(root, 'package-lock.json')).then(
+    () => true,
+    () => false,
+  );
+  const rendered = renderBuildContext(config, plan, { gatewayLockfile: lockfile });
+  const warnings = [...rendered.warnings];
+  if (!lockfile) warnings.push(`${root} has no package-lock.json, so the image resolves the gateway's dependencies from their version ranges at build time`);
   await rm(options.outDir, { recursive: true, force: true });
   for (const [path, text] of rendered.files) {
     await mkdir(dirname(join(options.outDir, path)), { recursive: true });
@@ -304,9 +313,7 @@ export async function writeBuildContext(config: FleetConfig, plan: DeployPlan, o
   // The image never builds: drop scripts so `npm ci` cannot run `prepare`.
   delete pkg['scripts'];
   await writeFile(join(app, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
-  await cp(join(root, 'package-lock.json'), join(app, 'package-lock.json')).catch((error: unknown) => {
-    throw new FleetError('IMAGE_NO_LOCKFILE', `${join(root, 'package-lock.json')} is missing, so the gateway's dependencies would not be pinned`, { cause: error });
-  });
+  if (lockfile) await cp(join(root, 'package-lock.json'), join(app, 'package-lock.json'));
   await cp(join(root, 'dist'), join(app, 'dist'), { recursive: true, filter: (src) => !src.endsWith('.map') && !src.endsWith('.tsbuildinfo') });
-  return rendered;
+  return { ...rendered, warnings };
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -122,6 +122,16 @@ describe('writeBuildContext', () => {
     expect(await readdir(join(out, 'app', 'dist', 'cli'))).toEqual(['main.js']);
     expect(JSON.parse(await readFile(join(out, 'app', 'package.json'), 'utf8')).scripts).toBeUndefined();
     expect(await readdir(join(out, 'app'))).toContain('package-lock.json');
+  });
+
+  it('installs the gateway from version ranges, with a warning, when the package has no lockfile (installed from npm)', async () => {
+    const config = await loadReference();
+    const root = await fakePackageRoot();
+    await rm(join(root, 'package-lock.json'));
+    const out = join(await mkdtemp(join(tmpdir(), 'mcp-ctx-')), 'image');
+    const result = await writeBuildContext(config, planDeployment(config), { outDir: out, packageRoot: root });
+    expect(await readFile(join(out, 'Dockerfile'), 'utf8')).toContain('RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund');
+    expect(result.warnings.at(-1)).toMatch(/has no package-lock\.json/);
   });
 
   it('refuses when mcp-fleet is not built, saying how to fix it', async () => {
