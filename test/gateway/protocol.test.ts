@@ -36,6 +36,7 @@ beforeAll(async () => {
       everything: { command: process.execPath, args: [EVERYTHING_ENTRY, 'stdio', marker] },
       crashy: { command: process.execPath, args: [CRASHY_ENTRY, marker] },
       ghost: { command: '/nonexistent/mcp-fleet-no-such-command', args: [marker] },
+      quitter: { command: process.execPath, args: [CRASHY_ENTRY, '--exit-at-start', marker] },
     },
   });
 });
@@ -205,6 +206,17 @@ describe('a server that cannot start', () => {
     expect(error.message).toContain('"ghost"');
     expect(error.message).toContain('command not found');
     await waitFor(() => fleet.gateway.sessionCount('ghost') === 0, { what: 'the failed session to be gone' });
+  });
+
+  it('fails initialize with the exit code and stderr of a server that exits at start, and /ready says why', async () => {
+    const error = await connectStreamable(fleet.mcpUrl('quitter')).then(
+      () => new Error('connected'),
+      (e: unknown) => e as Error,
+    );
+    expect(error.message).toContain('MCP server "quitter" exited with code 1');
+    expect(error.message).toContain('CRASHY_API_KEY is not set');
+    const ready = (await (await fetch(`${fleet.url}/ready`)).json()) as { servers: Record<string, { state: string; reason?: string }> };
+    expect(ready.servers['quitter']).toMatchObject({ state: 'failing', reason: expect.stringContaining('CRASHY_API_KEY is not set') });
   });
 });
 
