@@ -212,16 +212,23 @@ export class LegacySession {
   post(messages: readonly JsonRpcMessage[], rawSingle: string | undefined, batch: boolean): Promise<Response> {
     this.touch();
     const headers: Record<string, string> = this.kind === 'streamable' ? { 'mcp-session-id': this.id } : {};
+    // Refuse before registering anything: a refused POST must leave no id behind.
+    const keys = new Set<string>();
+    for (const message of messages) {
+      if (!isRequest(message)) continue;
+      const key = idKey(message.id as JsonRpcId);
+      if (this.byId.has(key) || keys.has(key)) {
+        throw new HttpError(400, ErrorCode.InvalidRequest, `Request id ${JSON.stringify(message.id)} is already in flight in this session`, {
+          id: message.id as JsonRpcId,
+        });
+      }
+      keys.add(key);
+    }
     let exchange: PostExchange | undefined;
     for (const message of messages) {
       if (isRequest(message)) {
         exchange ??= new PostExchange(this, batch, headers);
         const key = idKey(message.id as JsonRpcId);
-        if (this.byId.has(key)) {
-          throw new HttpError(400, ErrorCode.InvalidRequest, `Request id ${JSON.stringify(message.id)} is already in flight in this session`, {
-            id: message.id as JsonRpcId,
-          });
-        }
         exchange.pending.set(key, message.id as JsonRpcId);
         this.byId.set(key, exchange);
         const token = progressTokenOf(message);

@@ -110,6 +110,22 @@ describe('Streamable HTTP details', () => {
     }
   });
 
+  it('refuses a batch that repeats a request id, and the id stays usable', async () => {
+    const session = await rawSession('crashy', '2025-03-26');
+    try {
+      const twice = await session.post([
+        { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+        { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      ]);
+      expect(twice.status).toBe(400);
+      const once = await session.post({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+      expect(once.status).toBe(200);
+      expect(rpcMessagesOf(once)[0]).toMatchObject({ id: 1, result: { tools: expect.any(Array) } });
+    } finally {
+      await session.end();
+    }
+  });
+
   it('answers 202 to a POST of notifications only, and 400 to a request id already in flight', async () => {
     const session = await rawSession('crashy');
     try {
