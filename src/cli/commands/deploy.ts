@@ -227,7 +227,11 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
   withCommon(program.command('client-config').description('print ready-to-paste MCP client config for the fleet'))
     .addOption(new Option('--for <client>', 'the MCP client').choices([...CLIENT_KINDS]).makeOptionMandatory())
     .option('--local', 'the gateway on this machine (mcp-fleet serve) instead of the deployed fleet')
-    .option('--port <port>', 'port of the local gateway (default: gateway.port)', (v) => Number(v))
+    .option('--port <port>', 'port of the local gateway (default: gateway.port)', (v) => {
+      const port = Number(v);
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError('a port from 1 to 65535');
+      return port;
+    })
     .option('--url <base>', 'base URL of the deployed load balancer or domain (default: from the stack outputs)')
     .option('--token-env <name>', 'environment variable that holds the API key', 'MCP_FLEET_TOKEN')
     .option('--show-token', 'write the API key itself (read from --token-env) into the output')
