@@ -310,6 +310,57 @@ describe('metrics', () => {
   });
 });
 
+describe('in-flight queue and supervision', () => {
+  let busy: TestGateway;
+
+  beforeAll(async () => {
+    busy = await startGateway({
+      gateway: { sseKeepAliveSeconds: 0.2, limits: { maxInFlightPerChild: 1, maxQueuedPerChild: 0 } },
+      servers: { echo },
+    });
+  });
+
+  afterAll(async () => {
+    await busy?.close();
+  });
+
+  async function session(): Promise<Record<string, string>> {
+    const opened = await initialize(busy.mcpUrl('echo'), {});
+    const headers = { ...POST_HEADERS, 'mcp-session-id': opened.headers.get('mcp-session-id') as string, 'mcp-protocol-version': '2025-06-18' };
+    await opened.text();
+    await (await fetch(busy.mcpUrl('echo'), { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).text();
+    return headers;
+  }
+
+  const call = (id: number, name: string): string => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } });
+
+  it('GIVEN a child busy with its one slot and no queue WHEN another request comes THEN 503 with Retry-After, and the slot frees when the client leaves', async () => {
+    const headers = await session();
+    const abort = new AbortController();
+    const hanging = await fetch(busy.mcpUrl('echo'), { method: 'POST', headers, body: call(2, 'hang'), signal: abort.signal });
+    expect(hanging.headers.get('content-type')).toContain('text/event-stream');
+    const refused = await fetch(busy.mcpUrl('echo'), { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'ping' }) });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/too many requests are waiting/);
+    abort.abort();
+    await waitFor(async () => {
+      const ping = await fetch(busy.mcpUrl('echo'), { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: Date.now(), method: 'ping' }) });
+      await ping.text();
+      return ping.status === 200;
+    }, { what: 'the slot to be free again' });
+  });
+
+  it('GIVEN a child that crashed WHEN /ready is asked THEN the server is degraded but still ready (200)', async () => {
+    const headers = await session();
+    const crashed = await fetch(busy.mcpUrl('echo'), { method: 'POST', headers, body: call(5, 'crash') });
+    await crashed.text();
+    const ready = await fetch(`${busy.url}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ servers: { echo: { state: 'degraded', reason: expect.stringContaining('exited unexpectedly') } } });
+  });
+});
+
 describe('traceparent', () => {
   it('puts a valid traceparent header into params._meta and re-serializes only then', () => {
     const message = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo' } };
