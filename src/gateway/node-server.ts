@@ -81,7 +81,18 @@ async function writeResponse(response: Response, res: ServerResponse): Promise<v
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (!res.write(value)) await new Promise<void>((resolve) => res.once('drain', resolve));
+      if (!res.write(value)) {
+        // A client that goes away while its buffer is full never drains: stop waiting on close too.
+        await new Promise<void>((resolve) => {
+          const resume = (): void => {
+            res.off('drain', resume);
+            res.off('close', resume);
+            resolve();
+          };
+          res.on('drain', resume);
+          res.on('close', resume);
+        });
+      }
     }
     res.end();
   } catch {
