@@ -2,6 +2,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FleetConfigSchema } from '../../src/config/schema.js';
 import { generateApiKey } from '../../src/gateway/auth/index.js';
 import { applyTraceparent } from '../../src/gateway/guard.js';
 import { createFleetMetrics } from '../../src/gateway/metrics.js';
@@ -358,6 +359,35 @@ describe('in-flight queue and supervision', () => {
     const ready = await fetch(`${busy.url}/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ servers: { echo: { state: 'degraded', reason: expect.stringContaining('exited unexpectedly') } } });
+  });
+});
+
+describe('config', () => {
+  it('refuses an API key or oauth.serverScopes naming a server the config does not define, at the field', () => {
+    const result = FleetConfigSchema.safeParse({
+      gateway: {
+        auth: {
+          apiKeys: [{ name: 'ci', sha256: ci.sha256, servers: ['echo', 'ehco'] }],
+          oauth: { issuer: 'https://auth.example.test', serverScopes: { nope: ['x'] } },
+        },
+      },
+      servers: { echo },
+    });
+    expect(result.success).toBe(false);
+    const issues = result.error?.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        { path: 'gateway.auth.apiKeys.0.servers.1', message: expect.stringContaining('"ehco", which is not defined') },
+        { path: 'gateway.auth.oauth.serverScopes.nope', message: expect.stringContaining('"nope", which is not defined') },
+      ]),
+    );
+  });
+
+  it('defaults limits, metrics and CORS to off, except the per-child queue', () => {
+    const gateway = FleetConfigSchema.parse({ servers: { echo } }).gateway;
+    expect(gateway.cors.enabled).toBe(false);
+    expect(gateway.metrics.enabled).toBe(false);
+    expect(gateway.limits).toEqual({ maxInFlightPerChild: 16, maxQueuedPerChild: 64, queueTimeoutSeconds: 30 });
   });
 });
 
