@@ -89,7 +89,7 @@ describe('one URL, both eras: a legacy stdio server bridged to 2026-07-28', () =
   });
 
   it('GIVEN a legacy stdio server WHEN probed THEN /ready reports its era', async () => {
-    const ready = await (await fetch(`${gw.url}/ready`)).json();
+    const ready = (await (await fetch(`${gw.url}/ready`)).json()) as { servers: Record<string, unknown> };
     expect(ready.servers.everything).toMatchObject({ state: 'ready', era: 'legacy' });
   });
 
@@ -313,7 +313,7 @@ describe('a modern (SDK v2) stdio server', () => {
   });
 
   it('is detected as modern and relayed to modern clients, MRTR included', async () => {
-    const ready = await (await fetch(`${gw.url}/ready`)).json();
+    const ready = (await (await fetch(`${gw.url}/ready`)).json()) as { servers: Record<string, unknown> };
     expect(ready.servers.modern).toMatchObject({ state: 'ready', era: 'modern' });
     const client = modernClient({ elicitation: {} });
     client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { ok: true } }));
