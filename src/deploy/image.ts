@@ -79,11 +79,28 @@ export function serverInstall(server: string, config: ServerConfig): ServerInsta
   return { server, kind: 'as-is' };
 }
 
+/**
+ * The auth settings as one service sees them: a key limited to some servers keeps
+ * only this service's among them, and is left out where it grants none (so the
+ * service's config names no server it does not run).
+ */
+function scopeAuth(auth: NonNullable<FleetConfig['gateway']['auth']>, servers: readonly string[]): typeof auth {
+  const apiKeys = auth.apiKeys.flatMap((key) => {
+    if (key.servers === undefined) return [key];
+    const kept = key.servers.filter((s) => servers.includes(s));
+    return kept.length === 0 ? [] : [{ ...key, servers: kept }];
+  });
+  const oauth = auth.oauth?.serverScopes
+    ? { ...auth.oauth, serverScopes: Object.fromEntries(Object.entries(auth.oauth.serverScopes).filter(([s]) => servers.includes(s))) }
+    : auth.oauth;
+  return { ...auth, apiKeys, ...(oauth ? { oauth } : {}) };
+}
+
 /** The config as the container reads it: commands point at preinstalled launchers; no deploy section. */
 function containerConfig(config: FleetConfig, installs: readonly ServerInstall[], servers: readonly string[]): string {
   const out: Record<string, unknown> = {
     version: config.version,
-    gateway: { ...config.gateway, host: '0.0.0.0' },
+    gateway: { ...config.gateway, host: '0.0.0.0', ...(config.gateway.auth ? { auth: scopeAuth(config.gateway.auth, servers) } : {}) },
     servers: Object.fromEntries(
       servers.map((name) => {
         const { deploy: _deploy, ...server } = config.servers[name]!;

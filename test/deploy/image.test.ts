@@ -143,3 +143,31 @@ describe('writeBuildContext', () => {
     expect((error as FleetError).hint).toMatch(/npm run build/);
   });
 });
+
+describe('per-service configs in the image', () => {
+  it('GIVEN an API key limited to one server WHEN each service config is rendered THEN only that service knows the key, and every config validates', async () => {
+    const reference = await loadReference();
+    const raw = {
+      gateway: {
+        auth: {
+          apiKeys: [
+            { name: 'all', env: 'KEY_ALL' },
+            { name: 'fetch-only', env: 'KEY_FETCH', servers: ['fetch'] },
+          ],
+        },
+      },
+      servers: Object.fromEntries(Object.entries(reference.servers).map(([name, s]) => [name, { ...s }])),
+      deploy: { ...reference.deploy, secrets: { ...reference.deploy?.secrets, KEY_ALL: { secretName: 'k/all' }, KEY_FETCH: { secretName: 'k/fetch' } } },
+    };
+    const config = configOf(raw);
+    const context = renderBuildContext(config, planDeployment(config));
+    const services = [...context.files.entries()].filter(([path]) => path.startsWith('services/'));
+    expect(services.length).toBeGreaterThan(1);
+    for (const [path, text] of services) {
+      const parsed = configOf(parseYaml(text));
+      const keys = parsed.gateway.auth?.apiKeys.map((k) => k.name) ?? [];
+      expect(keys).toContain('all');
+      expect(keys.includes('fetch-only'), path).toBe('fetch' in parsed.servers);
+    }
+  });
+});
