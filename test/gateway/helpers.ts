@@ -54,6 +54,16 @@ export function processesWithMarker(marker: string): number[] {
   return pids;
 }
 
+/** True once no process has this pid any more (`kill(pid, 0)` fails; a zombie still counts as there). */
+export function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** Options of {@link waitFor}. */
 export interface WaitOptions {
   /** Give up after this long. @default 15000 */
