@@ -14,7 +14,7 @@ import { killAllSpawned, ROOT, TMP_DIR } from './systems.js';
  * go to .bench-tmp/result.json.
  */
 
-const USAGE = `usage: tsx bench/main.ts [--quick] [--out FILE] [--systems id,id] [--workloads id,id] [--clients raw,sdk] [--runs N] [--duration-ms N] [--from-result .bench-tmp/result.json]`;
+const USAGE = `usage: tsx bench/main.ts [--quick] [--out FILE] [--systems id,id] [--workloads id,id] [--clients raw,sdk] [--runs N] [--duration-ms N] [--from-result .bench-tmp/result.json] [--profile]`;
 
 function list(value: string | undefined): string[] | undefined {
   return value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -31,6 +31,7 @@ async function main(): Promise<void> {
       runs: { type: 'string' },
       'duration-ms': { type: 'string' },
       'from-result': { type: 'string' },
+      profile: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
     workloads: list(values.workloads) ?? base.workloads,
     clients: (list(values.clients) as LoadClientId[] | undefined) ?? base.clients,
     onProgress: (line) => console.log(line),
+    ...(values.profile ? { cpuProfileDir: join(TMP_DIR, 'profiles') } : {}),
   };
   const out = values.out ?? (values.quick ? undefined : 'docs/BENCHMARKS.md');
 

@@ -25,6 +25,8 @@ export interface ThroughputSample {
 export interface MemorySample {
   readonly sessions: number;
   readonly rssMiB: number;
+  /** The gateway process alone. */
+  readonly rootRssMiB: number;
   readonly processes: number;
 }
 

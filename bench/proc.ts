@@ -83,6 +83,8 @@ function rssKiB(pid: number): number {
 /** Resident memory and process count of a process tree. */
 export interface TreeMemory {
   readonly rssMiB: number;
+  /** RSS of the roots alone (the gateway process without its children). */
+  readonly rootRssMiB: number;
   readonly processes: number;
 }
 
@@ -91,5 +93,7 @@ export function treeMemory(rootPids: readonly number[]): TreeMemory {
   const pids = processTree(rootPids);
   let kib = 0;
   for (const pid of pids) kib += rssKiB(pid);
-  return { rssMiB: kib / 1024, processes: pids.length };
+  let rootKib = 0;
+  for (const pid of rootPids) rootKib += rssKiB(pid);
+  return { rssMiB: kib / 1024, rootRssMiB: rootKib / 1024, processes: pids.length };
 }

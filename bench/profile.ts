@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { ROOT } from './systems.js';
 
 /**
- * `tsx bench/profile.ts <file.cpuprofile | dir>`: the top frames of a V8 CPU
+ * `tsx bench/profile.ts <file.cpuprofile | dir> [skip-first-ms]`: the top frames of a V8 CPU
  * profile (from `node --cpu-prof`), as a flame graph shows them: self time by
  * function, inclusive time by function, and self time by package, so the
  * findings fit in a report.
@@ -41,12 +41,18 @@ function where(url: string): string {
 }
 
 /** Self and inclusive time of every function of a profile, plus self time by package. */
-export function summarize(profile: CpuProfile, top = 15): { self: TopFrame[]; inclusive: TopFrame[]; packages: TopFrame[]; totalMs: number } {
+export function summarize(profile: CpuProfile, top = 15, fromMs = 0): { self: TopFrame[]; inclusive: TopFrame[]; packages: TopFrame[]; totalMs: number } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  let clockUs = 0;
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    clockUs += delta;
+    // Skipping the first `fromMs` leaves start-up (module loading) out of a steady-state profile.
+    if (clockUs >= fromMs * 1000) selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
+  });
   const totalUs = [...selfUs.values()].reduce((a, b) => a + b, 0);
 
   const label = (n: ProfileNode): string =>
@@ -70,15 +76,16 @@ export function summarize(profile: CpuProfile, top = 15): { self: TopFrame[]; in
   }
   const list = (m: Map<string, number>): TopFrame[] =>
     [...m.entries()]
+      .filter(([name]) => !name.startsWith('(idle)') && !name.startsWith('(program)'))
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([name, us]) => ({ name, ms: us / 1000, percent: (100 * us) / totalUs }));
   return { self: list(self), inclusive: list(inclusive), packages: list(packages), totalMs: totalUs / 1000 };
 }
 
-function print(file: string): void {
-  const summary = summarize(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
-  console.log(`# ${relative(ROOT, file)}: ${summary.totalMs.toFixed(0)} ms sampled`);
+function print(file: string, fromMs: number): void {
+  const summary = summarize(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, 15, fromMs);
+  console.log(`# ${relative(ROOT, file)}: ${summary.totalMs.toFixed(0)} ms sampled from ${fromMs} ms on (idle included in the total)`);
   for (const [title, rows] of [
     ['self time by function', summary.self],
     ['inclusive time by function', summary.inclusive],
@@ -91,11 +98,12 @@ function print(file: string): void {
 }
 
 const target = process.argv[2];
+const fromMs = Number(process.argv[3] ?? 0);
 if (target === undefined) {
-  console.error('usage: tsx bench/profile.ts <file.cpuprofile | directory>');
+  console.error('usage: tsx bench/profile.ts <file.cpuprofile | directory> [skip-first-ms]');
   process.exitCode = 2;
 } else if (statSync(target).isDirectory()) {
-  for (const f of readdirSync(target).filter((f) => f.endsWith('.cpuprofile'))) print(join(target, f));
+  for (const f of readdirSync(target).filter((f) => f.endsWith('.cpuprofile'))) print(join(target, f), fromMs);
 } else {
-  print(target);
+  print(target, fromMs);
 }

@@ -91,7 +91,7 @@ class Figures {
     );
   }
 
-  memory(workload: string, system: string, sessions: number, field: 'rssMiB' | 'processes'): number {
+  memory(workload: string, system: string, sessions: number, field: 'rssMiB' | 'rootRssMiB' | 'processes'): number {
     return median(
       this.result.memory.filter((r) => r.workload === workload && r.system === system && r.sessions === sessions).map((r) => r[field]),
     );
@@ -173,7 +173,9 @@ function memorySection(f: Figures, result: BenchResult, workload: string): strin
   const childrenPerSession = (system: string): number =>
     most === least ? Number.NaN : (f.memory(workload, system, most, 'processes') - f.memory(workload, system, least, 'processes')) / (most - least);
   const rows = f.measured.map((system) => {
-    const cells = [system];
+    const isBaseline = result.systems.find((s) => s.id === system)?.family === 'baseline';
+    const gateway = isBaseline ? Number.NaN : f.memory(workload, system, 0, 'rootRssMiB');
+    const cells = [system, isBaseline ? '-' : `${fmtInt(gateway)} (${ratio(gateway, peers.map((p) => f.memory(workload, p, 0, 'rootRssMiB')), 'lower')})`];
     for (const n of counts) {
       const v = f.memory(workload, system, n, 'rssMiB');
       cells.push(n === 0 ? fmtInt(v) : `${fmtInt(v)} (${ratio(v, peers.map((p) => f.memory(workload, p, n, 'rssMiB')), 'lower') || '-'})`);
@@ -187,6 +189,7 @@ function memorySection(f: Figures, result: BenchResult, workload: string): strin
   });
   const header = [
     'system',
+    'gateway process alone, MiB (vs best peer)',
     ...counts.map((n) => `RSS MiB, ${n} sessions${n === 0 ? '' : ' (vs best peer)'}`),
     'MiB per extra session',
     'vs best peer',
@@ -231,6 +234,7 @@ function scorecard(f: Figures, result: BenchResult, fleet: string): Verdict[] {
       push(`first result, new ${client} client (${w.id})`, f.firstResult(w.id, fleet, client), peers.map((p) => f.firstResult(w.id, p, client)), 'lower');
     }
     push(`cold start (${w.id})`, f.firstResult(w.id, fleet, 'cold start'), peers.map((p) => f.firstResult(w.id, p, 'cold start')), 'lower');
+    push(`gateway process RSS (${w.id})`, f.memory(w.id, fleet, 0, 'rootRssMiB'), peers.map((p) => f.memory(w.id, p, 0, 'rootRssMiB')), 'lower');
     for (const n of result.options.memorySessions) {
       push(`RSS with ${n} sessions (${w.id})`, f.memory(w.id, fleet, n, 'rssMiB'), peers.map((p) => f.memory(w.id, p, n, 'rssMiB')), 'lower');
     }

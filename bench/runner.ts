@@ -37,6 +37,8 @@ export interface BenchOptions {
   /** Ids of workloads to run; all when empty. */
   readonly workloads: readonly string[];
   readonly clients: readonly LoadClientId[];
+  /** Write CPU profiles of mcp-fleet here (`node --cpu-prof`); none when undefined. */
+  readonly cpuProfileDir?: string;
   /** Progress lines (the CLI prints them, a test may collect them). */
   readonly onProgress?: (line: string) => void;
 }
@@ -64,10 +66,11 @@ export const QUICK_OPTIONS: BenchOptions = {
   warmupMs: 20,
   durationMs: 150,
   maxCallsPerSession: 200,
-  concurrency: [2],
+  concurrency: [1],
   payloadBytes: [100, 64 * 1024],
   memorySessions: [1],
-  firstResultSamples: 1,
+  // The cold start already times one new client; repeating it would only cost spawns.
+  firstResultSamples: 0,
   callTimeoutMs: 10_000,
   settleMs: 50,
   systems: [],
@@ -147,7 +150,7 @@ async function measureSystem(
   const spawnedAt = performance.now();
   let system: RunningSystem;
   try {
-    system = await spec.start(workload);
+    system = await spec.start(workload, options.cpuProfileDir === undefined ? {} : { cpuProfileDir: options.cpuProfileDir });
   } catch (err) {
     recordErrors('start', { count: 1, first: err instanceof Error ? err.message : String(err) });
     progress(`  ${spec.id}: failed to start: ${err instanceof Error ? err.message : String(err)}`);
@@ -202,7 +205,7 @@ async function measureSystem(
     }
     await settle(rootPids, options.settleMs);
 
-    for (const client of clients) {
+    for (const client of options.firstResultSamples > 0 ? clients : []) {
       const tally: ErrorTally = { count: 0 };
       const times = await measureFirstResult(client, target, workload, options.firstResultSamples, timeoutMs, tally);
       if (times.length > 0) result.firstResult.push({ ...base, client: client.id, ms: median(times) });
@@ -219,7 +222,9 @@ async function measureSystem(
       const memoryTally: ErrorTally = { count: 0 };
       const memory = await measureMemory(rawClient, target, workload, options.memorySessions, rootPids, timeoutMs, memoryTally, options.settleMs, rawSessions);
       for (const sample of memory) result.memory.push({ ...base, ...sample });
-      progress(`  ${spec.id} memory: ${memory.map((m) => `${m.sessions} sessions ${m.rssMiB.toFixed(0)} MiB/${m.processes} procs`).join(', ')}`);
+      progress(
+        `  ${spec.id} memory: ${memory.map((m) => `${m.sessions} sessions ${m.rssMiB.toFixed(0)} MiB (gateway ${m.rootRssMiB.toFixed(0)})/${m.processes} procs`).join(', ')}`,
+      );
       if (rawSessions.length < mostSessions) {
         rawSessions.push(...(await openSessions(rawClient, target, workload, mostSessions - rawSessions.length, timeoutMs, memoryTally)));
       }

@@ -77,7 +77,13 @@ export interface SystemSpec {
   /** Why this system cannot run here, or undefined if it can. */
   unavailable(): string | undefined;
   /** Starts the system around a workload and waits until it accepts connections. */
-  start(workload: Workload): Promise<RunningSystem>;
+  start(workload: Workload, options?: StartOptions): Promise<RunningSystem>;
+}
+
+/** Options of {@link SystemSpec.start}. */
+export interface StartOptions {
+  /** Run mcp-fleet under `node --cpu-prof` with profiles written here (on its exit). */
+  readonly cpuProfileDir?: string;
 }
 
 /** Every process the bench spawned and has not yet stopped, for the exit handler. */
@@ -245,12 +251,14 @@ function fleetSystem(
     protocol,
     version: fleetVersion,
     unavailable: () => fleetUnavailable(protocol),
-    async start(workload) {
+    async start(workload, options = {}) {
       mkdirSync(TMP_DIR, { recursive: true });
       const configFile = join(TMP_DIR, `${id}-${workload.id}.yaml`);
       writeFileSync(configFile, fleetConfig(workload, server));
       const port = await freePort();
-      const system = await startListening(id, process.execPath, [FLEET_MAIN, 'serve', '--config', configFile, '--port', String(port)], port);
+      const profile =
+        options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(options.cpuProfileDir, `${id}-${workload.id}`)];
+      const system = await startListening(id, process.execPath, [...profile, FLEET_MAIN, 'serve', '--config', configFile, '--port', String(port)], port);
       return withUrl(system, `http://127.0.0.1:${port}/servers/${workload.id}/mcp`, protocol);
     },
   };

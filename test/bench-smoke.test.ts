@@ -30,7 +30,7 @@ describe('bench smoke run', () => {
 
         const markdown = renderMarkdown(result, 'chart.svg');
         expect(markdown).toContain('## Workload `echo`');
-        expect(markdown).toContain('| 100 B | 2 | mcp-proxy |');
+        expect(markdown).toContain('| 100 B | 1 | mcp-proxy |');
         expect(renderChart(result)).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
       } finally {
         killAllSpawned();
