@@ -137,7 +137,9 @@ export function listen(gateway: Gateway, options: ListenOptions): Promise<Listen
   });
   server.keepAliveTimeout = options.keepAliveTimeoutMs;
   server.headersTimeout = options.keepAliveTimeoutMs + 1000;
-  server.requestTimeout = 0;
+  // Bounds the time to receive a whole request (headers and body), so a client that
+  // trickles a body cannot hold a connection forever; responses (SSE) are not bounded.
+  server.requestTimeout = server.headersTimeout + 60_000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
