@@ -6,6 +6,7 @@ import { ErrorCode, isJsonRpcMessage, isRequest, type JsonRpcMessage } from './j
 import { LegacySession } from './legacy-session.js';
 import { isModernRequest, MODERN_PROTOCOL_VERSIONS, validateModernRequest } from './modern/headers.js';
 import { ModernEndpoint, newStateKey } from './modern/endpoint.js';
+import { LegacyBridge } from './modern/legacy-bridge.js';
 import { isLoopbackOrigin, Router, type Route } from './routing.js';
 import type { AuthTarget } from './auth/index.js';
 import { CorsPolicy } from './cors.js';
@@ -66,6 +67,7 @@ class FleetGateway implements Gateway {
   draining = false;
   private readonly sessions = new Map<string, LegacySession>();
   private readonly modern = new Map<string, ModernEndpoint>();
+  private readonly bridges = new Map<string, LegacyBridge>();
   private readonly perServer = new Map<string, number>();
   private readonly router: Router;
   private readonly logger: Logger;
@@ -325,8 +327,14 @@ class FleetGateway implements Gateway {
           id: initialize.id ?? null,
         });
       }
+      if (server.verdict?.era === 'modern') return { response: this.bridgeFor(server).initialize(initialize), method };
       const session = this.openSession('streamable', server, request);
       return { response: await session.post(messages, raw, false), method };
+    }
+    const bridge = this.bridges.get(server.name);
+    if (bridge?.has(sessionId)) {
+      this.checkProtocolVersion(request);
+      return { response: await bridge.post(sessionId, messages, batch, request.signal), method };
     }
     const session = this.findSession(sessionId, server, 'streamable');
     this.checkProtocolVersion(request);
@@ -342,6 +350,10 @@ class FleetGateway implements Gateway {
     if (!accept.includes('text/event-stream')) {
       throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list text/event-stream');
     }
+    if (this.bridges.get(server.name)?.has(request.headers.get('mcp-session-id'))) {
+      // A bridged session has no server-initiated stream (2026-07-28 servers push nothing unasked).
+      throw methodNotAllowed('POST, DELETE');
+    }
     const session = this.findSession(request.headers.get('mcp-session-id'), server, 'streamable');
     this.checkProtocolVersion(request);
     return session.openGetStream();
@@ -349,6 +361,12 @@ class FleetGateway implements Gateway {
 
   private async streamableDelete(request: Request, server: UpstreamServer): Promise<Response> {
     rejectModernStreamMethod(request);
+    const bridge = this.bridges.get(server.name);
+    const bridgedId = request.headers.get('mcp-session-id');
+    if (bridge?.has(bridgedId)) {
+      bridge.end(bridgedId);
+      return new Response(null, { status: 200 });
+    }
     const session = this.findSession(request.headers.get('mcp-session-id'), server, 'streamable');
     this.checkProtocolVersion(request);
     // The session is gone at once; its child may take the whole stop sequence
@@ -431,7 +449,18 @@ class FleetGateway implements Gateway {
     return session;
   }
 
+  /** The bridge that serves legacy Streamable HTTP clients of a modern stdio server. */
+  private bridgeFor(server: UpstreamServer): LegacyBridge {
+    let bridge = this.bridges.get(server.name);
+    if (!bridge) {
+      bridge = new LegacyBridge(this.modern.get(server.name) as ModernEndpoint, () => server.verdict?.discover);
+      this.bridges.set(server.name, bridge);
+    }
+    return bridge;
+  }
+
   private reapIdle(idleMs: number): void {
+    for (const bridge of this.bridges.values()) bridge.reap(idleMs);
     const cutoff = Date.now() - idleMs;
     for (const session of this.sessions.values()) {
       if (!session.busy && session.lastActivity < cutoff) void session.close(`idle for ${idleMs / 1000}s`);

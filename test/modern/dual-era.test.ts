@@ -22,6 +22,7 @@ import {
 
 const LEGACY_FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'legacy-server.mjs');
 const MODERN_FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'modern-server.mjs');
+const MODERN_ONLY_FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'modern-only-server.mjs');
 const V = '2026-07-28';
 
 function modernClient(capabilities: Record<string, unknown> = {}): ModernClient {
@@ -303,7 +304,10 @@ describe('a modern (SDK v2) stdio server', () => {
   beforeAll(async () => {
     gw = await startGateway({
       gateway: { logLevel: 'error' },
-      servers: { modern: { command: process.execPath, args: [MODERN_FIXTURE, marker] } },
+      servers: {
+        modern: { command: process.execPath, args: [MODERN_FIXTURE, marker] },
+        'modern-only': { command: process.execPath, args: [MODERN_ONLY_FIXTURE, marker] },
+      },
     });
   });
 
@@ -327,12 +331,22 @@ describe('a modern (SDK v2) stdio server', () => {
     }
   });
 
-  it('still serves a legacy SDK v1 client', async () => {
-    const { client } = await connectStreamable(gw.mcpUrl('modern'));
+  it('serves legacy clients (SDK v1, SDK v2 in legacy mode) through the bridge, even when the server refuses initialize', async () => {
+    const ready = (await (await fetch(`${gw.url}/ready`)).json()) as { servers: Record<string, unknown> };
+    expect(ready.servers['modern-only']).toMatchObject({ state: 'ready', era: 'modern' });
+    const v1 = await connectStreamable(gw.mcpUrl('modern-only'));
+    const v2 = new ModernClient({ name: 'legacy-mode', version: '1.0.0' });
+    await v2.connect(new ModernTransport(gw.mcpUrl('modern-only')));
     try {
-      expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'old' } }))).toBe('echo(legacy): old');
+      expect(v1.client.getServerVersion()?.name).toBe('modern-only-fixture');
+      expect(textOf(await v1.client.callTool({ name: 'echo', arguments: { message: 'old' } }))).toBe('modern-only: old');
+      expect((await v1.client.listTools()).tools.map((t) => t.name)).toEqual(['echo']);
+      expect(v2.getProtocolEra()).toBe('legacy');
+      expect(textOf(await v2.callTool({ name: 'echo', arguments: { message: 'v2' } }))).toBe('modern-only: v2');
+      expect(textOf(await (await connectStreamable(gw.mcpUrl('modern'))).client.callTool({ name: 'echo', arguments: { message: 'x' } }))).toBe('echo(modern): x');
     } finally {
-      await client.close();
+      await v1.client.close();
+      await v2.close();
     }
   });
 });
