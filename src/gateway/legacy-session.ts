@@ -168,8 +168,8 @@ export class LegacySession {
   private getStream: SseStream | undefined;
   private sseStream: SseStream | undefined;
   private readonly backlog: string[] = [];
-  /** Requests of an HTTP+SSE client still waiting for the child, so a crash can answer them. */
-  private readonly ssePending = new Map<string, JsonRpcId>();
+  /** Requests of an HTTP+SSE client still waiting for the child, so a crash or a timeout can answer them. */
+  private readonly ssePending = new Map<string, { readonly id: JsonRpcId; readonly timer: NodeJS.Timeout }>();
   private initializeKey: string | undefined;
   private ended = false;
 
@@ -298,12 +298,17 @@ export class LegacySession {
     for (const message of messages) {
       if (message.method === 'notifications/cancelled') {
         const requestId = (message.params as { requestId?: JsonRpcId } | undefined)?.requestId;
-        if (requestId !== undefined) this.ssePending.delete(idKey(requestId));
+        if (requestId !== undefined) this.settleSse(idKey(requestId));
       }
       if (!isRequest(message)) continue;
       const key = idKey(message.id as JsonRpcId);
-      this.ssePending.set(key, message.id as JsonRpcId);
       if (message.method === 'initialize') this.initializeKey = key;
+      const timeoutMs =
+        (message.method === 'initialize' ? this.server.config.startupTimeoutSeconds : this.server.config.requestTimeoutSeconds) * 1000;
+      const timer = setTimeout(() => this.sseTimedOut(key, timeoutMs), timeoutMs);
+      timer.unref();
+      this.settleSse(key);
+      this.ssePending.set(key, { id: message.id as JsonRpcId, timer });
     }
     return rawSingle !== undefined ? this.child.send(rawSingle) : messages.every((m) => this.child.send(JSON.stringify(m)));
   }
@@ -315,8 +320,10 @@ export class LegacySession {
     const message = rpcMessage ?? `Session ended: ${reason}`;
     for (const exchange of [...this.exchanges]) exchange.fail(ErrorCode.ServerError, message);
     // An HTTP+SSE client only hears answers on its stream: answer what it still waits for.
-    for (const id of this.ssePending.values()) this.sseStream?.send(errorText(id, ErrorCode.ServerError, message), 'message');
-    this.ssePending.clear();
+    for (const [key, { id }] of [...this.ssePending]) {
+      this.settleSse(key);
+      this.sseStream?.send(errorText(id, ErrorCode.ServerError, message), 'message');
+    }
     this.getStream?.close();
     this.sseStream?.close();
     this.onClosed?.(this);
@@ -341,6 +348,34 @@ export class LegacySession {
     if (!exchange) return;
     this.byId.delete(key);
     exchange.forget(key);
+  }
+
+  /** Forgets a request of an HTTP+SSE client: answered, cancelled or given up on. */
+  private settleSse(key: string): void {
+    const pending = this.ssePending.get(key);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    this.ssePending.delete(key);
+  }
+
+  /** An HTTP+SSE request went unanswered for too long: the client gets an error, the child a cancellation. */
+  private sseTimedOut(key: string, timeoutMs: number): void {
+    const pending = this.ssePending.get(key);
+    if (!pending || this.ended) return;
+    if (key === this.initializeKey) {
+      void this.close('initialize timed out', `MCP server "${this.server.name}" did not answer initialize within ${timeoutMs / 1000}s`);
+      return;
+    }
+    this.settleSse(key);
+    this.child.send(
+      JSON.stringify({
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: pending.id, reason: `timed out after ${timeoutMs / 1000}s at the gateway` },
+      }),
+    );
+    this.logger.warn('request timed out', { timeoutMs, count: 1 });
+    this.sseStream?.send(errorText(pending.id, ErrorCode.RequestTimeout, `Request timed out after ${timeoutMs / 1000}s`), 'message');
   }
 
   private timedOut(exchange: PostExchange, ids: JsonRpcId[], timeoutMs: number): void {
@@ -369,7 +404,7 @@ export class LegacySession {
   private fromChild(line: string, message: JsonRpcMessage): void {
     if (this.sseStream) {
       if (isResponse(message) && message.id != null) {
-        this.ssePending.delete(idKey(message.id));
+        this.settleSse(idKey(message.id));
         if (this.initializeKey !== undefined) this.noteInitialize(message);
       }
       this.sseStream.send(line, 'message');

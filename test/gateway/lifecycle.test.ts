@@ -1,6 +1,7 @@
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  connectSse,
   connectStreamable,
   CRASHY_ENTRY,
   EVERYTHING_ENTRY,
@@ -184,6 +185,20 @@ describe('ending sessions', () => {
 });
 
 describe('request timeouts', () => {
+  it('answers an HTTP+SSE request the child never answers with a timeout error, and the session keeps working', async () => {
+    const { client } = await connectSse(fleet.sseUrl('slow'));
+    try {
+      const error = await client.callTool({ name: 'hang', arguments: {} }, undefined, { timeout: 10_000 }).then(
+        () => new Error('the call succeeded'),
+        (e: unknown) => e as Error,
+      );
+      expect(error.message).toContain('timed out after 0.5s');
+      expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'after timeout' } }))).toBe('echo: after timeout');
+    } finally {
+      await client.close();
+    }
+  });
+
   it('answers a request the child never answers with a timeout error, and the session keeps working', async () => {
     const opened = await httpRequest(fleet.mcpUrl('slow'), { method: 'POST', headers: POST_HEADERS, body: initializeBody() });
     const id = String(opened.headers['mcp-session-id']);
