@@ -1,13 +1,25 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { registerDeployCommands } from './commands/deploy.js';
 import { registerImportCommand } from './commands/import.js';
 import { registerKeysCommand } from './commands/keys.js';
 import { registerServeCommand } from './commands/serve.js';
 import { reportError } from './output.js';
 
-/** Builds the `mcp-fleet` command tree. Exported so tests can drive it in-process. */
-export function buildProgram(): Command {
+/** Commands that need the AWS CDK and SDK (seconds to load, ~150 MiB): loaded only when asked for. */
+const DEPLOY_COMMANDS = new Set(['synth', 'diff', 'deploy', 'destroy', 'status', 'logs', 'cost', 'client-config']);
+/** Commands that never need the deploy code, so the gateway starts fast and small. */
+const LOCAL_COMMANDS = new Set(['serve', 'import', 'keys']);
+
+/** The subcommand named on the command line, if any. */
+function subcommandOf(argv: readonly string[]): string | undefined {
+  return argv.slice(2).find((arg) => !arg.startsWith('-'));
+}
+
+/**
+ * Builds the `mcp-fleet` command tree. The deploy commands are registered unless
+ * argv names a local command, so `serve` never loads aws-cdk-lib.
+ */
+export async function buildProgram(argv: readonly string[] = process.argv): Promise<Command> {
   const program = new Command('mcp-fleet')
     .description(
       'Serve stdio MCP servers over HTTP (Streamable HTTP in every MCP era, and HTTP+SSE),\n' +
@@ -18,13 +30,17 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerImportCommand(program);
   registerKeysCommand(program);
-  registerDeployCommands(program);
+  const sub = subcommandOf(argv);
+  if (sub === undefined || DEPLOY_COMMANDS.has(sub) || !LOCAL_COMMANDS.has(sub)) {
+    const { registerDeployCommands } = await import('./commands/deploy.js');
+    registerDeployCommands(program);
+  }
   return program;
 }
 
 /** Entry point: parses argv once and catches every error at the top. */
 export async function main(argv: readonly string[] = process.argv): Promise<void> {
-  const program = buildProgram().exitOverride();
+  const program = (await buildProgram(argv)).exitOverride();
   try {
     await program.parseAsync(argv as string[]);
   } catch (error) {
