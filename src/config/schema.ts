@@ -108,6 +108,29 @@ export const GatewaySchema = z
     httpKeepAliveSeconds: z.number().positive().default(65),
     /** Largest accepted request body. */
     maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
+    /**
+     * Several replicas behind a round-robin load balancer: session ids carry their
+     * owner, signed with `secret`, and requests are forwarded to it. Environment:
+     * MCP_FLEET_CLUSTER_SECRET, MCP_FLEET_PEERS, MCP_FLEET_PEERS_DNS, MCP_FLEET_ADVERTISE_URL.
+     */
+    cluster: z
+      .object({
+        /** The fleet secret, the same on every replica (at least 32 characters; use ${NAME}). */
+        secret: z.string().min(32, { message: 'the fleet secret must be at least 32 characters; generate one with: openssl rand -base64 36' }),
+        /** How peers reach this replica. @default MCP_FLEET_ADVERTISE_URL, the ECS task IP, or loopback */
+        advertise: z.string().url().optional(),
+        /** Static peer URLs (`http://10.0.1.5:8808`). */
+        peers: z.array(z.string().url()).default([]),
+        /** `host:port` whose A records are the replicas (Cloud Map, a headless service). */
+        peersDns: z
+          .string()
+          .regex(/^[^:\s]+:\d{1,5}$/, { message: 'peersDns is host:port, such as gateway.fleet.local:8808' })
+          .optional(),
+        /** How often the DNS name is resolved again. */
+        refreshSeconds: z.number().positive().default(10),
+      })
+      .strict()
+      .optional(),
     /** Who may call the gateway. @default no auth (fine on 127.0.0.1 only) */
     auth: AuthSchema.optional(),
     /** Rate limit, session cap per key, and the queue in front of each child. @default only the per-child queue */

@@ -7,6 +7,7 @@ import { LegacySession } from './legacy-session.js';
 import { isModernRequest, MODERN_PROTOCOL_VERSIONS, validateModernRequest } from './modern/headers.js';
 import { ModernEndpoint, newStateKey } from './modern/endpoint.js';
 import { LegacyBridge } from './modern/legacy-bridge.js';
+import { Cluster, type ClusterSettings } from './cluster/cluster.js';
 import { isLoopbackOrigin, Router, type Route } from './routing.js';
 import type { AuthTarget } from './auth/index.js';
 import { CorsPolicy } from './cors.js';
@@ -31,6 +32,8 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   /** Environment children inherit from (through the allow-list). @default process.env */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Replicas: session ownership and forwarding (see `cluster/cluster.ts`). @default a single replica */
+  readonly cluster?: ClusterSettings;
   /** Host names allowed for path routing on top of the config's (e.g. `MCP_FLEET_ALLOWED_HOSTS`). */
   readonly extraAllowedHosts?: readonly string[];
 }
@@ -68,6 +71,7 @@ class FleetGateway implements Gateway {
   private readonly sessions = new Map<string, LegacySession>();
   private readonly modern = new Map<string, ModernEndpoint>();
   private readonly bridges = new Map<string, LegacyBridge>();
+  private readonly cluster: Cluster | undefined;
   private readonly perServer = new Map<string, number>();
   private readonly router: Router;
   private readonly logger: Logger;
@@ -91,9 +95,10 @@ class FleetGateway implements Gateway {
       this.servers.set(name, new UpstreamServer(name, server, { logger: this.logger, ...(options.env ? { env: options.env } : {}) }));
       this.perServer.set(name, 0);
     }
-    const stateKey = newStateKey();
+    this.cluster = options.cluster ? new Cluster(options.cluster, this.logger) : undefined;
+    const stateKey = this.cluster?.stateKey ?? newStateKey();
     for (const [name, server] of this.servers) {
-      this.modern.set(name, new ModernEndpoint(server, { keepAliveMs: config.gateway.sseKeepAliveSeconds * 1000, stateKey, logger: this.logger }));
+      this.modern.set(name, new ModernEndpoint(server, { keepAliveMs: config.gateway.sseKeepAliveSeconds * 1000, stateKey, owner: this.cluster?.self, logger: this.logger }));
     }
     if (this.metrics) this.collectGauges(this.metrics);
     this.allowedOrigins = new Set(config.gateway.allowedOrigins.map((o) => o.replace(/\/$/, '').toLowerCase()));
@@ -109,6 +114,7 @@ class FleetGateway implements Gateway {
 
   async start(): Promise<void> {
     await Promise.all([...this.servers.values()].map((s) => s.probe()));
+    await this.cluster?.start();
     // Warm pools for stateless (2026-07-28) traffic, so the first modern request spawns nothing.
     await Promise.all(
       [...this.servers.values()].filter((s) => s.state === 'ready').map((s) => this.modern.get(s.name)?.warm()),
@@ -163,6 +169,7 @@ class FleetGateway implements Gateway {
       ...[...this.servers.values()].map((s) => s.close()),
       ...[...this.modern.values()].map((m) => m.close()),
     ]);
+    this.cluster?.stop();
   }
 
   private async dispatch(request: Request, url: URL, route: Route): Promise<{ response: Response; method?: string }> {
@@ -191,6 +198,12 @@ class FleetGateway implements Gateway {
     this.checkOrigin(request);
     const admission = await this.guard.admit(request, route);
     if (!admission.ok) return { response: admission.response };
+    if (this.cluster) {
+      // A session owned by another replica is served there, streams included.
+      const id = route.endpoint === 'messages' ? url.searchParams.get('sessionId') : request.headers.get('mcp-session-id');
+      const placement = await this.cluster.place(id, request);
+      if (placement.kind === 'remote') return { response: await this.cluster.forward(request, placement.owner, undefined) };
+    }
     // A session id of another principal is answered as if it did not exist.
     this.guard.checkSessionOwner(route.endpoint === 'messages' ? url.searchParams.get('sessionId') : request.headers.get('mcp-session-id'), request);
     const server = this.servers.get(route.server) as UpstreamServer;
@@ -312,7 +325,13 @@ class FleetGateway implements Gateway {
         });
       }
       validateModernRequest(request.headers, message);
-      return { response: await (this.modern.get(server.name) as ModernEndpoint).handle(message, request.signal), method };
+      const endpoint = this.modern.get(server.name) as ModernEndpoint;
+      if (this.cluster) {
+        // An MRTR retry goes to the replica holding the parked call.
+        const placement = await this.cluster.placeOwner(endpoint.stateOwner(message), request);
+        if (placement.kind === 'remote') return { response: await this.cluster.forward(request, placement.owner, raw), method };
+      }
+      return { response: await endpoint.handle(message, request.signal), method };
     }
     const sessionId = request.headers.get('mcp-session-id');
     const initialize = messages.find((m) => m.method === 'initialize' && isRequest(m));
@@ -423,9 +442,11 @@ class FleetGateway implements Gateway {
       });
     }
     const claim = this.guard.claimSession(request, server.name);
+    const cluster = this.cluster;
     const session = new LegacySession(kind, server, {
       keepAliveMs: this.config.gateway.sseKeepAliveSeconds * 1000,
       logger: this.logger,
+      ...(cluster ? { mintId: () => cluster.mintSessionId() } : {}),
     });
     this.sessions.set(session.id, session);
     claim.bind(session.id);
@@ -453,7 +474,12 @@ class FleetGateway implements Gateway {
   private bridgeFor(server: UpstreamServer): LegacyBridge {
     let bridge = this.bridges.get(server.name);
     if (!bridge) {
-      bridge = new LegacyBridge(this.modern.get(server.name) as ModernEndpoint, () => server.verdict?.discover);
+      const cluster = this.cluster;
+      bridge = new LegacyBridge(
+        this.modern.get(server.name) as ModernEndpoint,
+        () => server.verdict?.discover,
+        cluster ? () => cluster.mintSessionId() : undefined,
+      );
       this.bridges.set(server.name, bridge);
     }
     return bridge;

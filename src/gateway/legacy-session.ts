@@ -28,6 +28,8 @@ export interface SessionSettings {
   readonly keepAliveMs: number;
   /** Logger. */
   readonly logger: Logger;
+  /** Mints the session id (a cluster signs its owner into it). @default {@link mintSessionId} */
+  readonly mintId?: () => string;
 }
 
 /** How much a child may say with nowhere to deliver it before the oldest is dropped. */
@@ -174,7 +176,7 @@ export class LegacySession {
   private ended = false;
 
   constructor(kind: 'streamable' | 'sse', server: UpstreamServer, settings: SessionSettings) {
-    this.id = mintSessionId();
+    this.id = settings.mintId?.() ?? mintSessionId();
     this.kind = kind;
     this.server = server;
     this.settings = settings;

@@ -3,6 +3,7 @@ import { loadConfig } from '../../config/load.js';
 import { LogLevelSchema, type FleetConfig } from '../../config/schema.js';
 import { ConfigError, FleetError } from '../../errors.js';
 import { createGateway } from '../../gateway/app.js';
+import { resolveAdvertiseUrl, type ClusterSettings } from '../../gateway/cluster/cluster.js';
 import { listenMetrics } from '../../gateway/metrics-server.js';
 import { listen } from '../../gateway/node-server.js';
 import { createJsonLogger } from '../../log.js';
@@ -32,6 +33,11 @@ a host that is not allowed gets "403 Hostname not allowed".
 Environment:
   MCP_FLEET_ALLOWED_HOSTS   comma-separated host names accepted for path routing
                             (added to gateway.allowedHosts; a load balancer's DNS name)
+  MCP_FLEET_CLUSTER_SECRET  fleet secret (32+ characters) shared by replicas: session ids
+                            carry their owner and requests are forwarded to it
+  MCP_FLEET_PEERS           comma-separated peer URLs (http://10.0.1.5:8808)
+  MCP_FLEET_PEERS_DNS       host:port whose A records are the replicas (Cloud Map)
+  MCP_FLEET_ADVERTISE_URL   how peers reach this replica (default: the ECS task IP)
 
 SIGTERM or SIGINT drains: /ready turns 503, new sessions are refused, requests in
 flight finish, children are stopped, and the process exits within
@@ -78,6 +84,35 @@ export function applyServeOverrides(config: FleetConfig, options: ServeOptions, 
   };
 }
 
+/**
+ * Replica settings from `gateway.cluster` and the environment
+ * (MCP_FLEET_CLUSTER_SECRET, MCP_FLEET_PEERS, MCP_FLEET_PEERS_DNS,
+ * MCP_FLEET_ADVERTISE_URL); undefined for a single replica.
+ */
+export async function clusterSettings(
+  config: FleetConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  file: string,
+): Promise<ClusterSettings | undefined> {
+  const configured = config.gateway.cluster;
+  const secret = configured?.secret ?? env['MCP_FLEET_CLUSTER_SECRET'];
+  if (secret === undefined || secret === '') return undefined;
+  if (secret.length < 32) {
+    throw new ConfigError(file, ['MCP_FLEET_CLUSTER_SECRET: the fleet secret must be at least 32 characters; generate one with: openssl rand -base64 36']);
+  }
+  const peers = configured?.peers.length
+    ? configured.peers
+    : (env['MCP_FLEET_PEERS'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const peersDns = configured?.peersDns ?? (env['MCP_FLEET_PEERS_DNS'] || undefined);
+  return {
+    secret,
+    advertise: await resolveAdvertiseUrl(configured?.advertise, config.gateway.port, env),
+    peers,
+    peersDns,
+    refreshMs: (configured?.refreshSeconds ?? 10) * 1000,
+  };
+}
+
 /** Registers `serve`. */
 export function registerServeCommand(program: Command): void {
   program
@@ -97,7 +132,9 @@ export function registerServeCommand(program: Command): void {
         .split(',')
         .map((h) => h.trim())
         .filter((h) => h !== '');
-      const gateway = createGateway(config, { logger, extraAllowedHosts });
+      const cluster = await clusterSettings(config, process.env, options.config);
+      const gateway = createGateway(config, { logger, extraAllowedHosts, ...(cluster ? { cluster } : {}) });
+      if (cluster) info(dim(`  replica ${cluster.advertise}; peers: ${[...cluster.peers, cluster.peersDns ?? ''].filter(Boolean).join(', ') || 'none'}`));
       const listening = await listen(gateway, {
         host: config.gateway.host,
         port: config.gateway.port,

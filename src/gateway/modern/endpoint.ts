@@ -57,6 +57,8 @@ export interface ModernEndpointSettings {
   readonly keepAliveMs: number;
   /** Key that signs `requestState` (MRTR). */
   readonly stateKey: Buffer;
+  /** URL of this replica, signed into `requestState` so a retry reaching another replica is forwarded here. */
+  readonly owner?: string | undefined;
   /** Logger. */
   readonly logger: Logger;
 }
@@ -445,21 +447,41 @@ export class ModernEndpoint {
   }
 
   private sign(parkId: string, method: string, name: string | undefined): string {
-    const payload = Buffer.from(JSON.stringify({ p: parkId, m: method, n: name ?? null })).toString('base64url');
+    const payload = Buffer.from(JSON.stringify({ p: parkId, m: method, n: name ?? null, o: this.settings.owner ?? null })).toString('base64url');
     const mac = createHmac('sha256', this.settings.stateKey).update(payload).digest('base64url');
     return `${payload}.${mac}`;
   }
 
+  /**
+   * The replica that parked the call a retry names, when its requestState is
+   * genuine and issued for this request; undefined otherwise (answered here).
+   */
+  stateOwner(message: JsonRpcMessage): string | undefined {
+    const params = (message.params ?? {}) as Record<string, unknown>;
+    const state = params['requestState'];
+    if (typeof state !== 'string') return undefined;
+    const name = typeof params['name'] === 'string' ? params['name'] : typeof params['uri'] === 'string' ? params['uri'] : undefined;
+    return this.verifyPayload(state, message.method as string, name)?.o ?? undefined;
+  }
+
   private verify(state: string, method: string, name: string | undefined): string | undefined {
+    return this.verifyPayload(state, method, name)?.p;
+  }
+
+  private verifyPayload(
+    state: string,
+    method: string,
+    name: string | undefined,
+  ): { p?: string; o?: string | null } | undefined {
     const [payload, mac] = state.split('.');
     if (!payload || !mac) return undefined;
     const expected = createHmac('sha256', this.settings.stateKey).update(payload).digest();
     const given = Buffer.from(mac, 'base64url');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
     try {
-      const decoded = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { p?: string; m?: string; n?: string | null };
+      const decoded = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { p?: string; m?: string; n?: string | null; o?: string | null };
       if (decoded.m !== method || (decoded.n ?? undefined) !== name) return undefined;
-      return decoded.p;
+      return decoded;
     } catch {
       return undefined;
     }

@@ -30,6 +30,7 @@ export class LegacyBridge {
   constructor(
     private readonly endpoint: ModernEndpoint,
     private readonly discover: () => Record<string, unknown> | undefined,
+    private readonly mintId: () => string = randomUUID,
   ) {}
 
   /** True when `id` is one of this bridge's sessions. */
@@ -42,7 +43,7 @@ export class LegacyBridge {
     const discover = this.discover() ?? {};
     const params = (message.params ?? {}) as { protocolVersion?: string; clientInfo?: unknown; capabilities?: Record<string, unknown> };
     const requested = params.protocolVersion ?? NEWEST_LEGACY;
-    const id = randomUUID();
+    const id = this.mintId();
     this.sessions.set(id, { clientInfo: params.clientInfo, capabilities: params.capabilities ?? {}, lastActivity: Date.now() });
     const meta = (discover['_meta'] ?? {}) as Record<string, unknown>;
     const result = {
