@@ -81,7 +81,7 @@ export interface StdioChildOptions {
   readonly env: Readonly<Record<string, string>>;
   /** Working directory. */
   readonly cwd?: string | undefined;
-  /** Log sink; stderr lines are logged at debug level tagged with the server. */
+  /** Log sink; stderr lines are logged at info level tagged with the server. */
   readonly logger: Logger;
   /** Called with each line from stdout that parses as JSON, with the parsed value. */
   readonly onMessage: (line: string, message: unknown) => void;
@@ -283,7 +283,7 @@ export class StdioChild {
     const max = this.options.stderrTailLines ?? 20;
     this.stderrTail.push(line);
     if (this.stderrTail.length > max) this.stderrTail.shift();
-    this.options.logger.debug(line, { server: this.options.server, stream: 'stderr', pid: this.pid });
+    this.options.logger.info(line, { server: this.options.server, stream: 'stderr', pid: this.pid });
   }
 
   private finish(code: number | null, signal: NodeJS.Signals | null, spawnError?: Error): void {
