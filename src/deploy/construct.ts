@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -13,13 +13,14 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import type { FleetConfig } from '../config/schema.js';
 import { FleetError } from '../errors.js';
 import { containerCommand } from './image.js';
-import { OutputKeys, pascalCase, planDeployment, type DeployPlan, type ServicePlan } from './plan.js';
+import { FleetEnv, OutputKeys, pascalCase, planDeployment, type DeployPlan, type ServicePlan } from './plan.js';
 
 /** Props of {@link McpFleet}. */
 export interface McpFleetProps {
@@ -46,7 +47,16 @@ export interface McpFleetProps {
    * @default 'config'
    */
   readonly configFile?: string;
+  /**
+   * Name of the Cloud Map private DNS namespace the replicas register in; must not
+   * be used by another namespace in the same VPC.
+   * @default `<stack name, lower case>.mcp-fleet.internal`
+   */
+  readonly namespaceName?: string;
 }
+
+/** Seconds a replica's A record may be cached: short, so a replaced task stops being a peer quickly. */
+export const PEER_DNS_TTL_SECONDS = 10;
 
 /** One deployed ECS service and what fronts it. */
 export interface McpFleetService {
@@ -56,6 +66,8 @@ export interface McpFleetService {
   readonly targetGroup: elbv2.ApplicationTargetGroup;
   readonly logGroup: logs.LogGroup;
   readonly taskRole: iam.Role;
+  /** `host:port` whose A records are this service's replicas (the value of `MCP_FLEET_PEERS_DNS`). */
+  readonly peersDns: string;
 }
 
 /**
@@ -83,6 +95,13 @@ export class McpFleet extends Construct {
   readonly interfaceEndpoints: ec2.InterfaceVpcEndpoint[] = [];
   /** Base URL of each server's MCP endpoint (`.../mcp`). */
   readonly serverUrls: Readonly<Record<string, string>>;
+  /** Cloud Map private DNS namespace in which every service registers its tasks' private IPs. */
+  readonly namespace: servicediscovery.PrivateDnsNamespace;
+  /**
+   * The fleet secret: a generated random string that signs session ids, so any
+   * replica can tell which replica owns a session. Injected as `MCP_FLEET_CLUSTER_SECRET`.
+   */
+  readonly clusterSecret: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: McpFleetProps) {
     super(scope, id);
@@ -99,6 +118,24 @@ export class McpFleet extends Construct {
       containerInsightsV2: ecs.ContainerInsights.ENABLED,
     });
     this.cluster.addDefaultCapacityProviderStrategy([{ capacityProvider: deploy.spot ? 'FARGATE_SPOT' : 'FARGATE', weight: 1 }]);
+
+    // Replicas find each other by DNS: each service's tasks are A records under this namespace.
+    const namespaceName = props.namespaceName ?? defaultNamespaceName(Stack.of(this).stackName);
+    if (!Token.isUnresolved(namespaceName) && !DNS_NAME.test(namespaceName)) {
+      throw new FleetError('NAMESPACE_NAME_INVALID', `namespaceName "${namespaceName}" is not a DNS name; use dot-separated labels of lower-case letters, digits and "-", such as fleet.mcp-fleet.internal`, { fault: 'program' });
+    }
+    this.namespace = new servicediscovery.PrivateDnsNamespace(this, 'Namespace', {
+      name: namespaceName,
+      vpc: this.vpc,
+      description: 'mcp-fleet replicas: one A record per running task of each service',
+    });
+    // One secret for the whole fleet: a session id signed by one replica must verify on every other.
+    this.clusterSecret = new secretsmanager.Secret(this, 'ClusterSecret', {
+      description: 'mcp-fleet: signs session ids so replicas can forward a request to the replica that owns its session',
+      generateSecretString: { excludePunctuation: true, passwordLength: 48 },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const clusterSecret = ecs.Secret.fromSecretsManager(this.clusterSecret);
 
     // Load balancer, reachable only from the allowed CIDRs.
     const lbSecurityGroup = (this.loadBalancerSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
@@ -196,13 +233,16 @@ export class McpFleet extends Construct {
           cpuArchitecture: deploy.image.architecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
         },
       });
+      const peersDns = `${svc.id}.${namespaceName}:${this.plan.port}`;
       taskDefinition.addContainer('gateway', {
         image,
         command: containerCommand(this.plan, svc.id, svc.servers),
         portMappings: [{ containerPort: this.plan.port, name: 'mcp' }],
         // Only non-secret values here; every secret goes through `secrets`.
-        environment: { MCP_FLEET_ALLOWED_HOSTS: allowedHosts.join(',') },
-        secrets: Object.fromEntries(svc.secretNames.map((n) => [n, secrets.get(n)!])),
+        environment: { [FleetEnv.allowedHosts]: allowedHosts.join(','), [FleetEnv.peersDns]: peersDns },
+        secrets: Object.fromEntries(
+          [...svc.secretNames.map((n): [string, ecs.Secret] => [n, secrets.get(n)!]), [FleetEnv.clusterSecret, clusterSecret] as [string, ecs.Secret]].sort(([a], [b]) => a.localeCompare(b)),
+        ),
         logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: svc.id }),
         stopTimeout,
         healthCheck: {
@@ -215,6 +255,7 @@ export class McpFleet extends Construct {
       });
       const taskSecurityGroup = new ec2.SecurityGroup(this, `${sid}SecurityGroup`, {
         vpc: this.vpc,
+        // Kept as first deployed although replicas now also admit each other: a new description would replace the group.
         description: `mcp-fleet service ${svc.id}: gateway port from the load balancer only`,
         allowAllOutbound: true,
       });
@@ -230,10 +271,19 @@ export class McpFleet extends Construct {
         vpcSubnets: taskSubnets,
         assignPublicIp: !deploy.network.privateSubnets,
         healthCheckGracePeriod: Duration.seconds(60),
+        // ECS registers a task once its container health check passes and removes it as the task stops.
+        cloudMapOptions: {
+          cloudMapNamespace: this.namespace,
+          name: svc.id,
+          dnsRecordType: servicediscovery.DnsRecordType.A,
+          dnsTtl: Duration.seconds(PEER_DNS_TTL_SECONDS),
+        },
       });
       for (const endpoint of this.interfaceEndpoints) endpoint.connections.allowDefaultPortFrom(taskSecurityGroup, `HTTPS from mcp-fleet service ${svc.id}`);
       taskSecurityGroup.addIngressRule(lbSecurityGroup, ec2.Port.tcp(this.plan.port), 'gateway port from the load balancer');
       lbSecurityGroup.addEgressRule(taskSecurityGroup, ec2.Port.tcp(this.plan.port), `to mcp-fleet service ${svc.id}`);
+      // A replica forwards a request for a session it does not own to the owner, over plain HTTP inside the VPC.
+      taskSecurityGroup.addIngressRule(taskSecurityGroup, ec2.Port.tcp(this.plan.port), `gateway port from other replicas of mcp-fleet service ${svc.id}`);
 
       const targetGroup = new elbv2.ApplicationTargetGroup(this, `${sid}Targets`, {
         vpc: this.vpc,
@@ -245,7 +295,7 @@ export class McpFleet extends Construct {
         healthCheck: { path: '/ready', healthyHttpCodes: '200', interval: Duration.seconds(15), timeout: Duration.seconds(5), healthyThresholdCount: 2, unhealthyThresholdCount: 3 },
       });
 
-      services.push({ plan: svc, service, taskDefinition, targetGroup, logGroup, taskRole });
+      services.push({ plan: svc, service, taskDefinition, targetGroup, logGroup, taskRole, peersDns });
     }
     this.services = services;
 
@@ -477,4 +527,12 @@ export class McpFleet extends Construct {
       new CfnOutput(scope, `${pascalCase(server)}UrlOutput`, { key: OutputKeys.serverUrl(server), value: url, description: `MCP endpoint of ${server}` });
     }
   }
+}
+
+const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+
+/** `<stack name, lower case, cut to one DNS label>.mcp-fleet.internal`: unique per stack, so two fleets can share a VPC. */
+export function defaultNamespaceName(stackName: string): string {
+  const label = stackName.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/^-+|-+$/g, '');
+  return `${label === '' ? 'fleet' : label}.mcp-fleet.internal`;
 }

@@ -49,6 +49,20 @@ export interface DeployPlan {
   readonly warnings: readonly string[];
 }
 
+/**
+ * Environment variables the construct sets on every gateway container; the
+ * gateway reads them (a contract with `serve`, kept here because the deploy code
+ * never imports the gateway). `deploy.secrets` may not declare these names.
+ */
+export const FleetEnv = {
+  /** Host names the gateway accepts besides its own (plain env). */
+  allowedHosts: 'MCP_FLEET_ALLOWED_HOSTS',
+  /** `host:port` whose A records are the replicas of this service (plain env). */
+  peersDns: 'MCP_FLEET_PEERS_DNS',
+  /** The fleet secret that signs session ids; setting it turns clustering on (from Secrets Manager). */
+  clusterSecret: 'MCP_FLEET_CLUSTER_SECRET',
+} as const;
+
 const ENV_REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}/g;
 
 /**
@@ -117,6 +131,9 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
         `deploy.secrets.${n}: ${where.join(', ')} reference${where.length === 1 ? 's' : ''} \${${n}}, which is not declared; add deploy.secrets.${n}: { secretName: <Secrets Manager name> } (values are never put in plain task environment)`,
       );
     }
+  }
+  for (const n of Object.values(FleetEnv)) {
+    if (declared.has(n)) problems.push(`deploy.secrets.${n}: is set by the stack itself (${n === FleetEnv.clusterSecret ? 'a generated fleet secret' : 'from the deployment'}); remove it from deploy.secrets and from the config's \${...} references`);
   }
   for (const n of declared) if (!used.has(n)) warnings.push(`deploy.secrets.${n}: declared but not referenced by any server or API key; it is not injected`);
 

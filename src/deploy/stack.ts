@@ -55,11 +55,16 @@ export function acknowledgeNagFindings(fleet: McpFleet): void {
   if (deploy.loadBalancer.accessLogsBucket === undefined) {
     ack(fleet.loadBalancer, 'AwsSolutions-ELB2', 'Access logs are opt-in (deploy.loadBalancer.accessLogsBucket): they need an existing bucket and cost money; the gateway logs every request itself.');
   }
+  ack(
+    fleet.clusterSecret,
+    'AwsSolutions-SMG4',
+    'The fleet secret signs session ids, and ECS injects secrets only when a task starts: a rotated value would reach new tasks only, and old and new replicas could not verify the session ids of the others. It is random and read only by the execution roles; to change it, put a new value and force a new deployment of every service (docs/SCALING.md).',
+  );
   for (const s of fleet.services) {
     ack(
       s.taskDefinition,
       'AwsSolutions-ECS2',
-      'The only plain environment value is MCP_FLEET_ALLOWED_HOSTS (the load balancer DNS name), which is not a secret; secrets are injected through the task definition secrets from Secrets Manager.',
+      'The plain environment values are MCP_FLEET_ALLOWED_HOSTS (the load balancer DNS name) and MCP_FLEET_PEERS_DNS (the Cloud Map name of the replicas), neither a secret; secrets, the fleet secret included, are injected through the task definition secrets from Secrets Manager.',
     );
     if (deploy.image.uri === undefined) {
       ack(
@@ -80,7 +85,7 @@ export function acknowledgeNagFindings(fleet: McpFleet): void {
   }
   const vpcNode = fleet.node.tryFindChild('Vpc');
   if (vpcNode !== undefined && !deploy.network.flowLogs) {
-    ack(vpcNode, 'AwsSolutions-VPC7', 'Flow logs are opt-in (deploy.network.flowLogs) to keep the default fleet cheap; the task security group only admits the load balancer.');
+    ack(vpcNode, 'AwsSolutions-VPC7', 'Flow logs are opt-in (deploy.network.flowLogs) to keep the default fleet cheap; the task security group only admits the load balancer and the other replicas of the same service.');
   }
 }
 

@@ -57,6 +57,7 @@ describe('packed layout', () => {
           StopTimeout: 45,
           Secrets: [
             { Name: 'MCP_FLEET_API_KEY', ValueFrom: Match.anyValue() },
+            { Name: 'MCP_FLEET_CLUSTER_SECRET', ValueFrom: stack.resolve(stack.fleet.clusterSecret.secretArn) },
             { Name: 'SEARXNG_URL', ValueFrom: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:searxng-AbCdEf:url::' },
           ],
         }),
@@ -83,7 +84,7 @@ describe('packed layout', () => {
   it("puts the load balancer's DNS name in the gateway's host allow-list", () => {
     const def = Object.values(resourcesOf(template, 'AWS::ECS::TaskDefinition'))[0]!;
     const env = (def.Properties['ContainerDefinitions'] as Array<{ Environment: Array<{ Name: string; Value: unknown }> }>)[0]!.Environment;
-    expect(env.map((e) => e.Name)).toEqual(['MCP_FLEET_ALLOWED_HOSTS']);
+    expect(env.map((e) => e.Name)).toEqual(['MCP_FLEET_ALLOWED_HOSTS', 'MCP_FLEET_PEERS_DNS']);
     expect(env[0]!.Value).toEqual(stack.resolve(stack.fleet.loadBalancer.loadBalancerDnsName));
   });
 

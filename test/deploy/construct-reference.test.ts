@@ -56,15 +56,15 @@ describe('reference deployment: cluster and services', () => {
     const container = (d: (typeof defs)[number]) => (d.Properties['ContainerDefinitions'] as Array<Record<string, unknown>>)[0]!;
     for (const d of defs) {
       const env = (container(d)['Environment'] as Array<{ Name: string }>).map((e) => e.Name);
-      expect(env).toEqual(['MCP_FLEET_ALLOWED_HOSTS']);
+      expect(env).toEqual(['MCP_FLEET_ALLOWED_HOSTS', 'MCP_FLEET_PEERS_DNS']);
     }
     const searxng = defs.find((d) => JSON.stringify(container(d)['Command']).includes('"searxng"'))!;
     const secrets = (container(searxng)['Secrets'] as Array<{ Name: string; ValueFrom: unknown }>).map((s) => [s.Name, JSON.stringify(s.ValueFrom)]);
-    expect(secrets.map(([n]) => n).sort()).toEqual(['MCP_FLEET_API_KEY', 'SEARXNG_URL']);
+    expect(secrets.map(([n]) => n).sort()).toEqual(['MCP_FLEET_API_KEY', 'MCP_FLEET_CLUSTER_SECRET', 'SEARXNG_URL']);
     expect(secrets.find(([n]) => n === 'SEARXNG_URL')![1]).toContain(':secret:mcp-fleet/searxng-url');
     // The fetch service does not reference SEARXNG_URL, so it does not get it.
     const fetch = defs.find((d) => JSON.stringify(container(d)['Command']).includes('"fetch"'))!;
-    expect((container(fetch)['Secrets'] as Array<{ Name: string }>).map((s) => s.Name)).toEqual(['MCP_FLEET_API_KEY']);
+    expect((container(fetch)['Secrets'] as Array<{ Name: string }>).map((s) => s.Name)).toEqual(['MCP_FLEET_API_KEY', 'MCP_FLEET_CLUSTER_SECRET']);
   });
 
   it('scales searxng on CPU and on requests per target between 1 and 3 tasks', () => {
@@ -121,12 +121,13 @@ describe('reference deployment: load balancer', () => {
 });
 
 describe('reference deployment: network and IAM', () => {
-  it("admits traffic to tasks only from the load balancer's security group", () => {
+  it("admits traffic to tasks only from the load balancer's security group and from the service's own replicas", () => {
     const lbGroup = stack.resolve(stack.fleet.loadBalancerSecurityGroup.securityGroupId);
     const ingress = Object.values(resourcesOf(template, 'AWS::EC2::SecurityGroupIngress'));
-    expect(ingress).toHaveLength(3);
+    expect(ingress).toHaveLength(6);
     for (const rule of ingress) {
-      expect(rule.Properties).toMatchObject({ SourceSecurityGroupId: lbGroup, FromPort: 8808, ToPort: 8808 });
+      expect(rule.Properties).toMatchObject({ FromPort: 8808, ToPort: 8808 });
+      expect([lbGroup, rule.Properties['GroupId']]).toContainEqual(rule.Properties['SourceSecurityGroupId']);
       expect(rule.Properties['CidrIp']).toBeUndefined();
     }
     for (const s of stack.fleet.services) {
@@ -135,13 +136,15 @@ describe('reference deployment: network and IAM', () => {
     }
   });
 
-  it('lets each execution role read only the secrets its service uses', () => {
+  it('lets each execution role read only the secrets its service uses, and the fleet secret', () => {
     const policies = Object.values(resourcesOf(template, 'AWS::IAM::Policy'));
     const secretResources = policies.flatMap((p) =>
       (p.Properties['PolicyDocument'] as { Statement: Array<{ Action: unknown; Resource: unknown }> }).Statement.filter((s) => JSON.stringify(s.Action).includes('secretsmanager')).map((s) => JSON.stringify(s.Resource)),
     );
     expect(secretResources.length).toBeGreaterThan(0);
-    for (const r of secretResources) expect(r).toMatch(/secret:mcp-fleet\/(api-key|searxng-url)-\?\?\?\?\?\?/);
+    const fleetSecret = JSON.stringify(stack.resolve(stack.fleet.clusterSecret.secretArn));
+    for (const r of secretResources.filter((x) => x !== fleetSecret)) expect(r).toMatch(/secret:mcp-fleet\/(api-key|searxng-url)-\?\?\?\?\?\?/);
+    expect(secretResources.filter((r) => r === fleetSecret)).toHaveLength(3);
     expect(secretResources.filter((r) => r.includes('searxng-url'))).toHaveLength(1);
   });
 

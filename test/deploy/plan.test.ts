@@ -73,6 +73,11 @@ describe('deploy validation rejects impossible configs with the field and the fi
     expect(problemsOf({ servers: { fetch }, deploy: { network: { privateSubnets: true, natGateways: 0 } } })[0]).toMatch(/natGateways >= 1 or vpcEndpoints: true/);
   });
 
+  it.each(['MCP_FLEET_CLUSTER_SECRET', 'MCP_FLEET_PEERS_DNS', 'MCP_FLEET_ALLOWED_HOSTS'])('a secret named %s, which the stack sets itself', (name) => {
+    const problems = problemsOf({ servers: { fetch }, deploy: { secrets: { [name]: { secretName: 'mine' } } } });
+    expect(problems).toEqual([expect.stringMatching(new RegExp(`^deploy\\.secrets\\.${name}: is set by the stack itself .*; remove it from deploy\\.secrets`))]);
+  });
+
   it('lists every problem at once', () => {
     const problems = problemsOf({
       servers: { a: { ...fetch, hostnames: ['a.example.com'] }, b: { command: 'x', env: { K: '${K}' } } },
@@ -99,6 +104,12 @@ describe('deploy plan', () => {
     expect(plan.services[0]!.secretNames).toEqual([]);
     expect(plan.stopTimeoutSeconds).toBe(120);
     expect(plan.warnings.join('\n')).toMatch(/stopTimeout max 120/);
+  });
+
+  it.each(['per-session', 'pool', 'shared'])('plans several replicas for a server with policy %s', (policy) => {
+    const plan = planDeployment(configOf({ servers: { fetch: { ...fetch, policy, deploy: { desiredCount: 3 } } } }));
+    expect(plan.services[0]!.desiredCount).toBe(3);
+    expect(plan.warnings.join('\n')).not.toMatch(/desiredCount/);
   });
 
   it('warns when an internet-facing fleet has no API keys or no domain', () => {
