@@ -138,8 +138,9 @@ function computeLines(plan: DeployPlan, services: readonly ServicePlan[], prices
     detail: `${alarms} alarms${plan.deploy.observability.dashboard ? ' + 1 dashboard' : ''}`,
     monthlyUsd: alarms * prices.alarmMonth + (plan.deploy.observability.dashboard ? prices.dashboardMonth : 0),
   });
-  const secrets = Object.keys(plan.deploy.secrets).length;
-  if (secrets > 0) lines.push({ item: 'Secrets Manager', detail: `${secrets} secrets`, monthlyUsd: secrets * prices.secretMonth });
+  // Declared secrets, plus the fleet secret the stack generates to sign session ids.
+  const secrets = Object.keys(plan.deploy.secrets).length + 1;
+  lines.push({ item: 'Secrets Manager', detail: `${secrets - 1} declared + 1 fleet secret`, monthlyUsd: secrets * prices.secretMonth });
   return lines;
 }
 
@@ -187,7 +188,7 @@ export function estimateMonthlyCost(plan: DeployPlan, region: string, assumption
     notes: [
       `List prices of ${PRICE_DATE} (aws.amazon.com/fargate/pricing, /elasticloadbalancing/pricing, /cloudwatch/pricing); check them before you budget.`,
       `Fargate Spot is modelled at ${SPOT_PRICE_FRACTION * 100}% of on-demand; real Spot prices move.`,
-      'Not included: data transfer out, NAT data processing, Container Insights metrics, Route 53 zone ($0.50/month) and queries, ECR storage.',
+      'Not included: data transfer out, NAT data processing, Container Insights metrics, Route 53 zone ($0.50/month) and queries, Cloud Map service discovery (registered tasks and its private DNS zone), ECR storage.',
     ],
   };
 }

@@ -19,12 +19,12 @@ describe('cost model, checked against hand-computed figures', () => {
     expect(line('Public IPv4 addresses')).toBeCloseTo(18.25, 6); // (2 ALB + 3 tasks) × 0.005 × 730
     expect(line('CloudWatch Logs')).toBeCloseTo(1.59, 6); // 3 GB × 0.50 + 3 GB × 0.03
     expect(line('CloudWatch alarms and dashboard')).toBeCloseTo(3.5, 6); // 5 × 0.10 + 3
-    expect(line('Secrets Manager')).toBeCloseTo(0.8, 6);
-    expect(estimate.totalUsd).toBeCloseTo(54.5140225, 6);
-    expect(estimate.alternatives.allSpotUsd).toBeCloseTo(54.5140225, 6);
-    expect(estimate.alternatives.allOnDemandUsd).toBeCloseTo(73.435075, 6); // 3 × 9.010025 + 46.405
+    expect(line('Secrets Manager')).toBeCloseTo(1.2, 6); // (2 declared + 1 fleet secret) × 0.40
+    expect(estimate.totalUsd).toBeCloseTo(54.9140225, 6);
+    expect(estimate.alternatives.allSpotUsd).toBeCloseTo(54.9140225, 6);
+    expect(estimate.alternatives.allOnDemandUsd).toBeCloseTo(73.835075, 6); // 3 × 9.010025 + 46.805
     // Packed: one Spot task of 0.5 vCPU / 1 GB, 3 public IPs, 1 GB of logs, 3 alarms.
-    expect(estimate.alternatives.packedUsd).toBeCloseTo(43.251015, 6);
+    expect(estimate.alternatives.packedUsd).toBeCloseTo(43.651015, 6);
     expect(estimate.priceDate).toMatch(/^\d{4}-\d{2}-\d{2}$/);
   });
 
