@@ -137,6 +137,19 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
   }
   for (const n of declared) if (!used.has(n)) warnings.push(`deploy.secrets.${n}: declared but not referenced by any server or API key; it is not injected`);
 
+  // On ECS the stack wires clustering through the environment; gateway.cluster would win over it.
+  const cluster = config.gateway.cluster;
+  if (cluster !== undefined) {
+    const onEcs = 'on ECS the stack sets it for each service';
+    if (cluster.advertise !== undefined) {
+      problems.push(`gateway.cluster.advertise: is "${cluster.advertise}", so every replica would claim the same URL; remove it (${onEcs}: each replica advertises its task's private IP)`);
+    }
+    if (cluster.peers.length > 0) problems.push(`gateway.cluster.peers: task IPs change on every deployment, so a static list cannot name the replicas; remove it (${onEcs}: MCP_FLEET_PEERS_DNS, from Cloud Map)`);
+    if (cluster.peersDns !== undefined) problems.push(`gateway.cluster.peersDns: is "${cluster.peersDns}", which would override the Cloud Map name of each service; remove it (${onEcs})`);
+    if (referencedEnvNames(cluster.secret).size === 0) {
+      problems.push('gateway.cluster.secret: is a literal value, which would be baked into the image; remove it (the stack generates a fleet secret in Secrets Manager) or write ${NAME} and declare NAME in deploy.secrets');
+    }
+  }
   if (deploy.loadBalancer.internal === false && (config.gateway.auth?.apiKeys.length ?? 0) === 0) {
     warnings.push('gateway.auth has no apiKeys: anyone who reaches the internet-facing load balancer can call your servers; add keys or set deploy.loadBalancer.internal');
   }

@@ -78,6 +78,22 @@ describe('deploy validation rejects impossible configs with the field and the fi
     expect(problems).toEqual([expect.stringMatching(new RegExp(`^deploy\\.secrets\\.${name}: is set by the stack itself .*; remove it from deploy\\.secrets`))]);
   });
 
+  it.each([
+    ['advertise', { advertise: 'http://127.0.0.1:8808' }, /^gateway\.cluster\.advertise: is "http:\/\/127\.0\.0\.1:8808", so every replica would claim the same URL; remove it/],
+    ['peers', { peers: ['http://10.0.1.5:8808'] }, /^gateway\.cluster\.peers: task IPs change .*; remove it/],
+    ['peersDns', { peersDns: 'fleet.local:8808' }, /^gateway\.cluster\.peersDns: is "fleet\.local:8808", which would override the Cloud Map name of each service; remove it/],
+  ])('gateway.cluster.%s, which the stack sets on ECS', (_field, extra, message) => {
+    const problems = problemsOf({ gateway: { cluster: { secret: '${MCP_FLEET_OWN_CLUSTER_SECRET_VALUE}', ...extra } }, servers: { fetch }, deploy: { secrets: { MCP_FLEET_OWN_CLUSTER_SECRET_VALUE: { secretName: 'mine' } } } });
+    expect(problems).toEqual([expect.stringMatching(message)]);
+  });
+
+  it('a literal gateway.cluster.secret, which would be baked into the image (and is not echoed)', () => {
+    const literal = 'x'.repeat(40);
+    const problems = problemsOf({ gateway: { cluster: { secret: literal } }, servers: { fetch } });
+    expect(problems).toEqual([expect.stringMatching(/^gateway\.cluster\.secret: is a literal value, which would be baked into the image; remove it/)]);
+    expect(problems[0]).not.toContain(literal);
+  });
+
   it('lists every problem at once', () => {
     const problems = problemsOf({
       servers: { a: { ...fetch, hostnames: ['a.example.com'] }, b: { command: 'x', env: { K: '${K}' } } },
@@ -110,6 +126,11 @@ describe('deploy plan', () => {
     const plan = planDeployment(configOf({ servers: { fetch: { ...fetch, policy, deploy: { desiredCount: 3 } } } }));
     expect(plan.services[0]!.desiredCount).toBe(3);
     expect(plan.warnings.join('\n')).not.toMatch(/desiredCount/);
+  });
+
+  it('accepts a fleet secret of your own, given as a ${NAME} declared in deploy.secrets', () => {
+    const plan = planDeployment(configOf({ gateway: { cluster: { secret: '${MCP_FLEET_OWN_CLUSTER_SECRET_VALUE}' } }, servers: { fetch }, deploy: { secrets: { MCP_FLEET_OWN_CLUSTER_SECRET_VALUE: { secretName: 'mine' } } } }));
+    expect(plan.services[0]!.secretNames).toEqual(['MCP_FLEET_OWN_CLUSTER_SECRET_VALUE']);
   });
 
   it('warns when an internet-facing fleet has no API keys or no domain', () => {
