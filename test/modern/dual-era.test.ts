@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectStreamable,
@@ -331,6 +332,22 @@ describe('a modern (SDK v2) stdio server', () => {
     }
   });
 
+  it('turns a modern server\'s input_required into an elicitation request to a legacy client, and retries for it', async () => {
+    const asked: string[] = [];
+    const { client } = await connectStreamable(gw.mcpUrl('modern-only'), { elicitation: {} });
+    client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      asked.push(request.params.message);
+      return { action: 'accept', content: { ok: true } };
+    });
+    try {
+      const result = await client.callTool({ name: 'confirm', arguments: { what: 'release' } });
+      expect(asked).toEqual(['Confirm release?']);
+      expect(textOf(result)).toBe('modern-only confirmed release: {"action":"accept","content":{"ok":true}}');
+    } finally {
+      await client.close();
+    }
+  });
+
   it('serves legacy clients (SDK v1, SDK v2 in legacy mode) through the bridge, even when the server refuses initialize', async () => {
     const ready = (await (await fetch(`${gw.url}/ready`)).json()) as { servers: Record<string, unknown> };
     expect(ready.servers['modern-only']).toMatchObject({ state: 'ready', era: 'modern' });
@@ -340,7 +357,7 @@ describe('a modern (SDK v2) stdio server', () => {
     try {
       expect(v1.client.getServerVersion()?.name).toBe('modern-only-fixture');
       expect(textOf(await v1.client.callTool({ name: 'echo', arguments: { message: 'old' } }))).toBe('modern-only: old');
-      expect((await v1.client.listTools()).tools.map((t) => t.name)).toEqual(['echo']);
+      expect((await v1.client.listTools()).tools.map((t) => t.name)).toEqual(['echo', 'confirm']);
       expect(v2.getProtocolEra()).toBe('legacy');
       expect(textOf(await v2.callTool({ name: 'echo', arguments: { message: 'v2' } }))).toBe('modern-only: v2');
       expect(textOf(await (await connectStreamable(gw.mcpUrl('modern'))).client.callTool({ name: 'echo', arguments: { message: 'x' } }))).toBe('echo(modern): x');
