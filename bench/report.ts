@@ -181,9 +181,7 @@ function memorySection(f: Figures, result: BenchResult, workload: string): strin
       cells.push(n === 0 ? fmtInt(v) : `${fmtInt(v)} (${ratio(v, peers.map((p) => f.memory(workload, p, n, 'rssMiB')), 'lower') || '-'})`);
     }
     const ps = perSession(system);
-    // A shared child costs a peer almost nothing per session; a ratio to ~0 says nothing.
-    const peerSlopes = peers.map(perSession).filter((v) => v >= 1);
-    cells.push(fmt(ps, 1), ratio(ps, peerSlopes, 'lower') || '-');
+    cells.push(fmt(ps, 1), ratio(ps, peers.map(perSession), 'lower') || '-');
     cells.push(fmtInt(f.memory(workload, system, most, 'processes')), fmt(childrenPerSession(system), 2));
     return cells;
   });
@@ -340,6 +338,41 @@ function gitCommit(): string {
   }
 }
 
+/** Headline figures of each mcp-fleet mode: echo workload, raw client, 100 B, against the best peer. */
+function summaryLines(f: Figures, result: BenchResult): string[] {
+  const o = result.options;
+  const lines: string[] = [];
+  const peers = f.peers;
+  const most = Math.max(...o.concurrency);
+  const least = Math.min(...o.concurrency);
+  const sessions = Math.max(...o.memorySessions);
+  const w = result.workloads[0]?.id ?? 'echo';
+  const bytes = o.payloadBytes[0] ?? 100;
+  for (const sys of result.systems.filter((s) => s.family === 'mcp-fleet')) {
+    if (sys.unavailable) {
+      lines.push(`- **${sys.id}**: ${sys.unavailable}.`);
+      continue;
+    }
+    const cps = f.throughput(w, sys.id, 'raw', bytes, most, 'callsPerSecond');
+    const p50 = f.throughput(w, sys.id, 'raw', bytes, least, 'p50Ms');
+    const first = f.firstResult(w, sys.id, 'raw');
+    const rss = f.memory(w, sys.id, sessions, 'rssMiB');
+    const verdicts = scorecard(f, result, sys.id);
+    lines.push(
+      `- **${sys.id}** (${w}, raw client, ${sizeLabel(bytes)}): ${fmtInt(cps)} calls/s at ${most} clients (${ratio(cps, peers.map((p) => f.throughput(w, p, 'raw', bytes, most, 'callsPerSecond')), 'higher')} the best peer); ` +
+        `p50 ${fmt(p50, 2)} ms at ${least} client (${ratio(p50, peers.map((p) => f.throughput(w, p, 'raw', bytes, least, 'p50Ms')), 'lower')}; direct stdio ${fmt(f.throughput(w, 'direct', 'raw', bytes, least, 'p50Ms'), 2)} ms); ` +
+        `new client's first result ${fmt(first, 1)} ms (${ratio(first, peers.map((p) => f.firstResult(w, p, 'raw')), 'lower')}); ` +
+        `${fmtInt(rss)} MiB with ${sessions} sessions (${ratio(rss, peers.map((p) => f.memory(w, p, sessions, 'rssMiB')), 'lower')}); ` +
+        `ahead of or level with the best peer on ${verdicts.filter((v) => v.ahead).length} of ${verdicts.length} figures.`,
+    );
+  }
+  lines.push(
+    '',
+    'Runs on this shared machine vary by up to 3x between runs for every system; treat differences under about 1.3x as noise.',
+  );
+  return lines;
+}
+
 /** The Markdown document. `chartFile` is the SVG's name relative to the doc. */
 export function renderMarkdown(result: BenchResult, chartFile: string): string {
   const f = new Figures(result);
@@ -354,7 +387,7 @@ export function renderMarkdown(result: BenchResult, chartFile: string): string {
     '## Machine',
     '',
     `- CPU: ${cpu[0]?.model.trim() ?? 'unknown'}, ${cpu.length} cores; memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Linux ${release()}; Node ${process.version}.`,
-    `- Load average when the report was written: ${loadavg().map((l) => l.toFixed(2)).join(', ')}. The machine is shared with other engineers' test runs, so absolute figures are noisy; the systems are interleaved run by run so the noise falls on all of them alike.`,
+    `- ${result.loadAverage ? `Load average (1, 5, 15 min) at the start of the run: ${result.loadAverage.start.map((l) => l.toFixed(2)).join(', ')}; at the end: ${result.loadAverage.end.map((l) => l.toFixed(2)).join(', ')}` : `Load average when the report was written: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`}. The machine is shared with other engineers' test runs, so absolute figures are noisy; the systems are interleaved run by run so the noise falls on all of them alike.`,
     '',
     '## Systems and versions',
     '',
@@ -380,6 +413,10 @@ export function renderMarkdown(result: BenchResult, chartFile: string): string {
     `- First result: a new client connects, handshakes and gets its first tool result; median of ${o.firstResultSamples} clients one after another, each session closed (DELETE) before the next. "Cold start" is from spawning the system to its first client's first result.`,
     '- Workloads: the echo workload runs both clients; server-everything runs the raw client only (the SDK client measures itself more than the system, and once is enough).',
     `- Memory (sessions opened before the raw throughput runs, which then use the first N of them): VmRSS from /proc/<pid>/status summed over the process tree with 0, then ${o.memorySessions.join(', ')} open raw sessions (each has made one call, and the tree has settled: same process count for ${o.settleMs} ms). "MiB per extra session" and "processes per session" are the slope between ${Math.min(...o.memorySessions)} and ${Math.max(...o.memorySessions)} sessions.`,
+    '',
+    '## Summary',
+    '',
+    ...summaryLines(f, result),
     '',
     `![throughput and latency by concurrency](${chartFile})`,
     '',
@@ -423,10 +460,16 @@ export function renderMarkdown(result: BenchResult, chartFile: string): string {
       }
     }
     if (behind.length > 0) {
-      lines.push(`  - Behind the best peer on:`);
-      for (const v of behind) {
-        lines.push(`    - ${v.figure}: ${fmt(v.fleet, 2)} vs ${fmt(v.bestPeer, 2)}`);
-      }
+      lines.push(
+        '',
+        `Where ${id} is behind the best peer:`,
+        '',
+        table(
+          ['figure', id, 'best peer', 'ratio'],
+          behind.map((v) => [v.figure, fmt(v.fleet, 2), fmt(v.bestPeer, 2), `${(v.fleet / v.bestPeer).toFixed(2)}x`]),
+        ),
+        '',
+      );
     }
   }
   lines.push('');

@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { LOAD_CLIENTS, rawClient, type BenchSession, type LoadClient, type LoadClientId } from './clients.js';
 import {
@@ -119,6 +120,8 @@ export interface BenchResult {
   readonly options: Omit<BenchOptions, 'onProgress'>;
   readonly startedAt: string;
   readonly wallSeconds: number;
+  /** 1, 5 and 15 minute load averages before and after the run (the machine may be shared). */
+  readonly loadAverage?: { readonly start: number[]; readonly end: number[] };
   readonly systems: ReadonlyArray<{ id: string; label: string; family: string; sharing: string; version: string; unavailable?: string }>;
   readonly workloads: ReadonlyArray<{ id: string; label: string }>;
   readonly throughput: ThroughputRecord[];
@@ -254,6 +257,7 @@ async function measureSystem(
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const progress = options.onProgress ?? (() => undefined);
   const started = performance.now();
+  const loadAtStart = loadavg();
   const { onProgress: _ignored, ...recordedOptions } = options;
   const selected = SYSTEMS.filter((s) => options.systems.length === 0 || options.systems.includes(s.id));
   const result: BenchResult = {
@@ -294,5 +298,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       }
     }
   }
-  return { ...result, wallSeconds: (performance.now() - started) / 1000 };
+  return {
+    ...result,
+    wallSeconds: (performance.now() - started) / 1000,
+    loadAverage: { start: loadAtStart, end: loadavg() },
+  };
 }
