@@ -399,6 +399,14 @@ class FleetGateway implements Gateway {
     if (accept !== '' && !accept.includes('text/event-stream') && !accept.includes('*/*')) {
       throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list text/event-stream');
     }
+    if (server.verdict?.era === 'modern') {
+      if (this.draining) {
+        throw new HttpError(503, ErrorCode.ServerError, 'Service Unavailable: the gateway is shutting down; retry on another replica', {
+          headers: { 'retry-after': '1', connection: 'close' },
+        });
+      }
+      return this.bridgeFor(server).openSse((id) => `${basePath}/messages?sessionId=${id}`);
+    }
     const session = this.openSession('sse', server, request);
     return session.openLegacySseStream(`${basePath}/messages?sessionId=${session.id}`);
   }
@@ -407,6 +415,12 @@ class FleetGateway implements Gateway {
     const sessionId = url.searchParams.get('sessionId');
     if (sessionId === null || sessionId === '') {
       throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: the sessionId query parameter is required');
+    }
+    const bridge = this.bridges.get(server.name);
+    if (bridge?.has(sessionId)) {
+      const { messages, batch } = await this.readMessages(request);
+      const method = batch ? 'batch' : typeof messages[0]?.method === 'string' ? (messages[0].method as string) : 'response';
+      return { response: bridge.postSse(sessionId, messages), method };
     }
     const session = this.findSession(sessionId, server, 'sse');
     const { messages, raw, batch } = await this.readMessages(request);
@@ -479,6 +493,7 @@ class FleetGateway implements Gateway {
         this.modern.get(server.name) as ModernEndpoint,
         () => server.verdict?.discover,
         cluster ? () => cluster.mintSessionId() : undefined,
+        this.config.gateway.sseKeepAliveSeconds * 1000,
       );
       this.bridges.set(server.name, bridge);
     }

@@ -3,6 +3,7 @@ import { Client as ModernClient, StreamableHTTPClientTransport as ModernTranspor
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  connectSse,
   connectStreamable,
   EVERYTHING_ENTRY,
   newMarker,
@@ -343,6 +344,18 @@ describe('a modern (SDK v2) stdio server', () => {
       const result = await client.callTool({ name: 'confirm', arguments: { what: 'release' } });
       expect(asked).toEqual(['Confirm release?']);
       expect(textOf(result)).toBe('modern-only confirmed release: {"action":"accept","content":{"ok":true}}');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('serves an HTTP+SSE (2024-11-05) client of a modern-only server through the bridge, input requests included', async () => {
+    const { client } = await connectSse(new URL(`${gw.url}/servers/modern-only/sse`), { elicitation: {} });
+    client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { ok: true } }));
+    try {
+      expect(client.getServerVersion()?.name).toBe('modern-only-fixture');
+      expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'sse' } }))).toBe('modern-only: sse');
+      expect(textOf(await client.callTool({ name: 'confirm', arguments: { what: 'it' } }))).toContain('modern-only confirmed it');
     } finally {
       await client.close();
     }
