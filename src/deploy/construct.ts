@@ -517,6 +517,7 @@ export class McpFleet extends Construct {
     const scope = this;
     new CfnOutput(scope, 'ClusterNameOutput', { key: OutputKeys.clusterName, value: this.cluster.clusterName });
     new CfnOutput(scope, 'LoadBalancerDnsNameOutput', { key: OutputKeys.loadBalancerDnsName, value: this.loadBalancer.loadBalancerDnsName });
+    new CfnOutput(scope, 'ClusterSecretArnOutput', { key: OutputKeys.clusterSecretArn, value: this.clusterSecret.secretArn, description: 'The fleet secret (signs session ids); see docs/SCALING.md to change it' });
     for (const s of this.services) {
       const sid = pascalCase(s.plan.id);
       new CfnOutput(scope, `${sid}ServiceNameOutput`, { key: OutputKeys.serviceName(s.plan.id), value: s.service.serviceName });

@@ -218,6 +218,7 @@ export function pascalCase(name: string): string {
 export const OutputKeys = {
   clusterName: 'ClusterName',
   loadBalancerDnsName: 'LoadBalancerDnsName',
+  clusterSecretArn: 'ClusterSecretArn',
   serviceName: (service: string) => `Svc${pascalCase(service)}ServiceName`,
   targetGroupArn: (service: string) => `Svc${pascalCase(service)}TargetGroupArn`,
   logGroupName: (service: string) => `Svc${pascalCase(service)}LogGroup`,

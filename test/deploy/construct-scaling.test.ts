@@ -94,6 +94,11 @@ describe('scale-out: the fleet secret', () => {
     }
   });
 
+  it('is named by a stack output (its ARN, never its value), for changing it', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(outputs['ClusterSecretArn']!.Value).toEqual(stack.resolve(stack.fleet.clusterSecret.secretArn));
+  });
+
   it('may be read by every execution role, and by no task role', () => {
     const secretRef = JSON.stringify(stack.resolve(stack.fleet.clusterSecret.secretArn));
     const policies = Object.values(resourcesOf(template, 'AWS::IAM::Policy')).map((p) => p.Properties);
