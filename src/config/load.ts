@@ -21,7 +21,7 @@ export interface LoadConfigOptions {
 
 /** Field paths whose values may hold secrets: never echoed in error messages. */
 function isSecretPath(path: readonly PropertyKey[]): boolean {
-  return path.some((p) => p === 'env' || p === 'headers');
+  return path.some((p) => p === 'env' || p === 'headers' || (typeof p === 'string' && /secret|token|password/i.test(p)));
 }
 
 /** Formats a field path as `servers.fetch.args[0]`. */

@@ -116,7 +116,9 @@ export const GatewaySchema = z
     cluster: z
       .object({
         /** The fleet secret, the same on every replica (at least 32 characters; use ${NAME}). */
-        secret: z.string().min(32, { message: 'the fleet secret must be at least 32 characters; generate one with: openssl rand -base64 36' }),
+        secret: z.string().refine((s) => s.length >= 32 || /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(s), {
+          message: 'the fleet secret must be at least 32 characters (or a ${NAME} reference); generate one with: openssl rand -base64 36',
+        }),
         /** How peers reach this replica. @default MCP_FLEET_ADVERTISE_URL, the ECS task IP, or loopback */
         advertise: z.string().url().optional(),
         /** Static peer URLs (`http://10.0.1.5:8808`). */

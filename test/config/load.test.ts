@@ -232,3 +232,21 @@ describe('loadConfig: client configs', () => {
     expect(warnings[0]).toMatch(/mcpServers\.linear: skipped, it is already a remote server \(https:\/\/mcp\.linear\.app\/sse\)/);
   });
 });
+
+describe('gateway.cluster.secret', () => {
+  const base = { servers: { a: { command: 'x' } } };
+
+  it('GIVEN a ${NAME} reference WHEN read for deploy (not resolved) THEN it is accepted', () => {
+    const config = parseConfig({ ...base, gateway: { cluster: { secret: '${FLEET_SECRET}' } } }, 'fleet.yaml', { resolveEnv: false });
+    expect(config.gateway.cluster?.secret).toBe('${FLEET_SECRET}');
+  });
+
+  it('GIVEN a short secret WHEN read THEN the error names the field and the fix, never the value', () => {
+    expect(() => parseConfig({ ...base, gateway: { cluster: { secret: 'hunter2-short' } } }, 'fleet.yaml', { resolveEnv: false })).toThrow(
+      /gateway\.cluster\.secret: is \(value hidden\); the fleet secret must be at least 32 characters/,
+    );
+    expect(() => parseConfig({ ...base, gateway: { cluster: { secret: '${S}' } } }, 'fleet.yaml', { env: { S: 'hunter2-short' } })).toThrow(
+      /^(?![\s\S]*hunter2)[\s\S]*at least 32 characters/,
+    );
+  });
+});
