@@ -13,7 +13,7 @@ import {
   type MemorySample,
   type ThroughputSample,
 } from './measure.js';
-import { SYSTEMS, WORKLOADS, type RunningSystem, type SystemSpec, type Workload } from './systems.js';
+import { gitCommit, SYSTEMS, WORKLOADS, type RunningSystem, type SystemSpec, type Workload } from './systems.js';
 
 /**
  * Runs the bench: every workload, every available system (alternating their
@@ -122,6 +122,8 @@ export interface BenchResult {
   readonly wallSeconds: number;
   /** 1, 5 and 15 minute load averages before and after the run (the machine may be shared). */
   readonly loadAverage?: { readonly start: number[]; readonly end: number[] };
+  /** Commit checked out when the run started (the working tree may hold more). */
+  readonly commit?: string;
   readonly systems: ReadonlyArray<{ id: string; label: string; family: string; sharing: string; version: string; unavailable?: string }>;
   readonly workloads: ReadonlyArray<{ id: string; label: string }>;
   readonly throughput: ThroughputRecord[];
@@ -264,6 +266,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     options: recordedOptions,
     startedAt: new Date().toISOString(),
     wallSeconds: 0,
+    commit: gitCommit(),
     systems: selected.map((s) => {
       const unavailable = s.unavailable();
       return {

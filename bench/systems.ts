@@ -348,3 +348,18 @@ function mcpProxySystem(protocol: HttpProtocol): SystemSpec {
     },
   };
 }
+
+/** The commit checked out (first 12 hex digits), read from .git without running git. */
+export function gitCommit(): string {
+  try {
+    const head = readFileSync(join(ROOT, '.git/HEAD'), 'utf8').trim();
+    if (!head.startsWith('ref: ')) return head.slice(0, 12);
+    const ref = head.slice(5);
+    const file = join(ROOT, '.git', ref);
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim().slice(0, 12);
+    const packed = readFileSync(join(ROOT, '.git/packed-refs'), 'utf8');
+    return packed.split('\n').find((l) => l.endsWith(` ${ref}`))?.slice(0, 12) ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
