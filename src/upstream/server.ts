@@ -63,6 +63,8 @@ export class UpstreamServer {
   private closed = false;
   private probing: Promise<void> | undefined;
   private readonly probeChildren = new Set<StdioChild>();
+  private readonly spares: StdioChild[] = [];
+  private readonly routes = new WeakMap<StdioChild, { onMessage: ChildHandlers['onMessage']; onExit: ChildHandlers['onExit'] }>();
   private running = 0;
   private readonly crashes: number[] = [];
   private olderCrashes = 0;
@@ -91,6 +93,26 @@ export class UpstreamServer {
 
   /** Spawns and starts a child of this server. */
   spawn(handlers: ChildHandlers): StdioChild {
+    const spare = this.spares.shift();
+    if (spare) {
+      // A child started ahead of need: hand it over, start the next one.
+      const route = this.routes.get(spare) as { -readonly [K in keyof ChildHandlers]: ChildHandlers[K] };
+      route.onMessage = handlers.onMessage;
+      route.onExit = handlers.onExit;
+      this.routes.delete(spare);
+      setImmediate(() => this.refillSpares());
+      return spare;
+    }
+    return this.spawnFresh(handlers).child;
+  }
+
+  /** Pids of the children started ahead for new sessions (diagnostics, tests). */
+  get sparePids(): number[] {
+    return this.spares.map((c) => c.pid).filter((pid): pid is number => pid !== undefined);
+  }
+
+  private spawnFresh(handlers: ChildHandlers): { child: StdioChild; route: { onMessage: ChildHandlers['onMessage']; onExit: ChildHandlers['onExit'] } } {
+    const route = { onMessage: handlers.onMessage, onExit: handlers.onExit };
     this.running++;
     const onExit = (exit: ChildExit): void => {
       this.running--;
@@ -102,7 +124,7 @@ export class UpstreamServer {
           this.olderCrashes++;
         }
       }
-      handlers.onExit(exit);
+      route.onExit(exit);
     };
     const child = new StdioChild({
       server: this.name,
@@ -111,11 +133,31 @@ export class UpstreamServer {
       env: this.childEnv,
       cwd: this.config.cwd,
       logger: this.logger,
-      onMessage: handlers.onMessage,
+      onMessage: (line, message) => route.onMessage(line, message),
       onExit,
     });
     child.start();
-    return child;
+    return { child, route };
+  }
+
+  /**
+   * Keeps `servers.<name>.spares` children started ahead, so a new session's
+   * first request does not wait for a process to start. Only while the server is
+   * ready: a server that cannot start gets no spares to burn.
+   */
+  private refillSpares(): void {
+    while (!this.closed && this.state === 'ready' && this.spares.length < this.config.spares) {
+      const { child, route } = this.spawnFresh({
+        onMessage: () => {},
+        onExit: () => {
+          const index = this.spares.indexOf(child);
+          if (index !== -1) this.spares.splice(index, 1);
+          this.routes.delete(child);
+        },
+      });
+      this.routes.set(child, route);
+      this.spares.push(child);
+    }
   }
 
   /**
@@ -129,11 +171,11 @@ export class UpstreamServer {
     return this.probing;
   }
 
-  /** Stops probing and any probe child. */
+  /** Stops probing, the spares and any probe child. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    await Promise.all([...this.probeChildren].map((c) => c.stop(500)));
+    await Promise.all([...this.probeChildren, ...this.spares.splice(0)].map((c) => c.stop(500)));
   }
 
   private async runProbe(): Promise<void> {
@@ -219,7 +261,7 @@ export class UpstreamServer {
         child.onMessage = onMessage;
         child.onExit = onExit;
       } else {
-        child = this.spawn({ onMessage, onExit });
+        child = this.spawnFresh({ onMessage, onExit }).child;
         this.probeChildren.add(child);
       }
       const timer = setTimeout(
@@ -240,6 +282,7 @@ export class UpstreamServer {
     this.verdict = verdict;
     this.state = 'ready';
     this.reason = undefined;
+    this.refillSpares();
     this.retryDelayMs = 2000;
     const info = (verdict.initialize?.['serverInfo'] ??
       (verdict.discover?.['_meta'] as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/serverInfo']) as
