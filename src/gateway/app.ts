@@ -45,11 +45,12 @@ export interface Gateway {
   /** Probes every server once (era and readiness); resolves when all probes finished. */
   start(): Promise<void>;
   /**
-   * Drains: `/ready` answers 503 at once, new sessions are refused, requests in
-   * flight get up to half the grace period, then every session ends and every child
-   * is stopped.
+   * Drains: `/ready` answers 503 at once, new sessions are refused. Requests in
+   * flight, and with `waitForSessions` the open sessions too (a replica leaving a
+   * fleet keeps serving its own until they end), get the grace period less the time
+   * children need to stop; then every session ends and every child is stopped.
    */
-  drain(graceMs: number): Promise<void>;
+  drain(graceMs: number, options?: { readonly waitForSessions?: boolean }): Promise<void>;
   /** The configured servers. */
   readonly servers: ReadonlyMap<string, UpstreamServer>;
   /** Number of open client sessions, per server. */
@@ -153,13 +154,16 @@ class FleetGateway implements Gateway {
     return response;
   }
 
-  async drain(graceMs: number): Promise<void> {
+  async drain(graceMs: number, options: { readonly waitForSessions?: boolean } = {}): Promise<void> {
     if (this.draining) return;
     this.draining = true;
-    this.logger.info('draining', { graceMs, sessions: this.sessions.size });
-    const deadline = Date.now() + graceMs / 2;
+    this.logger.info('draining', { graceMs, sessions: this.sessions.size, waitForSessions: options.waitForSessions ?? false });
+    // Children need up to 4 s to stop (stdin end, SIGTERM, SIGKILL): keep that out of the wait.
+    const deadline = Date.now() + Math.max(graceMs - 5000, graceMs / 2);
     const busy = (): boolean =>
-      [...this.sessions.values()].some((s) => s.inFlight > 0) || [...this.modern.values()].some((m) => m.busy > 0);
+      (options.waitForSessions === true && this.sessions.size > 0) ||
+      [...this.sessions.values()].some((s) => s.inFlight > 0) ||
+      [...this.modern.values()].some((m) => m.busy > 0);
     while (Date.now() < deadline && busy()) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

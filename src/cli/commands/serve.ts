@@ -40,8 +40,8 @@ Environment:
   MCP_FLEET_ADVERTISE_URL   how peers reach this replica (default: the ECS task IP)
 
 SIGTERM or SIGINT drains: /ready turns 503, new sessions are refused, requests in
-flight finish, children are stopped, and the process exits within
-gateway.shutdownGraceSeconds.
+flight finish (after SIGTERM, open sessions may also run until they end), children
+are stopped, and the process exits within gateway.shutdownGraceSeconds.
 
 Examples:
   $ mcp-fleet serve --config examples/fleet.yaml
@@ -180,7 +180,9 @@ export function registerServeCommand(program: Command): void {
         // Past the grace period the process must go, whatever still holds the loop.
         setTimeout(() => process.exit(process.exitCode ?? 0), graceMs + 2000).unref();
         void gateway
-          .drain(graceMs)
+          // SIGTERM (an orchestrator) lets open sessions end within the grace period;
+          // SIGINT (a person at a terminal) only lets requests in flight finish.
+          .drain(graceMs, { waitForSessions: signal === 'SIGTERM' })
           .then(() => Promise.all([listening.close(), metricsListening?.close()]))
           .then(() => info('stopped'));
       };
