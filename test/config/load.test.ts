@@ -52,6 +52,7 @@ servers:
       env: {},
       hostnames: ['fetch.example.com'],
       pool: { min: 1, max: 4 },
+      spares: 1,
       maxSessions: 100,
       startupTimeoutSeconds: 30,
       requestTimeoutSeconds: 300,
