@@ -172,7 +172,8 @@ function memorySection(f: Figures, result: BenchResult, workload: string): strin
     most === least ? Number.NaN : (f.memory(workload, system, most, 'rssMiB') - f.memory(workload, system, least, 'rssMiB')) / (most - least);
   const childrenPerSession = (system: string): number =>
     most === least ? Number.NaN : (f.memory(workload, system, most, 'processes') - f.memory(workload, system, least, 'processes')) / (most - least);
-  const rows = f.measured.map((system) => {
+  const withMemory = f.measured.filter((system) => result.memory.some((m) => m.workload === workload && m.system === system));
+  const rows = withMemory.map((system) => {
     const isBaseline = result.systems.find((s) => s.id === system)?.family === 'baseline';
     const gateway = isBaseline ? Number.NaN : f.memory(workload, system, 0, 'rootRssMiB');
     const cells = [system, isBaseline ? '-' : `${fmtInt(gateway)} (${ratio(gateway, peers.map((p) => f.memory(workload, p, 0, 'rootRssMiB')), 'lower')})`];

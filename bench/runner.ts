@@ -13,7 +13,7 @@ import {
   type MemorySample,
   type ThroughputSample,
 } from './measure.js';
-import { gitCommit, SYSTEMS, WORKLOADS, type RunningSystem, type SystemSpec, type Workload } from './systems.js';
+import { gitCommit, SYSTEMS, WORKLOADS, type BenchPhase, type RunningSystem, type SystemSpec, type Workload } from './systems.js';
 
 /**
  * Runs the bench: every workload, every available system (alternating their
@@ -150,6 +150,7 @@ async function measureSystem(
     if (tally.count > 0) result.errors.push({ ...base, phase, count: tally.count, first: tally.first ?? '' });
   };
   const clients = LOAD_CLIENTS.filter((c) => options.clients.includes(c.id) && workload.clients.includes(c.id));
+  const runs = (phase: BenchPhase): boolean => spec.phases === undefined || spec.phases.includes(phase);
   const timeoutMs = options.callTimeoutMs;
 
   const spawnedAt = performance.now();
@@ -210,7 +211,7 @@ async function measureSystem(
     }
     await settle(rootPids, options.settleMs);
 
-    for (const client of options.firstResultSamples > 0 ? clients : []) {
+    for (const client of options.firstResultSamples > 0 && runs('first-result') ? clients : []) {
       const tally: ErrorTally = { count: 0 };
       const times = await measureFirstResult(client, target, workload, options.firstResultSamples, timeoutMs, tally);
       if (times.length > 0) result.firstResult.push({ ...base, client: client.id, ms: median(times) });
@@ -221,6 +222,7 @@ async function measureSystem(
 
     // Memory first, with raw sessions that then carry the raw throughput runs:
     // one set of sessions (and children) serves both, which halves the spawning.
+    if (!runs('memory') && !runs('throughput')) return;
     const mostSessions = Math.max(...options.concurrency, ...options.memorySessions);
     const rawSessions: BenchSession[] = [];
     try {
@@ -239,7 +241,7 @@ async function measureSystem(
       await closeSessions(rawSessions);
     }
 
-    for (const client of clients.filter((c) => c !== rawClient)) {
+    for (const client of runs('throughput') ? clients.filter((c) => c !== rawClient) : []) {
       await settle(rootPids, options.settleMs);
       const tally: ErrorTally = { count: 0 };
       const sessions = await openSessions(client, target, workload, Math.max(...options.concurrency), timeoutMs, tally);

@@ -61,6 +61,9 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
+/** Parts of the bench a system can run. */
+export type BenchPhase = 'first-result' | 'memory' | 'throughput';
+
 /** How children are shared between sessions, as reported in the doc. */
 export type ChildSharing = 'per-session' | 'warm pool' | 'shared' | 'client-owned' | 'per-request';
 
@@ -72,6 +75,8 @@ export interface SystemSpec {
   readonly sharing: ChildSharing;
   /** The HTTP protocol its clients speak (the direct baseline: stdio). */
   readonly protocol: HttpProtocol | 'stdio';
+  /** Phases measured; a variant that differs only in start-up runs `first-result` alone. @default all */
+  readonly phases?: readonly BenchPhase[];
   /** Version string for the doc. */
   version(): string;
   /** Why this system cannot run here, or undefined if it can. */
@@ -242,6 +247,7 @@ function fleetSystem(
   sharing: ChildSharing,
   protocol: HttpProtocol,
   server: Record<string, unknown>,
+  phases?: readonly BenchPhase[],
 ): SystemSpec {
   return {
     id,
@@ -249,6 +255,7 @@ function fleetSystem(
     family: 'mcp-fleet',
     sharing,
     protocol,
+    ...(phases === undefined ? {} : { phases }),
     version: fleetVersion,
     unavailable: () => fleetUnavailable(protocol),
     async start(workload, options = {}) {
@@ -284,9 +291,19 @@ export const SYSTEMS: readonly SystemSpec[] = [
       };
     },
   },
-  fleetSystem('mcp-fleet', 'mcp-fleet, legacy sessions (Streamable HTTP, child per session)', 'per-session', 'sessions', {
+  // Defaults of the legacy mode: a child per session, one spare child kept running for the next session.
+  fleetSystem('mcp-fleet', 'mcp-fleet, legacy sessions (Streamable HTTP, child per session, 1 warm spare)', 'per-session', 'sessions', {
     maxSessions: 200,
   }),
+  // The same with no spare: a new session waits for its child to start (cold).
+  fleetSystem(
+    'mcp-fleet-cold',
+    'mcp-fleet, legacy sessions, no spare (cold child per session)',
+    'per-session',
+    'sessions',
+    { maxSessions: 200, spares: 0 },
+    ['first-result'],
+  ),
   // Defaults of the modern mode: a warm pool (min 1, max 4) shared by all requests.
   fleetSystem('mcp-fleet-modern', 'mcp-fleet, modern stateless 2026-07-28 (warm pool)', 'warm pool', 'modern', {
     maxSessions: 200,
