@@ -330,6 +330,7 @@ class FleetGateway implements Gateway {
       }
       validateModernRequest(request.headers, message);
       const endpoint = this.modern.get(server.name) as ModernEndpoint;
+      endpoint.paramHeaders.check(request.headers, message);
       if (this.cluster) {
         // An MRTR retry goes to the replica holding the parked call.
         const placement = await this.cluster.placeOwner(endpoint.stateOwner(message), request);
@@ -350,7 +351,7 @@ class FleetGateway implements Gateway {
           id: initialize.id ?? null,
         });
       }
-      if (server.verdict?.era === 'modern') return { response: this.bridgeFor(server).initialize(initialize), method };
+      if (needsBridge(server)) return { response: this.bridgeFor(server).initialize(initialize), method };
       const session = this.openSession('streamable', server, request);
       return { response: await session.post(messages, raw, false), method };
     }
@@ -403,7 +404,7 @@ class FleetGateway implements Gateway {
     if (accept !== '' && !accept.includes('text/event-stream') && !accept.includes('*/*')) {
       throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list text/event-stream');
     }
-    if (server.verdict?.era === 'modern') {
+    if (needsBridge(server)) {
       if (this.draining) {
         throw new HttpError(503, ErrorCode.ServerError, 'Service Unavailable: the gateway is shutting down; retry on another replica', {
           headers: { 'retry-after': '1', connection: 'close' },
@@ -522,6 +523,15 @@ class FleetGateway implements Gateway {
     });
     return new HttpError(500, ErrorCode.InternalError, 'Internal error').toResponse();
   }
+}
+
+/**
+ * Legacy clients of a modern server that refuses `initialize` go through the
+ * bridge; a dual-era server gives each legacy session its own child, so its
+ * push-style (2025) features keep working.
+ */
+function needsBridge(server: UpstreamServer): boolean {
+  return server.verdict?.era === 'modern' && server.verdict.acceptsLegacy !== true;
 }
 
 /** 2026-07-28 has no GET stream and no sessions: a modern client's GET or DELETE gets 405. */

@@ -30,6 +30,8 @@ export const ErrorCode = {
   RequestTimeout: -32001,
   /** 2026-07-28: header and body disagree. */
   HeaderMismatch: -32020,
+  /** 2026-07-28: a request needs a client capability the request did not declare. */
+  MissingRequiredClientCapability: -32021,
   /** 2026-07-28: protocol version not supported. */
   UnsupportedProtocolVersion: -32022,
 } as const;

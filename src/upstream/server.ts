@@ -16,6 +16,8 @@ export interface ProbeVerdict {
   readonly discover?: Record<string, unknown>;
   /** Its `initialize` result, for a legacy server. */
   readonly initialize?: Record<string, unknown>;
+  /** For a modern server: whether it also answers `initialize` (dual-era), so legacy clients can have their own child. */
+  readonly acceptsLegacy?: boolean;
 }
 
 /** Newest legacy revision the gateway asks for when it initializes a child itself. */
@@ -194,7 +196,15 @@ export class UpstreamServer {
         { keepAliveForInitialize: true },
       );
       if (discover.kind === 'result' && Array.isArray(discover.value['supportedVersions'])) {
-        this.setReady({ era: 'modern', discover: discover.value });
+        // A modern server may serve legacy openings too (the SDK v2 default): ask a fresh process.
+        if (discover.child) void discover.child.stop(500);
+        const legacy = await this.ask(
+          'initialize',
+          { protocolVersion: LEGACY_PROBE_VERSION, capabilities: {}, clientInfo: GATEWAY_INFO },
+          Math.min(startupMs, 10_000),
+          {},
+        );
+        this.setReady({ era: 'modern', discover: discover.value, acceptsLegacy: legacy.kind === 'result' });
         return;
       }
       const initialize = await this.ask(
@@ -288,7 +298,7 @@ export class UpstreamServer {
       (verdict.discover?.['_meta'] as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/serverInfo']) as
       | { name?: string; version?: string }
       | undefined;
-    this.logger.info('server ready', { era: verdict.era, upstream: info?.name, upstreamVersion: info?.version });
+    this.logger.info('server ready', { era: verdict.era, ...(verdict.era === 'modern' ? { acceptsLegacy: verdict.acceptsLegacy } : {}), upstream: info?.name, upstreamVersion: info?.version });
   }
 
   private setFailing(reason: string): void {

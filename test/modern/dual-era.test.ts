@@ -169,9 +169,9 @@ describe('one URL, both eras: a legacy stdio server bridged to 2026-07-28', () =
 
   it('answers a raw input_required with a signed requestState, and refuses a forged one', async () => {
     const first = await modernPost(gw.mcpUrl('fixture'), 'tools/call', { name: 'ask', arguments: { question: 'q?' } }, {});
-    // The raw request declared no elicitation capability: the child is told so and fails the call cleanly.
-    expect(first.status).toBe(200);
-    expect(first.body.result ?? first.body.error).toBeDefined();
+    // The raw request declared no elicitation capability: 400, -32021, naming the capability.
+    expect(first.status).toBe(400);
+    expect(first.body.error).toMatchObject({ code: -32021, data: { requiredCapabilities: { elicitation: {} } } });
     const forged = await modernPost(gw.mcpUrl('fixture'), 'tools/call', { name: 'ask', arguments: { question: 'q?' }, requestState: 'eyJwIjoieCJ9.AAAA', inputResponses: {} });
     expect(forged.body.error.code).toBe(-32602);
     expect(forged.body.error.message).toMatch(/requestState/);
@@ -279,6 +279,23 @@ describe('one URL, both eras: a legacy stdio server bridged to 2026-07-28', () =
       expect(body.error.data).toEqual({ supported: [V], requested: '2099-01-01' });
     });
 
+    it('rejects a request without _meta, or without its protocol version or client capabilities, with 400 and -32602', async () => {
+      for (const meta of [undefined, { 'io.modelcontextprotocol/clientCapabilities': {} }, { 'io.modelcontextprotocol/protocolVersion': V }]) {
+        const response = await fetch(gw.mcpUrl('everything'), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': V, 'mcp-method': 'server/discover' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'server/discover', params: meta === undefined ? {} : { _meta: meta } }),
+        });
+        expect(response.status).toBe(400);
+        expect(((await response.json()) as { id: number; error: { code: number } })).toMatchObject({ id: 9, error: { code: -32602 } });
+      }
+    });
+
+    it('answers initialize sent as a 2026-07-28 request with 404 and -32601 (a removed method)', async () => {
+      const { status, body } = await modernPost(gw.mcpUrl('everything'), 'initialize');
+      expect([status, body.error.code]).toEqual([404, -32601]);
+    });
+
     it('rejects a header and body version that disagree with -32020', async () => {
       const { status, body } = await modernPost(gw.mcpUrl('everything'), 'tools/list', {}, { 'x-body-version': '2099-01-01' });
       expect([status, body.error.code]).toEqual([400, -32020]);
@@ -373,7 +390,10 @@ describe('a modern (SDK v2) stdio server', () => {
       expect((await v1.client.listTools()).tools.map((t) => t.name)).toEqual(['echo', 'confirm']);
       expect(v2.getProtocolEra()).toBe('legacy');
       expect(textOf(await v2.callTool({ name: 'echo', arguments: { message: 'v2' } }))).toBe('modern-only: v2');
-      expect(textOf(await (await connectStreamable(gw.mcpUrl('modern'))).client.callTool({ name: 'echo', arguments: { message: 'x' } }))).toBe('echo(modern): x');
+      // A dual-era server answers initialize itself: its legacy sessions get their own child.
+      const dual = await connectStreamable(gw.mcpUrl('modern'));
+      expect(textOf(await dual.client.callTool({ name: 'echo', arguments: { message: 'x' } }))).toBe('echo(legacy): x');
+      await dual.client.close();
     } finally {
       await v1.client.close();
       await v2.close();

@@ -5,6 +5,7 @@ import type { Era, UpstreamServer } from '../../upstream/server.js';
 import { HttpError } from '../http-error.js';
 import { ErrorCode, errorText, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.js';
 import { LazyResponse } from '../lazy-response.js';
+import { ParamHeaderTable } from './param-headers.js';
 import {
   META_CLIENT_CAPABILITIES,
   META_PROTOCOL_VERSION,
@@ -122,13 +123,26 @@ class BridgedCall implements CallSink {
   onServerRequest(message: UpstreamMessage, child: PooledChild): void {
     const needed = CAPABILITY_FOR[message.method as string];
     const declared = this.exchange?.capabilities ?? {};
-    if (needed === undefined || declared[needed] === undefined) {
-      child.answer(message.id as string | number, {
-        error: {
-          code: ErrorCode.MethodNotFound,
-          message: needed === undefined ? `${message.method} is not supported` : `The client did not declare the ${needed} capability`,
-        },
-      });
+    if (needed === undefined) {
+      child.answer(message.id as string | number, { error: { code: ErrorCode.MethodNotFound, message: `${message.method} is not supported` } });
+      return;
+    }
+    if (declared[needed] === undefined) {
+      // The call cannot go on without it: the client learns which capability, the child is told and stopped.
+      child.answer(message.id as string | number, { error: { code: ErrorCode.MethodNotFound, message: `The client did not declare the ${needed} capability` } });
+      const exchange = this.exchange;
+      this.exchange = undefined;
+      child.cancel(this.upstreamId, `the client did not declare the ${needed} capability`);
+      this.endpoint.unpark(this);
+      exchange?.reply.final(
+        errorText(
+          exchange.clientId,
+          ErrorCode.MissingRequiredClientCapability,
+          `This request needs the client capability "${needed}", which the request's _meta did not declare`,
+          { requiredCapabilities: { [needed]: {} } },
+        ),
+        400,
+      );
       return;
     }
     this.pending.set(`input-${String(message.id)}`, message);
@@ -163,9 +177,41 @@ export class ModernEndpoint {
     return this.inFlight;
   }
 
-  /** Starts the warm pool once the server's era is known. */
+  /** What the gateway knows of the tools' `x-mcp-header` parameters. */
+  readonly paramHeaders = new ParamHeaderTable();
+
+  /** Starts the warm pool once the server's era is known, and learns the tools' header annotations. */
   async warm(): Promise<void> {
     await this.ensurePool();
+    await this.learnTools();
+  }
+
+  /** Lists the tools once on a pool child (all pages), for `Mcp-Param-*` validation. */
+  private async learnTools(): Promise<void> {
+    const pool = this.pool;
+    if (!pool) return;
+    const meta = {
+      [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSIONS[0],
+      [META_CLIENT_CAPABILITIES]: {},
+    };
+    let cursor: string | undefined;
+    for (let page = 0; page < 20; page++) {
+      const child = await pool.acquire().catch(() => undefined);
+      if (!child) return;
+      const result = await new Promise<Record<string, unknown> | undefined>((resolve) => {
+        const params: Record<string, unknown> = { ...(cursor ? { cursor } : {}), ...(this.era === 'modern' ? { _meta: meta } : {}) };
+        child.call('tools/list', params, {
+          onResponse: (m) => resolve(m.result),
+          onProgress: () => {},
+          onServerRequest: (m, c) => c.answer(m.id as string | number, { error: { code: ErrorCode.MethodNotFound, message: 'Not available' } }),
+          onChildGone: () => resolve(undefined),
+        });
+      });
+      if (!result) return;
+      this.paramHeaders.learn(result);
+      cursor = typeof result['nextCursor'] === 'string' ? result['nextCursor'] : undefined;
+      if (!cursor) return;
+    }
   }
 
   /** Answers one validated modern request or notification. */
@@ -245,11 +291,12 @@ export class ModernEndpoint {
   deliverFinal(call: BridgedCall, exchange: Exchange, message: UpstreamMessage): void {
     this.unpark(call);
     if (message.error) {
-      const status = message.error.code === ErrorCode.MethodNotFound ? 404 : 200;
+      const status = httpStatusOf(message.error.code);
       exchange.reply.final(JSON.stringify({ jsonrpc: '2.0', id: exchange.clientId, error: message.error }), status);
       return;
     }
     let result = message.result ?? {};
+    if (exchange.method === 'tools/list') this.paramHeaders.learn(result);
     if (this.era === 'legacy') {
       result = { ...result, resultType: 'complete' };
       if (CACHEABLE.has(exchange.method)) result = { ttlMs: 0, cacheScope: 'private', ...result };
@@ -387,6 +434,7 @@ export class ModernEndpoint {
 
   /** Fans a child's change notification out to the listen streams that opted in. */
   private onChildNotification(message: UpstreamMessage, from: PooledChild): void {
+    if (message.method === 'notifications/tools/list_changed') void this.learnTools();
     if (this.era === 'modern') {
       const upstreamId = message.params?.['_meta'] as Record<string, unknown> | undefined;
       const target = upstreamId?.[META_SUBSCRIPTION_ID];
@@ -511,6 +559,13 @@ function withSubscription(result: Record<string, unknown> | undefined, id: JsonR
 function withSubscriptionParams(message: UpstreamMessage, id: JsonRpcId): UpstreamMessage {
   const meta = (message.params?.['_meta'] ?? {}) as Record<string, unknown>;
   return { jsonrpc: '2.0', method: message.method as string, params: { ...message.params, _meta: { ...meta, [META_SUBSCRIPTION_ID]: id } } };
+}
+
+/** HTTP status of a 2026-07-28 error: -32601 is 404; header, capability and version errors are 400. */
+function httpStatusOf(code: number): number {
+  if (code === ErrorCode.MethodNotFound) return 404;
+  if (code === ErrorCode.HeaderMismatch || code === ErrorCode.MissingRequiredClientCapability || code === ErrorCode.UnsupportedProtocolVersion) return 400;
+  return 200;
 }
 
 function jsonRpcError(status: number, id: JsonRpcId | null, code: number, message: string): Response {

@@ -43,9 +43,10 @@ export function metaOf(message: JsonRpcMessage): Record<string, unknown> | undef
  * `_meta` (and the header); `initialize` and session-bound traffic are legacy.
  */
 export function isModernRequest(headers: Headers, message: JsonRpcMessage | undefined): boolean {
-  if (message?.method === 'initialize') return false;
   const header = headers.get('mcp-protocol-version');
+  // A 2026-era header marks a modern request, even an `initialize` (a removed method then: 404).
   if (header !== null && header >= '2026') return true;
+  if (message?.method === 'initialize') return false;
   const version = message ? metaOf(message)?.[META_PROTOCOL_VERSION] : undefined;
   return typeof version === 'string';
 }
@@ -54,12 +55,17 @@ export function isModernRequest(headers: Headers, message: JsonRpcMessage | unde
 export function decodeHeaderValue(value: string): string | undefined {
   if (value.startsWith('=?base64?') && value.endsWith('?=') && value.length >= 11) {
     const encoded = value.slice(9, -2);
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded)) return undefined;
+    // Strict Base64: the standard alphabet and full padding.
+    if (encoded.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(encoded)) return undefined;
     return Buffer.from(encoded, 'base64').toString('utf8');
   }
   // Plain values must be visible ASCII, space or tab, with no leading or trailing blank.
   if (!/^[\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?$/.test(value)) return undefined;
   return value;
+}
+
+function invalidParams(id: JsonRpcId | null, message: string): HttpError {
+  return new HttpError(400, ErrorCode.InvalidParams, `Invalid params: ${message}`, { id });
 }
 
 function mismatch(id: JsonRpcId | null, message: string): HttpError {
@@ -76,8 +82,12 @@ export function validateModernRequest(headers: Headers, message: JsonRpcMessage)
   const header = headers.get('mcp-protocol-version');
   const body = metaOf(message)?.[META_PROTOCOL_VERSION];
   if (header === null) throw mismatch(id, 'the MCP-Protocol-Version header is required');
-  if (typeof body !== 'string') {
-    throw mismatch(id, `params._meta["${META_PROTOCOL_VERSION}"] is required and must equal the MCP-Protocol-Version header`);
+  const meta = metaOf(message);
+  if (meta === undefined) throw invalidParams(id, 'params._meta is required in 2026-07-28 (protocol version and client capabilities)');
+  if (typeof body !== 'string') throw invalidParams(id, `params._meta["${META_PROTOCOL_VERSION}"] is required`);
+  const capabilities = meta[META_CLIENT_CAPABILITIES];
+  if (capabilities === null || typeof capabilities !== 'object' || Array.isArray(capabilities)) {
+    throw invalidParams(id, `params._meta["${META_CLIENT_CAPABILITIES}"] is required (an object; {} declares none)`);
   }
   if (header !== body) {
     throw mismatch(id, `MCP-Protocol-Version header value '${header}' does not match body value '${body}'`);
