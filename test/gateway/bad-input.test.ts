@@ -74,7 +74,7 @@ function modernCall(id: number, name: string): string {
     jsonrpc: '2.0',
     id,
     method: 'tools/call',
-    params: { name, arguments: { message: 'hi' }, _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN } },
+    params: { name, arguments: { message: 'hi' }, _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientCapabilities': {} } },
   });
 }
 
