@@ -496,7 +496,7 @@ class FleetGateway implements Gateway {
       const cluster = this.cluster;
       bridge = new LegacyBridge(
         this.modern.get(server.name) as ModernEndpoint,
-        () => server.verdict?.discover,
+        () => advertisementOf(server),
         cluster ? () => cluster.mintSessionId() : undefined,
         this.config.gateway.sseKeepAliveSeconds * 1000,
       );
@@ -526,12 +526,30 @@ class FleetGateway implements Gateway {
 }
 
 /**
- * Legacy clients of a modern server that refuses `initialize` go through the
- * bridge; a dual-era server gives each legacy session its own child, so its
- * push-style (2025) features keep working.
+ * Whether legacy sessions of a server run on the shared pool (through the bridge)
+ * instead of a child each: when `policy` is `pool` or `shared`, and for a modern
+ * server that refuses `initialize`. A dual-era or legacy server under the default
+ * policy gives each legacy session its own child, so its push-style (2025)
+ * features keep working.
  */
 function needsBridge(server: UpstreamServer): boolean {
-  return server.verdict?.era === 'modern' && server.verdict.acceptsLegacy !== true;
+  const policy = server.config.policy;
+  if (server.verdict === undefined) return false;
+  if (policy === 'pool' || policy === 'shared') return true;
+  return server.verdict.era === 'modern' && server.verdict.acceptsLegacy !== true;
+}
+
+/** A discover-shaped advertisement from a legacy server's initialize result. */
+function advertisementOf(server: UpstreamServer): Record<string, unknown> | undefined {
+  const verdict = server.verdict;
+  if (verdict?.discover) return verdict.discover;
+  const init = verdict?.initialize;
+  if (!init) return undefined;
+  return {
+    capabilities: init['capabilities'] ?? {},
+    ...(typeof init['instructions'] === 'string' ? { instructions: init['instructions'] } : {}),
+    _meta: { 'io.modelcontextprotocol/serverInfo': init['serverInfo'] },
+  };
 }
 
 /** 2026-07-28 has no GET stream and no sessions: a modern client's GET or DELETE gets 405. */
