@@ -354,13 +354,24 @@ function summaryLines(f: Figures, result: BenchResult): string[] {
     const first = f.firstResult(w, sys.id, 'raw');
     const rss = f.memory(w, sys.id, sessions, 'rssMiB');
     const verdicts = scorecard(f, result, sys.id);
-    lines.push(
-      `- **${sys.id}** (${w}, raw client, ${sizeLabel(bytes)}): ${fmtInt(cps)} calls/s at ${most} clients (${ratio(cps, peers.map((p) => f.throughput(w, p, 'raw', bytes, most, 'callsPerSecond')), 'higher')} the best peer); ` +
-        `p50 ${fmt(p50, 2)} ms at ${least} client (${ratio(p50, peers.map((p) => f.throughput(w, p, 'raw', bytes, least, 'p50Ms')), 'lower')}; direct stdio ${fmt(f.throughput(w, 'direct', 'raw', bytes, least, 'p50Ms'), 2)} ms); ` +
-        `new client's first result ${fmt(first, 1)} ms (${ratio(first, peers.map((p) => f.firstResult(w, p, 'raw')), 'lower')}); ` +
-        `${fmtInt(rss)} MiB with ${sessions} sessions (${ratio(rss, peers.map((p) => f.memory(w, p, sessions, 'rssMiB')), 'lower')}); ` +
-        `ahead of or level with the best peer on ${verdicts.filter((v) => v.ahead).length} of ${verdicts.length} figures.`,
-    );
+    const parts: string[] = [];
+    // A variant that ran only some phases (mcp-fleet-cold) reports only those figures.
+    if (Number.isFinite(cps)) {
+      parts.push(`${fmtInt(cps)} calls/s at ${most} clients (${ratio(cps, peers.map((p) => f.throughput(w, p, 'raw', bytes, most, 'callsPerSecond')), 'higher')} the best peer)`);
+    }
+    if (Number.isFinite(p50)) {
+      parts.push(
+        `p50 ${fmt(p50, 2)} ms at ${least} client (${ratio(p50, peers.map((p) => f.throughput(w, p, 'raw', bytes, least, 'p50Ms')), 'lower')}; direct stdio ${fmt(f.throughput(w, 'direct', 'raw', bytes, least, 'p50Ms'), 2)} ms)`,
+      );
+    }
+    if (Number.isFinite(first)) {
+      parts.push(`new client's first result ${fmt(first, 1)} ms (${ratio(first, peers.map((p) => f.firstResult(w, p, 'raw')), 'lower')})`);
+    }
+    if (Number.isFinite(rss)) {
+      parts.push(`${fmtInt(rss)} MiB with ${sessions} sessions (${ratio(rss, peers.map((p) => f.memory(w, p, sessions, 'rssMiB')), 'lower')})`);
+    }
+    parts.push(`ahead of or level with the best peer on ${verdicts.filter((v) => v.ahead).length} of ${verdicts.length} figures`);
+    lines.push(`- **${sys.id}** (${w}, raw client, ${sizeLabel(bytes)}): ${parts.join('; ')}.`);
   }
   lines.push(
     '',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderChart, renderMarkdown } from '../bench/report.js';
 import { QUICK_OPTIONS, runBench } from '../bench/runner.js';
-import { killAllSpawned } from '../bench/systems.js';
+import { killAllSpawned, SYSTEMS } from '../bench/systems.js';
 
 // The full benchmark (`npm run bench`) takes minutes and is not part of `npm test`;
 // this one pass with tiny counts keeps every system adapter, both load clients
@@ -15,7 +15,9 @@ describe('bench smoke run', () => {
         const available = result.systems.filter((s) => !s.unavailable).map((s) => s.id);
         expect(available).toEqual(expect.arrayContaining(['direct', 'supergateway', 'mcp-proxy']));
 
-        for (const system of available) {
+        // A variant that differs only in start-up (mcp-fleet-cold) runs the first-result phase alone.
+        const measuresLoad = (id: string): boolean => SYSTEMS.find((s) => s.id === id)?.phases?.includes('throughput') ?? true;
+        for (const system of available.filter(measuresLoad)) {
           for (const client of QUICK_OPTIONS.clients) {
             const cells = result.throughput.filter((r) => r.system === system && r.client === client);
             expect(cells.length, `${system} with the ${client} client`).toBe(QUICK_OPTIONS.concurrency.length * QUICK_OPTIONS.payloadBytes.length);
@@ -26,6 +28,9 @@ describe('bench smoke run', () => {
           }
           expect(result.memory.some((m) => m.system === system && m.sessions === 1 && m.rssMiB > 0)).toBe(true);
         }
+        expect(result.firstResult.filter((r) => r.client === 'cold start').map((r) => r.system)).toEqual(
+          expect.arrayContaining(available.filter((id) => id !== 'direct')),
+        );
         expect(result.errors).toEqual([]);
 
         const markdown = renderMarkdown(result, 'chart.svg');
