@@ -304,6 +304,11 @@ export const SYSTEMS: readonly SystemSpec[] = [
     { maxSessions: 200, spares: 0 },
     ['first-result'],
   ),
+  // Legacy sessions multiplexed on one shared child, the way mcp-proxy runs.
+  fleetSystem('mcp-fleet-shared', 'mcp-fleet, legacy sessions, policy: shared (one child)', 'shared', 'sessions', {
+    maxSessions: 200,
+    policy: 'shared',
+  }),
   // Defaults of the modern mode: a warm pool (min 1, max 4) shared by all requests.
   fleetSystem('mcp-fleet-modern', 'mcp-fleet, modern stateless 2026-07-28 (warm pool)', 'warm pool', 'modern', {
     maxSessions: 200,
