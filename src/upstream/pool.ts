@@ -10,8 +10,8 @@ import { LEGACY_PROBE_VERSION, type Era, type UpstreamServer } from './server.js
 
 /** What a child said about one upstream call. */
 export interface CallSink {
-  /** The final response (`result` or `error`), with the client's id not yet restored. */
-  onResponse(message: UpstreamMessage): void;
+  /** The final response (`result` or `error`), with the client's id not yet restored; `line` is its wire text. */
+  onResponse(message: UpstreamMessage, line: string): void;
   /** A progress notification for the call, token already restored to the client's. */
   onProgress(message: UpstreamMessage): void;
   /** A server-to-client request (sampling, elicitation, roots) attributed to the call. */
@@ -66,7 +66,7 @@ export class PooledChild {
   ) {
     this.logger = logger;
     this.child = server.spawn({
-      onMessage: (_line, message) => this.fromChild(message as UpstreamMessage),
+      onMessage: (line, message) => this.fromChild(message as UpstreamMessage, line),
       onExit: (exit) => this.exited(exit),
     });
     this.ready = era === 'legacy' ? this.initialize() : Promise.resolve();
@@ -178,14 +178,14 @@ export class PooledChild {
     });
   }
 
-  private fromChild(message: UpstreamMessage): void {
+  private fromChild(message: UpstreamMessage, line: string): void {
     const hasMethod = typeof message.method === 'string';
     if (!hasMethod && message.id !== undefined && message.id !== null) {
       const id = typeof message.id === 'number' ? message.id : Number(message.id);
       const call = this.calls.get(id);
       if (!call) return;
       this.forget(id);
-      call.sink.onResponse(message);
+      call.sink.onResponse(message, line);
       return;
     }
     if (!hasMethod) return;

@@ -111,8 +111,8 @@ class BridgedCall implements CallSink {
     this.exchange = exchange;
   }
 
-  onResponse(message: UpstreamMessage): void {
-    if (this.exchange) this.endpoint.deliverFinal(this, this.exchange, message);
+  onResponse(message: UpstreamMessage, line: string): void {
+    if (this.exchange) this.endpoint.deliverFinal(this, this.exchange, message, line);
     else this.finalMessage = message;
   }
 
@@ -288,7 +288,7 @@ export class ModernEndpoint {
   }
 
   /** Sends the child's final answer to the client, in 2026-07-28 shape. */
-  deliverFinal(call: BridgedCall, exchange: Exchange, message: UpstreamMessage): void {
+  deliverFinal(call: BridgedCall, exchange: Exchange, message: UpstreamMessage, line?: string): void {
     this.unpark(call);
     if (message.error) {
       const status = httpStatusOf(message.error.code);
@@ -297,6 +297,11 @@ export class ModernEndpoint {
     }
     let result = message.result ?? {};
     if (exchange.method === 'tools/list') this.paramHeaders.learn(result);
+    const spliced = line === undefined ? undefined : spliceResult(line, message, exchange.clientId, this.era === 'legacy', CACHEABLE.has(exchange.method));
+    if (spliced !== undefined) {
+      exchange.reply.final(spliced);
+      return;
+    }
     if (this.era === 'legacy') {
       result = { ...result, resultType: 'complete' };
       if (CACHEABLE.has(exchange.method)) result = { ttlMs: 0, cacheScope: 'private', ...result };
@@ -559,6 +564,41 @@ function withSubscription(result: Record<string, unknown> | undefined, id: JsonR
 function withSubscriptionParams(message: UpstreamMessage, id: JsonRpcId): UpstreamMessage {
   const meta = (message.params?.['_meta'] ?? {}) as Record<string, unknown>;
   return { jsonrpc: '2.0', method: message.method as string, params: { ...message.params, _meta: { ...meta, [META_SUBSCRIPTION_ID]: id } } };
+}
+
+/**
+ * The client's response built from the child's wire text without serializing the
+ * result again (large results are most of the cost): the result's text is cut out
+ * of the line and the 2026-07-28 fields are put in front of its members. Returns
+ * undefined when the line does not have the plain shape this relies on.
+ */
+export function spliceResult(
+  line: string,
+  message: UpstreamMessage,
+  clientId: JsonRpcId,
+  addResultType: boolean,
+  addCaching: boolean,
+): string | undefined {
+  const result = message.result;
+  if (result === undefined || message.error !== undefined || result === null || typeof result !== 'object') return undefined;
+  const keys = Object.keys(message);
+  if (keys.length !== 3) return undefined;
+  const id = JSON.stringify(message.id);
+  let text: string | undefined;
+  const tail = `,"jsonrpc":"2.0","id":${id}}`;
+  if (keys[0] === 'result' && line.startsWith('{"result":') && line.endsWith(tail)) {
+    text = line.slice(10, line.length - tail.length);
+  } else {
+    const head = keys[0] === 'jsonrpc' ? `{"jsonrpc":"2.0","id":${id},"result":` : `{"id":${id},"jsonrpc":"2.0","result":`;
+    if (keys[2] === 'result' && line.startsWith(head) && line.endsWith('}')) text = line.slice(head.length, -1);
+  }
+  if (text === undefined || !text.startsWith('{') || !text.endsWith('}')) return undefined;
+  const extra: string[] = [];
+  if (addResultType && !('resultType' in result)) extra.push('"resultType":"complete"');
+  if (addResultType && addCaching && !('ttlMs' in result)) extra.push('"ttlMs":0');
+  if (addResultType && addCaching && !('cacheScope' in result)) extra.push('"cacheScope":"private"');
+  const body = extra.length === 0 ? text : text === '{}' ? `{${extra.join(',')}}` : `{${extra.join(',')},${text.slice(1)}`;
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(clientId)},"result":${body}}`;
 }
 
 /** HTTP status of a 2026-07-28 error: -32601 is 404; header, capability and version errors are 400. */
