@@ -1,6 +1,6 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { PROMETHEUS_CONTENT_TYPE, type MetricsRegistry } from './metrics.js';
+import { bindServer, type BoundServer } from './node-server.js';
 
 /**
  * The small HTTP listener that serves `/metrics` on its own address
@@ -19,16 +19,7 @@ export interface MetricsListenOptions {
 }
 
 /** A listening metrics server. */
-export interface ListeningMetrics {
-  /** The Node server. */
-  readonly server: Server;
-  /** `http://host:port` it listens on. */
-  readonly url: string;
-  /** The bound port. */
-  readonly port: number;
-  /** Stops listening and closes its connections. */
-  close(): Promise<void>;
-}
+export type ListeningMetrics = BoundServer;
 
 /** Serves `registry` at `options.path` on its own port. */
 export function listenMetrics(registry: MetricsRegistry, options: MetricsListenOptions): Promise<ListeningMetrics> {
@@ -46,22 +37,5 @@ export function listenMetrics(registry: MetricsRegistry, options: MetricsListenO
     res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      const address = server.address() as AddressInfo;
-      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      resolve({
-        server,
-        port: address.port,
-        url: `http://${host}:${address.port}`,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeAllConnections();
-          }),
-      });
-    });
-  });
+  return bindServer(server, options.host, options.port, 0);
 }

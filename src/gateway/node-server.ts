@@ -19,17 +19,8 @@ export interface ListenOptions {
   readonly maxBodyBytes: number;
 }
 
-/** A listening server. */
-export interface ListeningGateway {
-  /** The Node server. */
-  readonly server: Server;
-  /** `http://host:port` it listens on. */
-  readonly url: string;
-  /** The bound port. */
-  readonly port: number;
-  /** Stops accepting, ends idle connections, and resolves when all are closed. */
-  close(): Promise<void>;
-}
+/** A listening gateway. */
+export type ListeningGateway = BoundServer;
 
 function toRequest(req: IncomingMessage, body: Buffer | undefined, signal: AbortSignal): Request {
   const headers = new Headers();
@@ -140,21 +131,39 @@ export function listen(gateway: Gateway, options: ListenOptions): Promise<Listen
   // Bounds the time to receive a whole request (headers and body), so a client that
   // trickles a body cannot hold a connection forever; responses (SSE) are not bounded.
   server.requestTimeout = server.headersTimeout + 60_000;
+  return bindServer(server, options.host, options.port, 1000);
+}
+
+/** A server bound to an address. */
+export interface BoundServer {
+  /** The Node server. */
+  readonly server: Server;
+  /** `http://host:port` it listens on. */
+  readonly url: string;
+  /** The bound port. */
+  readonly port: number;
+  /** Stops accepting, ends idle connections at once and the others after the grace, and resolves when all are closed. */
+  close(): Promise<void>;
+}
+
+/** Binds `server` to `host:port`; `close` gives open connections `forceAfterMs` before cutting them. */
+export function bindServer(server: Server, host: string, port: number, forceAfterMs: number): Promise<BoundServer> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       const address = server.address() as AddressInfo;
-      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       resolve({
         server,
         port: address.port,
-        url: `http://${host}:${address.port}`,
+        url: `http://${shown}:${address.port}`,
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done());
             server.closeIdleConnections();
-            setTimeout(() => server.closeAllConnections(), 1000).unref();
+            if (forceAfterMs <= 0) server.closeAllConnections();
+            else setTimeout(() => server.closeAllConnections(), forceAfterMs).unref();
           }),
       });
     });
