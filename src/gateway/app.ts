@@ -282,7 +282,7 @@ class FleetGateway implements Gateway {
   }
 
   /** Reads and parses a JSON-RPC POST body: one message or a batch. */
-  private async readMessages(request: Request): Promise<{ messages: JsonRpcMessage[]; raw: string; batch: boolean }> {
+  private async readMessages(request: Request): Promise<{ messages: JsonRpcMessage[]; raw: string; batch: boolean; method: string }> {
     const type = request.headers.get('content-type') ?? '';
     if (!/^application\/json\b/i.test(type.trim())) {
       throw new HttpError(415, ErrorCode.InvalidRequest, 'Unsupported Media Type: Content-Type must be application/json');
@@ -306,7 +306,10 @@ class FleetGateway implements Gateway {
         throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
       }
     }
-    return applyTraceparent(request.headers, { messages: messages as JsonRpcMessage[], raw, batch });
+    // The label logs and metrics use: the method, or what the POST carried instead.
+    const first = (messages as JsonRpcMessage[])[0];
+    const method = batch ? 'batch' : typeof first?.method === 'string' ? first.method : 'response';
+    return applyTraceparent(request.headers, { messages: messages as JsonRpcMessage[], raw, batch, method });
   }
 
   private async streamablePost(request: Request, server: UpstreamServer): Promise<{ response: Response; method?: string }> {
@@ -314,8 +317,7 @@ class FleetGateway implements Gateway {
     if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
       throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list both application/json and text/event-stream');
     }
-    const { messages, raw, batch } = await this.readMessages(request);
-    const method = batch ? 'batch' : typeof messages[0]?.method === 'string' ? (messages[0].method as string) : 'response';
+    const { messages, raw, batch, method } = await this.readMessages(request);
     if (isModernRequest(request.headers, messages[0])) {
       // 2026-07-28: stateless; an Mcp-Session-Id header is ignored, as the spec says.
       const message = messages[0] as JsonRpcMessage;
@@ -423,13 +425,11 @@ class FleetGateway implements Gateway {
     }
     const bridge = this.bridges.get(server.name);
     if (bridge?.has(sessionId)) {
-      const { messages, batch } = await this.readMessages(request);
-      const method = batch ? 'batch' : typeof messages[0]?.method === 'string' ? (messages[0].method as string) : 'response';
+      const { messages, method } = await this.readMessages(request);
       return { response: bridge.postSse(sessionId, messages), method };
     }
     const session = this.findSession(sessionId, server, 'sse');
-    const { messages, raw, batch } = await this.readMessages(request);
-    const method = batch ? 'batch' : typeof messages[0]?.method === 'string' ? (messages[0].method as string) : 'response';
+    const { messages, raw, batch, method } = await this.readMessages(request);
     if (!session.deliverToChild(messages, batch ? undefined : raw)) {
       throw new HttpError(503, ErrorCode.ServerError, `MCP server "${server.name}" is not running; reconnect to start a new session`);
     }
