@@ -4,7 +4,8 @@ import { UpstreamServer } from '../upstream/server.js';
 import { HttpError } from './http-error.js';
 import { ErrorCode, isJsonRpcMessage, isRequest, type JsonRpcMessage } from './jsonrpc.js';
 import { LegacySession } from './legacy-session.js';
-import { isModernRequest, MODERN_PROTOCOL_VERSIONS, validateModernRequest } from './modern/headers.js';
+import { isLegacyVersion, isModernVersion, LEGACY_PROTOCOL_VERSIONS } from '../protocol.js';
+import { isModernRequest, validateModernRequest } from './modern/headers.js';
 import { ModernEndpoint, newStateKey } from './modern/endpoint.js';
 import { LegacyBridge } from './modern/legacy-bridge.js';
 import { Cluster, type ClusterSettings } from './cluster/cluster.js';
@@ -22,9 +23,6 @@ import { createFleetMetrics, methodLabel, metricsResponse, type FleetMetrics } f
 
 /** How long after a child's unexpected exit `/ready` shows its server as `degraded`. */
 export const DEGRADED_WINDOW_MS = 60_000;
-
-/** Legacy protocol revisions a client may speak over this gateway. */
-export const LEGACY_PROTOCOL_VERSIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'] as const;
 
 /** Options of {@link createGateway}. */
 export interface GatewayOptions {
@@ -439,7 +437,7 @@ class FleetGateway implements Gateway {
   private checkProtocolVersion(request: Request): void {
     const version = request.headers.get('mcp-protocol-version');
     if (version === null) return;
-    if (!(LEGACY_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
+    if (!isLegacyVersion(version)) {
       throw new HttpError(
         400,
         ErrorCode.InvalidRequest,
@@ -555,7 +553,7 @@ function advertisementOf(server: UpstreamServer): Record<string, unknown> | unde
 /** 2026-07-28 has no GET stream and no sessions: a modern client's GET or DELETE gets 405. */
 function rejectModernStreamMethod(request: Request): void {
   const version = request.headers.get('mcp-protocol-version');
-  if (version !== null && (MODERN_PROTOCOL_VERSIONS as readonly string[]).includes(version) && !request.headers.has('mcp-session-id')) {
+  if (version !== null && isModernVersion(version) && !request.headers.has('mcp-session-id')) {
     throw methodNotAllowed('POST');
   }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import { describeExit, type ChildExit, type StdioChild } from './child.js';
-import { LEGACY_PROBE_VERSION, type Era, type UpstreamServer } from './server.js';
+import { GATEWAY_INFO, NEWEST_LEGACY_VERSION } from '../protocol.js';
+import type { Era, UpstreamServer } from './server.js';
 
 /**
  * Warm pools of stdio children shared by many stateless (2026-07-28) requests.
@@ -150,10 +151,10 @@ export class PooledChild {
       this.call(
         'initialize',
         {
-          protocolVersion: LEGACY_PROBE_VERSION,
+          protocolVersion: NEWEST_LEGACY_VERSION,
           // The gateway relays sampling and elicitation to modern clients as input requests.
           capabilities: { sampling: {}, elicitation: {} },
-          clientInfo: { name: 'mcp-fleet', version: '0.1.0' },
+          clientInfo: GATEWAY_INFO,
         },
         {
           onResponse: (message) => {

@@ -1,4 +1,5 @@
 import type { ServerConfig } from '../config/schema.js';
+import { GATEWAY_INFO, MODERN_VERSION, NEWEST_LEGACY_VERSION } from '../protocol.js';
 import type { Logger } from '../log.js';
 import { childEnvironment, describeExit, StdioChild, type ChildExit } from './child.js';
 
@@ -20,12 +21,7 @@ export interface ProbeVerdict {
   readonly acceptsLegacy?: boolean;
 }
 
-/** Newest legacy revision the gateway asks for when it initializes a child itself. */
-export const LEGACY_PROBE_VERSION = '2025-11-25';
-/** The modern revision. */
-export const MODERN_VERSION = '2026-07-28';
 
-const GATEWAY_INFO = { name: 'mcp-fleet', version: '0.1.0' };
 
 /** Options of {@link UpstreamServer}. */
 export interface UpstreamServerOptions {
@@ -200,7 +196,7 @@ export class UpstreamServer {
         if (discover.child) void discover.child.stop(500);
         const legacy = await this.ask(
           'initialize',
-          { protocolVersion: LEGACY_PROBE_VERSION, capabilities: {}, clientInfo: GATEWAY_INFO },
+          { protocolVersion: NEWEST_LEGACY_VERSION, capabilities: {}, clientInfo: GATEWAY_INFO },
           Math.min(startupMs, 10_000),
           {},
         );
@@ -209,7 +205,7 @@ export class UpstreamServer {
       }
       const initialize = await this.ask(
         'initialize',
-        { protocolVersion: LEGACY_PROBE_VERSION, capabilities: {}, clientInfo: GATEWAY_INFO },
+        { protocolVersion: NEWEST_LEGACY_VERSION, capabilities: {}, clientInfo: GATEWAY_INFO },
         startupMs,
         { reuse: discover.child },
       );

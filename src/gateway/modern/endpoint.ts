@@ -5,13 +5,13 @@ import type { Era, UpstreamServer } from '../../upstream/server.js';
 import { HttpError } from '../http-error.js';
 import { ErrorCode, errorText, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.js';
 import { LazyResponse } from '../lazy-response.js';
+import { MODERN_PROTOCOL_VERSIONS, MODERN_VERSION } from '../../protocol.js';
 import { ParamHeaderTable } from './param-headers.js';
 import {
   META_CLIENT_CAPABILITIES,
   META_PROTOCOL_VERSION,
   META_SERVER_INFO,
   META_SUBSCRIPTION_ID,
-  MODERN_PROTOCOL_VERSIONS,
   metaOf,
 } from './headers.js';
 
@@ -191,7 +191,7 @@ export class ModernEndpoint {
     const pool = this.pool;
     if (!pool) return;
     const meta = {
-      [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSIONS[0],
+      [META_PROTOCOL_VERSION]: MODERN_VERSION,
       [META_CLIENT_CAPABILITIES]: {},
     };
     let cursor: string | undefined;

@@ -1,3 +1,4 @@
+import { isModernVersion, MODERN_PROTOCOL_VERSIONS } from '../../protocol.js';
 import { HttpError } from '../http-error.js';
 import { ErrorCode, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.js';
 
@@ -7,8 +8,6 @@ import { ErrorCode, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.js';
  * match the body, with `Mcp-Name` possibly in the Base64 sentinel form.
  */
 
-/** Modern protocol revisions the gateway serves. */
-export const MODERN_PROTOCOL_VERSIONS = ['2026-07-28'] as const;
 
 /** `_meta` key of the per-request protocol version. */
 export const META_PROTOCOL_VERSION = 'io.modelcontextprotocol/protocolVersion';
@@ -92,7 +91,7 @@ export function validateModernRequest(headers: Headers, message: JsonRpcMessage)
   if (header !== body) {
     throw mismatch(id, `MCP-Protocol-Version header value '${header}' does not match body value '${body}'`);
   }
-  if (!(MODERN_PROTOCOL_VERSIONS as readonly string[]).includes(body)) {
+  if (!isModernVersion(body)) {
     throw new HttpError(
       400,
       ErrorCode.UnsupportedProtocolVersion,

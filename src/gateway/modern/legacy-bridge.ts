@@ -3,7 +3,8 @@ import { HttpError } from '../http-error.js';
 import { ErrorCode, isRequest, type JsonRpcMessage } from '../jsonrpc.js';
 import { SSE_HEADERS, SseStream } from '../sse.js';
 import type { ModernEndpoint } from './endpoint.js';
-import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION, META_SERVER_INFO, MODERN_PROTOCOL_VERSIONS } from './headers.js';
+import { GATEWAY_INFO, isLegacyVersion, MODERN_VERSION, NEWEST_LEGACY_VERSION } from '../../protocol.js';
+import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION, META_SERVER_INFO } from './headers.js';
 
 /**
  * Legacy clients (Streamable HTTP 2025-era and HTTP+SSE 2024-11-05) of a modern
@@ -16,9 +17,6 @@ import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION, META
  * to the client, whose answers feed the retry.
  */
 
-/** Newest legacy revision the bridge agrees to. */
-const NEWEST_LEGACY = '2025-11-25';
-const LEGACY_VERSIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'];
 /** Most input rounds one call may take before the bridge gives up. */
 const MAX_INPUT_ROUNDS = 8;
 /** How long the client has to answer a server-to-client request. */
@@ -144,15 +142,15 @@ export class LegacyBridge {
     const params = (message.params ?? {}) as { protocolVersion?: string; clientInfo?: unknown; capabilities?: Record<string, unknown> };
     session.clientInfo = params.clientInfo;
     session.capabilities = params.capabilities ?? {};
-    const requested = params.protocolVersion ?? NEWEST_LEGACY;
+    const requested = params.protocolVersion ?? NEWEST_LEGACY_VERSION;
     const meta = (discover['_meta'] ?? {}) as Record<string, unknown>;
     return {
       jsonrpc: '2.0',
       id: message.id,
       result: {
-        protocolVersion: LEGACY_VERSIONS.includes(requested) ? requested : NEWEST_LEGACY,
+        protocolVersion: isLegacyVersion(requested) ? requested : NEWEST_LEGACY_VERSION,
         capabilities: discover['capabilities'] ?? {},
-        serverInfo: meta[META_SERVER_INFO] ?? { name: 'mcp-fleet', version: '0.1.0' },
+        serverInfo: meta[META_SERVER_INFO] ?? GATEWAY_INFO,
         ...(typeof discover['instructions'] === 'string' ? { instructions: discover['instructions'] } : {}),
       },
     };
@@ -169,7 +167,7 @@ export class LegacyBridge {
         ...extra,
         _meta: {
           ...meta,
-          [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSIONS[0],
+          [META_PROTOCOL_VERSION]: MODERN_VERSION,
           [META_CLIENT_INFO]: session.clientInfo,
           [META_CLIENT_CAPABILITIES]: session.capabilities,
         },
