@@ -30,6 +30,11 @@ export class LazyResponse {
     }
   }
 
+  /** True once the answer is an SSE stream. */
+  get streaming(): boolean {
+    return this.sse !== undefined;
+  }
+
   /** True once the final message went out or the client left. */
   get finished(): boolean {
     return this.done;

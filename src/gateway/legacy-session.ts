@@ -13,6 +13,7 @@ import {
   type JsonRpcId,
   type JsonRpcMessage,
 } from './jsonrpc.js';
+import { LazyResponse } from './lazy-response.js';
 import { SSE_HEADERS, SseStream } from './sse.js';
 
 /**
@@ -41,35 +42,35 @@ export function mintSessionId(): string {
 }
 
 /**
- * The HTTP answer to one POST that carried requests. It waits for the child's
- * responses and answers with plain JSON when nothing else arrives first (cheapest
- * for clients), and switches to an SSE stream as soon as the child sends a
- * notification or request meanwhile, or when the answer takes longer than a
- * keep-alive interval (so idle-timeout proxies keep the connection).
+ * One POST that carried requests: which of its ids still wait for the child, and
+ * their answer through a {@link LazyResponse} (plain JSON when nothing else comes
+ * first, an SSE stream once the child speaks meanwhile or the answer is slow). A
+ * batch's responses are held back while the answer may still be one JSON array.
  */
 class PostExchange {
   /** Ids of the requests still waiting, by {@link idKey}. */
   readonly pending = new Map<string, JsonRpcId>();
   /** Progress tokens of its requests. */
   readonly tokens: (string | number)[] = [];
-  /** The HTTP response, once decided. */
-  readonly response: Promise<Response>;
-  private resolve!: (response: Response) => void;
+  private readonly reply: LazyResponse;
+  /** Responses held back while the answer may still be one JSON body (a batch's). */
   private readonly buffered: string[] = [];
-  private sse: SseStream | undefined;
-  private decided = false;
   private finished = false;
-  private readonly switchTimer: NodeJS.Timeout;
   private timeoutTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly session: LegacySession,
     private readonly batch: boolean,
-    private readonly headers: Record<string, string>,
+    headers: Record<string, string>,
   ) {
-    this.response = new Promise((resolve) => (this.resolve = resolve));
-    this.switchTimer = setTimeout(() => this.toSse(), session.settings.keepAliveMs);
-    this.switchTimer.unref();
+    this.reply = new LazyResponse(headers, session.settings.keepAliveMs);
+    // The client went away: per spec not a cancellation; its responses are dropped.
+    this.reply.onClientGone = () => this.finish();
+  }
+
+  /** The HTTP response, once decided. */
+  get response(): Promise<Response> {
+    return this.reply.response;
   }
 
   /** Fails every pending request after `ms` with a timeout error. */
@@ -86,16 +87,17 @@ class PostExchange {
   /** Delivers the response for one of its requests. */
   deliverResponse(key: string, line: string): void {
     if (!this.pending.delete(key)) return;
-    if (this.sse) this.sse.send(line);
-    else this.buffered.push(line);
+    this.buffered.push(line);
+    if (this.reply.streaming) this.flush();
     if (this.pending.size === 0) this.finish();
   }
 
   /** Delivers a notification or request of the child related to this exchange. Returns false if it could not. */
   deliverOther(line: string): boolean {
     if (this.finished) return false;
-    if (!this.sse) this.toSse();
-    return this.sse?.send(line) ?? false;
+    this.reply.toSse();
+    this.flush();
+    return this.reply.event(line);
   }
 
   /** Forgets a request the client cancelled: no response will come for it. */
@@ -108,41 +110,22 @@ class PostExchange {
     for (const [key, id] of [...this.pending]) this.deliverResponse(key, errorText(id, code, message));
   }
 
-  private toSse(): void {
-    if (this.decided || this.finished) return;
-    this.decided = true;
-    clearTimeout(this.switchTimer);
-    this.sse = new SseStream({
-      keepAliveMs: this.session.settings.keepAliveMs,
-      onClose: () => {
-        // The client went away: per spec not a cancellation; its responses are dropped.
-        if (!this.finished) this.finish();
-      },
-    });
-    for (const line of this.buffered.splice(0)) this.sse.send(line);
-    this.resolve(new Response(this.sse.body, { status: 200, headers: { ...SSE_HEADERS, ...this.headers } }));
+  private flush(): void {
+    for (const line of this.buffered.splice(0)) this.reply.event(line);
   }
 
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    clearTimeout(this.switchTimer);
     if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
     this.session.exchangeDone(this);
-    if (this.sse) {
-      this.sse.close();
+    if (this.reply.streaming || this.buffered.length === 0) {
+      // Already a stream, or every request was cancelled (an empty stream ends the POST cleanly).
+      this.flush();
+      this.reply.end();
       return;
     }
-    this.decided = true;
-    if (this.buffered.length === 0) {
-      // Every request was cancelled: an empty stream ends the POST cleanly.
-      const empty = new SseStream({ keepAliveMs: 0 });
-      empty.close();
-      this.resolve(new Response(empty.body, { status: 200, headers: { ...SSE_HEADERS, ...this.headers } }));
-      return;
-    }
-    const body = this.batch ? `[${this.buffered.join(',')}]` : (this.buffered[0] as string);
-    this.resolve(new Response(body, { status: 200, headers: { 'content-type': 'application/json', ...this.headers } }));
+    this.reply.final(this.batch ? `[${this.buffered.join(',')}]` : (this.buffered[0] as string));
   }
 }
 
