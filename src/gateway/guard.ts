@@ -232,16 +232,24 @@ export class RequestGuard {
  * the end, fails, or is cancelled (the client went away); at once when it has none.
  */
 export function onBodyDone(response: Response, done: () => void): Response {
-  let called = false;
-  const finish = (): void => {
-    if (called) return;
-    called = true;
-    done();
-  };
-  if (response.body === null) {
-    finish();
+  // A response this function wrapped already takes one more callback: the body is
+  // streamed through one wrapper, however many parties wait for its end.
+  const waiting = bodyWatchers.get(response);
+  if (waiting) {
+    if (waiting.ended) done();
+    else waiting.callbacks.push(done);
     return response;
   }
+  if (response.body === null) {
+    done();
+    return response;
+  }
+  const watch = { callbacks: [done], ended: false };
+  const finish = (): void => {
+    if (watch.ended) return;
+    watch.ended = true;
+    for (const callback of watch.callbacks.splice(0)) callback();
+  };
   const reader = response.body.getReader();
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -263,8 +271,13 @@ export function onBodyDone(response: Response, done: () => void): Response {
       return reader.cancel(reason);
     },
   });
-  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  const wrapped = new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  bodyWatchers.set(wrapped, watch);
+  return wrapped;
 }
+
+/** Responses {@link onBodyDone} wrapped, with who waits for their body's end. */
+const bodyWatchers = new WeakMap<Response, { callbacks: (() => void)[]; ended: boolean }>();
 
 /**
  * Puts the request's `traceparent` header into `params._meta.traceparent` of
