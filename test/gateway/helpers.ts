@@ -10,7 +10,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { FleetConfigSchema, type FleetConfigInput } from '../../src/config/schema.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/app.js';
-import { listen } from '../../src/gateway/node-server.js';
+import { listen } from '../../src/gateway/http/node.js';
+import type { Logger } from '../../src/log.js';
 
 /**
  * Shared pieces of the gateway's end-to-end suite: real stdio servers from npm and a
@@ -246,4 +247,89 @@ export function rpcMessagesOf(response: RawResponse): Record<string, unknown>[] 
   }
   const parsed = JSON.parse(response.body) as unknown;
   return (Array.isArray(parsed) ? parsed : [parsed]) as Record<string, unknown>[];
+}
+
+/** The 2026-07-28 protocol revision tests speak. */
+export const MODERN_REVISION = '2026-07-28';
+
+/** Options of {@link modernRequest}. */
+export interface ModernRequestOptions {
+  /** JSON-RPC id. @default 1 */
+  readonly id?: number | string;
+  /** `params` besides `_meta`. */
+  readonly params?: Record<string, unknown>;
+  /** Client capabilities declared in `_meta`. @default {} */
+  readonly capabilities?: Record<string, unknown>;
+  /** Extra or overriding headers (`null` removes one). */
+  readonly headers?: Record<string, string | null>;
+  /** Aborts the request. */
+  readonly signal?: AbortSignal;
+}
+
+/** A raw 2026-07-28 answer: status, content type and every JSON-RPC message (JSON or SSE). */
+export interface ModernAnswer {
+  readonly status: number;
+  readonly contentType: string | null;
+  readonly messages: Record<string, any>[];
+  /** The last message (the final answer of a request). */
+  readonly final: Record<string, any> | undefined;
+}
+
+/** One raw 2026-07-28 request with the headers a conforming client sends. */
+export async function modernRequest(url: URL | string, method: string, options: ModernRequestOptions = {}): Promise<ModernAnswer> {
+  const params = options.params ?? {};
+  const name = typeof params['name'] === 'string' ? params['name'] : typeof params['uri'] === 'string' ? params['uri'] : undefined;
+  const merged: Record<string, string | null> = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': MODERN_REVISION,
+    'mcp-method': method,
+    ...(name !== undefined ? { 'mcp-name': name } : {}),
+    ...options.headers,
+  };
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(merged)) if (v !== null) headers[k] = v;
+  const response = await fetch(url, {
+    method: 'POST',
+    headers,
+    ...(options.signal ? { signal: options.signal } : {}),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: options.id ?? 1,
+      method,
+      params: {
+        ...params,
+        _meta: {
+          ...((params['_meta'] as Record<string, unknown> | undefined) ?? {}),
+          'io.modelcontextprotocol/protocolVersion': MODERN_REVISION,
+          'io.modelcontextprotocol/clientCapabilities': options.capabilities ?? {},
+        },
+      },
+    }),
+  });
+  const text = await response.text();
+  const contentType = response.headers.get('content-type');
+  let messages: Record<string, any>[] = [];
+  if (contentType?.includes('application/json')) messages = [JSON.parse(text) as Record<string, any>];
+  else if (contentType?.includes('text/event-stream')) {
+    messages = text
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice(6)) as Record<string, any>);
+  }
+  return { status: response.status, contentType, messages, final: messages[messages.length - 1] };
+}
+
+/** A logger that keeps every record, for tests that check what was logged (and what was not). */
+export function recordingLogger(): Logger & { readonly records: { level: string; message: string; fields: Record<string, unknown> }[] } {
+  const records: { level: string; message: string; fields: Record<string, unknown> }[] = [];
+  const make = (base: Record<string, unknown>): Logger => ({
+    debug: (message, fields) => void records.push({ level: 'debug', message, fields: { ...base, ...fields } }),
+    info: (message, fields) => void records.push({ level: 'info', message, fields: { ...base, ...fields } }),
+    warn: (message, fields) => void records.push({ level: 'warn', message, fields: { ...base, ...fields } }),
+    error: (message, fields) => void records.push({ level: 'error', message, fields: { ...base, ...fields } }),
+    child: (fields) => make({ ...base, ...fields }),
+    enabled: () => true,
+  });
+  return Object.assign(make({}), { records });
 }
