@@ -1,8 +1,8 @@
 /**
  * Local errors of mcp-fleet. Three families are kept apart:
  * - {@link FleetError}: local failures (config, spawn, deploy), with a stable string `code`;
- * - JSON-RPC wire errors (numeric codes) live in `src/gateway/jsonrpc.ts`;
- * - HTTP errors (status) live in `src/gateway/http-error.ts`.
+ * - JSON-RPC wire errors (numeric codes) live in `src/protocol.ts`;
+ * - HTTP errors (status) live in `src/gateway/http/errors.ts`.
  */
 
 /** Who has to act to fix an error: the user (bad input) or us (a bug, an outage). */

@@ -63,6 +63,12 @@ export const ServerSchema = z
     startupTimeoutSeconds: z.number().positive().default(30),
     /** How long one request may take before the client gets an error and the child a cancellation. */
     requestTimeoutSeconds: z.number().positive().default(300),
+    /**
+     * Longest message (stdout line) a child may write. A longer one fails the calls in
+     * flight on that child with a clear error, and the child is replaced.
+     * @default 8 MiB
+     */
+    maxMessageBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).optional(),
     /** AWS deploy settings of this server (ignored by `serve`). */
     deploy: ServerDeploySchema.optional(),
   })

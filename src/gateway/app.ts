@@ -1,28 +1,37 @@
 import type { FleetConfig } from '../config/schema.js';
 import { silentLogger, type Logger } from '../log.js';
+import { DEFAULT_MAX_STREAM_BUFFER_BYTES, ErrorCode, Header, isLegacyVersion, isModernVersion, LEGACY_PROTOCOL_VERSIONS } from '../protocol.js';
+import type { WireMessage } from '../upstream/channel.js';
 import { UpstreamServer } from '../upstream/server.js';
-import { HttpError } from './http-error.js';
-import { ErrorCode, isJsonRpcMessage, isRequest, type JsonRpcMessage } from './jsonrpc.js';
-import { LegacySession } from './legacy-session.js';
-import { isLegacyVersion, isModernVersion, LEGACY_PROTOCOL_VERSIONS } from '../protocol.js';
-import { isModernRequest, validateModernRequest } from './modern/headers.js';
-import { ModernEndpoint, newStateKey } from './modern/endpoint.js';
-import { LegacyBridge } from './modern/legacy-bridge.js';
+import type { AuthTarget, Principal } from './auth/index.js';
 import { Cluster, type ClusterSettings } from './cluster/cluster.js';
-import { isLoopbackOrigin, Router, type Route } from './routing.js';
-import type { AuthTarget } from './auth/index.js';
 import { CorsPolicy } from './cors.js';
-import { applyTraceparent, onBodyDone, RequestGuard, resourceUrlFor } from './guard.js';
+import { classifyPost } from './era.js';
+import { RequestGuard, resourceUrlFor, type ServerRoute } from './guard.js';
+import { healthReply, readinessReply, serverReadinessReply } from './health.js';
+import { draining, errorReply, HttpError, methodNotAllowed } from './http/errors.js';
+import { emptyReply, StreamReply, toResponse, type Reply } from './http/reply.js';
+import { pathOf, queryParam, readBody, type InboundRequest } from './http/request.js';
+import type { SseSettings } from './http/sse.js';
 import { createFleetMetrics, methodLabel, metricsResponse, type FleetMetrics } from './metrics.js';
+import { ModernEndpoint } from './modern/endpoint.js';
+import { newStateKey, RequestStateSigner } from './modern/mrtr.js';
+import { isLoopbackOrigin, Router, type Route } from './routing.js';
+import { CallGate, ServedServer } from './served-server.js';
+import { BridgeBackend } from './sessions/bridge-backend.js';
+import { ChannelBackend } from './sessions/channel-backend.js';
+import { LegacySession } from './sessions/legacy-session.js';
+import { SessionRegistry, type LegacyTransport } from './sessions/registry.js';
+import { traceMessages } from './trace.js';
 
 /**
- * The gateway as a web-standard `Request -> Response` function, plus its
- * lifecycle. The Node HTTP server in `node-server.ts` is only an adapter, so tests
- * can call {@link Gateway.fetch} in-process.
+ * The gateway: routing, the checks in front of every MCP endpoint, the era
+ * decision, and the transports, answering each request with a {@link Reply}.
+ * `fetch` is the same as a web-standard `Request -> Response` function, so tests
+ * and embedders call it in-process; `http/node.ts` adapts it to Node once.
  */
 
-/** How long after a child's unexpected exit `/ready` shows its server as `degraded`. */
-export const DEGRADED_WINDOW_MS = 60_000;
+export { DEGRADED_WINDOW_MS } from './health.js';
 
 /** Options of {@link createGateway}. */
 export interface GatewayOptions {
@@ -38,9 +47,11 @@ export interface GatewayOptions {
 
 /** A running gateway. */
 export interface Gateway {
-  /** Handles one HTTP request. Never throws. */
+  /** Handles one HTTP request as a web-standard Request. Never throws. */
   fetch(request: Request): Promise<Response>;
-  /** Probes every server once (era and readiness); resolves when all probes finished. */
+  /** Handles one request (the Node adapter's entry: no web objects on the hot path). Never throws. */
+  handle(request: InboundRequest): Promise<Reply>;
+  /** Probes every server once (era and readiness) and warms their pools; resolves when all finished. */
   start(): Promise<void>;
   /**
    * Drains: `/ready` answers 503 at once, new sessions are refused. Requests in
@@ -64,22 +75,24 @@ export function createGateway(config: FleetConfig, options: GatewayOptions = {})
   return new FleetGateway(config, options);
 }
 
+const ANONYMOUS_ID = 'anonymous';
+
 class FleetGateway implements Gateway {
   readonly servers = new Map<string, UpstreamServer>();
+  readonly metrics: FleetMetrics | undefined;
   draining = false;
-  private readonly sessions = new Map<string, LegacySession>();
+  private readonly served = new Map<string, ServedServer>();
   private readonly modern = new Map<string, ModernEndpoint>();
-  private readonly bridges = new Map<string, LegacyBridge>();
+  private readonly registry: SessionRegistry;
   private readonly cluster: Cluster | undefined;
-  private readonly perServer = new Map<string, number>();
   private readonly router: Router;
   private readonly logger: Logger;
-  private readonly allowedOrigins: Set<string>;
-  private readonly anyOrigin: boolean;
-  private readonly reaper: NodeJS.Timeout;
-  readonly metrics: FleetMetrics | undefined;
   private readonly guard: RequestGuard;
   private readonly cors: CorsPolicy;
+  private readonly allowedOrigins: Set<string>;
+  private readonly anyOrigin: boolean;
+  private readonly sse: SseSettings;
+  private readonly reaper: NodeJS.Timeout;
 
   constructor(
     private readonly config: FleetConfig,
@@ -90,157 +103,340 @@ class FleetGateway implements Gateway {
     this.metrics = config.gateway.metrics.enabled ? createFleetMetrics() : undefined;
     this.guard = new RequestGuard(config, { logger: this.logger, ...(options.env ? { env: options.env } : {}), ...(this.metrics ? { metrics: this.metrics } : {}) });
     this.cors = new CorsPolicy(config.gateway);
-    for (const [name, server] of Object.entries(config.servers)) {
-      this.servers.set(name, new UpstreamServer(name, server, { logger: this.logger, ...(options.env ? { env: options.env } : {}) }));
-      this.perServer.set(name, 0);
-    }
+    this.sse = {
+      keepAliveMs: config.gateway.sseKeepAliveSeconds * 1000,
+      maxBufferBytes: config.gateway.limits.maxStreamBufferBytes ?? DEFAULT_MAX_STREAM_BUFFER_BYTES,
+      logger: this.logger,
+    };
     this.cluster = options.cluster ? new Cluster(options.cluster, this.logger) : undefined;
-    const stateKey = this.cluster?.stateKey ?? newStateKey();
-    for (const [name, server] of this.servers) {
-      this.modern.set(name, new ModernEndpoint(server, { keepAliveMs: config.gateway.sseKeepAliveSeconds * 1000, stateKey, owner: this.cluster?.self, logger: this.logger }));
+    const cluster = this.cluster;
+    this.registry = new SessionRegistry({
+      maxSessionsOf: (server) => config.servers[server]?.maxSessions ?? 100,
+      maxSessionsPerKey: config.gateway.limits.maxSessionsPerKey,
+      ...(cluster ? { mintId: () => cluster.mintSessionId() } : {}),
+      onRefused: (server) => this.metrics?.rateLimited.inc({ server, limit: 'sessions' }),
+      logger: this.logger,
+    });
+    const signer = new RequestStateSigner(this.cluster?.stateKey ?? newStateKey());
+    for (const [name, server] of Object.entries(config.servers)) {
+      const upstream = new UpstreamServer(name, server, { logger: this.logger, ...(options.env ? { env: options.env } : {}) });
+      this.servers.set(name, upstream);
+      const served = new ServedServer(upstream, { limits: config.gateway.limits, metrics: this.metrics, logger: this.logger });
+      this.served.set(name, served);
+      const endpoint = new ModernEndpoint(served, { sse: this.sse, signer, owner: this.cluster?.self, logger: this.logger });
+      endpoint.watchToolChanges();
+      this.modern.set(name, endpoint);
     }
     if (this.metrics) this.collectGauges(this.metrics);
     this.allowedOrigins = new Set(config.gateway.allowedOrigins.map((o) => o.replace(/\/$/, '').toLowerCase()));
     this.anyOrigin = this.allowedOrigins.has('*');
     const idleMs = config.gateway.sessionIdleTimeoutSeconds * 1000;
-    this.reaper = setInterval(() => this.reapIdle(idleMs), Math.min(idleMs, 30_000));
+    this.reaper = setInterval(() => this.registry.reap(idleMs), Math.min(idleMs, 30_000));
     this.reaper.unref();
   }
 
   sessionCount(server?: string): number {
-    return server === undefined ? this.sessions.size : (this.perServer.get(server) ?? 0);
+    return this.registry.count(server);
   }
 
   async start(): Promise<void> {
-    await Promise.all([...this.servers.values()].map((s) => s.probe()));
+    await Promise.all([...this.servers.values()].map((s) => s.probe({ keepChild: true })));
     await this.cluster?.start();
-    // Warm pools for stateless (2026-07-28) traffic, so the first modern request spawns nothing.
+    // Warm pools for stateless (2026-07-28) traffic and shared sessions, so the first request spawns nothing.
     await Promise.all(
-      [...this.servers.values()].filter((s) => s.state === 'ready').map((s) => this.modern.get(s.name)?.warm()),
+      [...this.served.values()].filter((s) => s.upstream.state === 'ready').map((s) => this.modern.get(s.name)?.warm().catch(() => undefined)),
     );
   }
 
   async fetch(request: Request): Promise<Response> {
+    return toResponse(await this.handle(request));
+  }
+
+  async handle(request: InboundRequest): Promise<Reply> {
     const started = performance.now();
-    const url = new URL(request.url);
-    const route = this.router.route(request.headers.get('host'), url.pathname);
-    let response: Response;
-    let method: string | undefined;
+    const path = pathOf(request);
+    const route = this.router.route(request.headers.get('host'), path);
+    let reply: Reply;
+    const label: { method?: string } = {};
     try {
-      ({ response, method } = await this.dispatch(request, url, route));
+      reply = await this.dispatch(request, path, route, label);
     } catch (error) {
-      response = this.errorResponse(error, route);
+      reply = errorReply(error, this.logger, route.kind === 'server' ? { server: route.server } : {});
     }
-    response = this.cors.decorate(request, response);
-    if (route.kind === 'server' && this.metrics) {
-      const labels = { server: route.server, method: methodLabel(method) };
-      this.metrics.requests.inc({ ...labels, status: String(response.status) });
-      const metrics = this.metrics;
-      response = onBodyDone(response, () => metrics.requestDuration.observe(labels, (performance.now() - started) / 1000));
-    }
-    if (route.kind === 'server') {
-      this.logger.info('request', {
-        server: route.server,
-        session: request.headers.get('mcp-session-id') ?? url.searchParams.get('sessionId') ?? undefined,
-        http: request.method,
-        endpoint: route.endpoint,
-        method,
-        status: response.status,
-        latencyMs: Math.round((performance.now() - started) * 100) / 100,
-      });
-    }
-    return response;
+    reply = this.cors.decorate(request, reply);
+    if (route.kind === 'server') this.observe(request, route, reply, label.method, started);
+    return reply;
   }
 
   async drain(graceMs: number, options: { readonly waitForSessions?: boolean } = {}): Promise<void> {
     if (this.draining) return;
     this.draining = true;
-    this.logger.info('draining', { graceMs, sessions: this.sessions.size, waitForSessions: options.waitForSessions ?? false });
+    this.registry.draining = true;
+    this.logger.info('draining', { graceMs, sessions: this.registry.count(), waitForSessions: options.waitForSessions ?? false });
     // Children need up to 4 s to stop (stdin end, SIGTERM, SIGKILL): keep that out of the wait.
     const deadline = Date.now() + Math.max(graceMs - 5000, graceMs / 2);
     const busy = (): boolean =>
-      (options.waitForSessions === true && this.sessions.size > 0) ||
-      [...this.sessions.values()].some((s) => s.inFlight > 0) ||
+      (options.waitForSessions === true && this.registry.count() > 0) ||
+      this.registry.inFlight > 0 ||
       [...this.modern.values()].some((m) => m.busy > 0);
     while (Date.now() < deadline && busy()) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     clearInterval(this.reaper);
-    await Promise.all([
-      ...[...this.sessions.values()].map((s) => s.close('gateway shutting down')),
-      ...[...this.servers.values()].map((s) => s.close()),
-      ...[...this.modern.values()].map((m) => m.close()),
-    ]);
+    for (const endpoint of this.modern.values()) endpoint.close();
+    await this.registry.closeAll('gateway shutting down');
+    await Promise.all([...this.served.values()].map((s) => s.close()));
+    await Promise.all([...this.servers.values()].map((s) => s.close()));
+    await Promise.all([...this.servers.values()].map((s) => s.stopAll()));
     this.cluster?.stop();
   }
 
-  private async dispatch(request: Request, url: URL, route: Route): Promise<{ response: Response; method?: string }> {
+  private async dispatch(request: InboundRequest, path: string, route: Route, label: { method?: string }): Promise<Reply> {
     switch (route.kind) {
       case 'health':
-        return { response: Response.json({ status: 'ok' }) };
-      case 'ready':
-        return { response: this.readiness() };
+        return healthReply();
+      case 'ready': {
+        if (route.server === undefined) return readinessReply(this.served.values(), (s) => this.registry.count(s), this.draining);
+        return serverReadinessReply(this.served.get(route.server) as ServedServer, this.registry.count(route.server), this.draining);
+      }
+      case 'bad-host':
+        throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: the Host header is not a host name');
       case 'host-denied':
-        throw new HttpError(403, ErrorCode.InvalidRequest, 'Hostname not allowed', { plain: true });
+        throw new HttpError(403, ErrorCode.Unauthorized, 'Hostname not allowed', { plain: true });
       case 'not-found':
-        throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: ${url.pathname}`);
+        throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: ${path}`);
       case 'metrics':
-        if (!this.metrics) throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: ${url.pathname}`);
-        return { response: metricsResponse(this.metrics.registry) };
+        if (!this.metrics) throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: ${path}`);
+        return metricsResponse(this.metrics.registry);
       case 'resource-metadata': {
-        const metadata = this.guard.authenticator.metadata(request, (path) => this.resourceTarget(request, path));
-        if (!metadata) throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: ${url.pathname}`);
-        return { response: metadata };
+        const metadata = this.guard.authenticator.metadata(request, (resourcePath) => this.resourceTarget(request, resourcePath));
+        if (!metadata) throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: ${path}`);
+        return metadata;
       }
       case 'server':
-        break;
+        return this.serve(request, route, label);
     }
+  }
+
+  private async serve(request: InboundRequest, route: ServerRoute, label: { method?: string }): Promise<Reply> {
     const preflight = this.cors.preflight(request);
-    if (preflight) return { response: preflight };
+    if (preflight) return preflight;
     this.checkOrigin(request);
     const admission = await this.guard.admit(request, route);
-    if (!admission.ok) return { response: admission.response };
-    if (this.cluster) {
+    if (!admission.ok) return admission.reply;
+    const principal = admission.principal;
+    const sessionId = route.endpoint === 'messages' ? queryParam(request, 'sessionId') : request.headers.get(Header.sessionId);
+    if (this.cluster && sessionId) {
       // A session owned by another replica is served there, streams included.
-      const id = route.endpoint === 'messages' ? url.searchParams.get('sessionId') : request.headers.get('mcp-session-id');
-      const placement = await this.cluster.place(id, request);
-      if (placement.kind === 'remote') return { response: await this.cluster.forward(request, placement.owner, undefined) };
-    }
-    // A session id of another principal is answered as if it did not exist.
-    this.guard.checkSessionOwner(route.endpoint === 'messages' ? url.searchParams.get('sessionId') : request.headers.get('mcp-session-id'), request);
-    const server = this.servers.get(route.server) as UpstreamServer;
-    if (route.endpoint === 'mcp') {
-      if (request.method === 'POST') {
-        // One queue per child: a legacy session's own child, or the server's stateless pool.
-        const sessionId = request.headers.get('mcp-session-id');
-        const queueKey = sessionId !== null && this.sessions.has(sessionId) ? `session:${sessionId}` : `pool:${server.name}`;
-        return this.guard.queued(queueKey, server.name, request, () => this.streamablePost(request, server));
+      const placement = await this.cluster.place(sessionId, request);
+      if (placement.kind === 'remote') {
+        const body = request.method === 'POST' ? await readBody(request, this.config.gateway.maxBodyBytes) : undefined;
+        return this.cluster.forward(request, placement.owner, body);
       }
-      if (request.method === 'GET') return { response: this.streamableGet(request, server) };
-      if (request.method === 'DELETE') return { response: await this.streamableDelete(request, server) };
-      throw methodNotAllowed('GET, POST, DELETE');
     }
-    if (route.endpoint === 'sse') {
-      if (request.method === 'GET') return { response: this.legacySseOpen(request, server, route.basePath) };
-      throw methodNotAllowed('GET');
+    const served = this.served.get(route.server) as ServedServer;
+    switch (route.endpoint) {
+      case 'mcp':
+        if (request.method === 'POST') return this.post(request, served, principal, label);
+        if (request.method === 'GET') return this.getStream(request, served, principal);
+        if (request.method === 'DELETE') return this.endSession(request, served, principal);
+        throw methodNotAllowed('GET, POST, DELETE');
+      case 'sse':
+        if (request.method === 'GET') return this.openSse(request, served, principal, route.basePath);
+        throw methodNotAllowed('GET');
+      case 'messages':
+        if (request.method === 'POST') return this.postMessages(request, served, principal, label);
+        throw methodNotAllowed('POST');
     }
-    if (request.method === 'POST') return this.legacySsePost(request, url, server);
-    throw methodNotAllowed('POST');
+  }
+
+  /** A Streamable HTTP POST: a 2026-07-28 request, or a message of a legacy session (or the initialize that opens one). */
+  private async post(request: InboundRequest, served: ServedServer, principal: Principal, label: { method?: string }): Promise<Reply> {
+    const accept = request.headers.get('accept') ?? '';
+    if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+      throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list both application/json and text/event-stream');
+    }
+    const { body, raw } = await this.readJson(request);
+    const decision = classifyPost(request.headers, body);
+    if (decision.era === 'modern') {
+      // 2026-07-28: stateless; an Mcp-Session-Id header is ignored, as the spec says.
+      const message = this.traced(request, [decision.message])[0] as WireMessage;
+      label.method = typeof message.method === 'string' ? message.method : 'response';
+      if (this.draining) throw draining(message.id ?? null);
+      const endpoint = this.modern.get(served.name) as ModernEndpoint;
+      endpoint.paramHeaders.check(request.headers, message);
+      if (this.cluster && typeof (message.params as { requestState?: unknown } | undefined)?.requestState === 'string') {
+        // An MRTR retry goes to the replica holding the parked call.
+        const placement = await this.cluster.placeOwner(await endpoint.stateOwner(message, principal.id), request);
+        if (placement.kind === 'remote') return this.cluster.forward(request, placement.owner, raw);
+      }
+      return endpoint.handle(message, message === decision.message ? raw : undefined, { principal: principal.id, signal: request.signal });
+    }
+    const messages = this.traced(request, decision.messages);
+    const first = messages[0] as WireMessage;
+    label.method = decision.batch ? 'batch' : typeof first.method === 'string' ? first.method : 'response';
+    const relayRaw = messages === decision.messages ? raw : undefined;
+    const sessionId = request.headers.get(Header.sessionId);
+    if (decision.initialize) {
+      if (messages.length > 1) {
+        throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: initialize must be the only message in its POST', { id: first.id ?? null });
+      }
+      if (sessionId !== null) {
+        throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: initialize must be sent without Mcp-Session-Id to start a new session', { id: first.id ?? null });
+      }
+      const session = await this.openSession(served, 'streamable', principal, first.id ?? null);
+      return session.post(messages, relayRaw, false, request.signal);
+    }
+    if (sessionId === null || sessionId === '') {
+      throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
+    }
+    const session = this.registry.find(sessionId, served.name, 'streamable', principal.id) as LegacySession;
+    this.checkProtocolVersion(request);
+    return session.post(messages, relayRaw, decision.batch, request.signal);
+  }
+
+  private getStream(request: InboundRequest, served: ServedServer, principal: Principal): Reply {
+    rejectModernStreamMethod(request);
+    const accept = request.headers.get('accept') ?? '';
+    if (!accept.includes('text/event-stream')) throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list text/event-stream');
+    const session = this.registry.find(request.headers.get(Header.sessionId), served.name, 'streamable', principal.id) as LegacySession;
+    this.checkProtocolVersion(request);
+    if (session.servedBy === 'bridge') throw methodNotAllowed('POST, DELETE');
+    return session.openGetStream();
+  }
+
+  private endSession(request: InboundRequest, served: ServedServer, principal: Principal): Reply {
+    rejectModernStreamMethod(request);
+    const session = this.registry.find(request.headers.get(Header.sessionId), served.name, 'streamable', principal.id);
+    this.checkProtocolVersion(request);
+    // The session is gone at once; its child may take the whole stop sequence and the client need not wait for it.
+    void session.close('the client ended the session (DELETE)');
+    return emptyReply(200);
+  }
+
+  private async openSse(request: InboundRequest, served: ServedServer, principal: Principal, basePath: string): Promise<Reply> {
+    const accept = request.headers.get('accept') ?? '';
+    if (accept !== '' && !accept.includes('text/event-stream') && !accept.includes('*/*')) {
+      throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list text/event-stream');
+    }
+    const session = await this.openSession(served, 'sse', principal, null);
+    return session.openSseStream(`${basePath}/messages?sessionId=${session.id}`);
+  }
+
+  private async postMessages(request: InboundRequest, served: ServedServer, principal: Principal, label: { method?: string }): Promise<Reply> {
+    const sessionId = queryParam(request, 'sessionId');
+    if (sessionId === null || sessionId === '') throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: the sessionId query parameter is required');
+    const session = this.registry.find(sessionId, served.name, 'sse', principal.id) as LegacySession;
+    const { body, raw } = await this.readJson(request);
+    const list = (Array.isArray(body) ? body : [body]) as unknown[];
+    if (list.length === 0 || !list.every(isJsonRpcMessage)) throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
+    const messages = this.traced(request, list as WireMessage[]);
+    const first = messages[0] as WireMessage;
+    label.method = Array.isArray(body) ? 'batch' : typeof first.method === 'string' ? first.method : 'response';
+    return session.postMessages(messages, messages === list ? raw : undefined);
+  }
+
+  /** A new legacy session of `principal` on `served`, served as the server's policy says. */
+  private async openSession(served: ServedServer, transport: LegacyTransport, principal: Principal, id: string | number | null): Promise<LegacySession> {
+    if (this.draining) throw draining(id);
+    // A server that cannot start is answered at once with the cause; no child is started for the attempt.
+    await served.ready(id);
+    const place = this.registry.claim(served.name, principal.id);
+    try {
+      const session = new LegacySession({
+        id: place.id,
+        server: served.name,
+        transport,
+        owner: principal.id,
+        sse: this.sse,
+        logger: this.logger.child({ server: served.name }),
+        onClosed: (s) => this.registry.remove(s.id),
+      });
+      const serving = served.legacyServing();
+      if (serving === 'bridge') session.use(new BridgeBackend(session, served, this.modern.get(served.name) as ModernEndpoint));
+      else {
+        const ownGate = serving === 'own-child' ? new CallGate(served.name, this.config.gateway.limits, 1, this.metrics) : undefined;
+        session.use(new ChannelBackend(session, served, serving, ownGate));
+      }
+      place.register(session);
+      this.logger.info('session opened', { server: served.name, session: session.id, transport, servedBy: serving, principal: principal.id === ANONYMOUS_ID ? undefined : principal.id });
+      return session;
+    } catch (error) {
+      place.cancel();
+      throw error;
+    }
+  }
+
+  /** Reads and parses a JSON body (415 for another type, 413 past the limit, 400 -32700 for bad JSON). */
+  private async readJson(request: InboundRequest): Promise<{ body: unknown; raw: Buffer }> {
+    const type = request.headers.get('content-type') ?? '';
+    if (!/^\s*application\/json\b/i.test(type)) {
+      throw new HttpError(415, ErrorCode.InvalidRequest, 'Unsupported Media Type: Content-Type must be application/json');
+    }
+    const raw = await readBody(request, this.config.gateway.maxBodyBytes);
+    try {
+      return { body: JSON.parse(raw.toString('utf8')) as unknown, raw };
+    } catch (error) {
+      throw new HttpError(400, ErrorCode.ParseError, `Parse error: ${(error as Error).message}`);
+    }
+  }
+
+  /** The messages with the request's `traceparent` in their `_meta` (the same array when there is none to add). */
+  private traced(request: InboundRequest, messages: readonly WireMessage[]): readonly WireMessage[] {
+    return traceMessages(request.headers, messages);
+  }
+
+  private checkProtocolVersion(request: InboundRequest): void {
+    const version = request.headers.get(Header.protocolVersion);
+    if (version === null || isLegacyVersion(version)) return;
+    throw new HttpError(400, ErrorCode.InvalidRequest, `Bad Request: unsupported MCP-Protocol-Version ${JSON.stringify(version)}; supported: ${LEGACY_PROTOCOL_VERSIONS.join(', ')}`);
+  }
+
+  private checkOrigin(request: InboundRequest): void {
+    const origin = request.headers.get('origin');
+    if (origin === null || this.anyOrigin || isLoopbackOrigin(origin)) return;
+    if (this.allowedOrigins.has(origin.replace(/\/$/, '').toLowerCase())) return;
+    throw new HttpError(403, ErrorCode.Unauthorized, 'Forbidden: Origin not allowed');
   }
 
   /** The server and canonical URL behind a metadata path (`/servers/x/mcp`, `/mcp`, or `''` on a server's own host). */
-  private resourceTarget(request: Request, path: string): AuthTarget | undefined {
-    const host = request.headers.get('host');
-    const route = this.router.route(host, path === '' ? '/mcp' : path);
+  private resourceTarget(request: InboundRequest, path: string): AuthTarget | undefined {
+    const route = this.router.route(request.headers.get('host'), path === '' ? '/mcp' : path);
     if (route.kind !== 'server' || route.endpoint !== 'mcp' || (path === '' && route.basePath !== '')) return undefined;
     return { server: route.server, resourceUrl: resourceUrlFor(request, route) };
   }
 
-  private checkOrigin(request: Request): void {
-    const origin = request.headers.get('origin');
-    if (origin === null || this.anyOrigin || isLoopbackOrigin(origin)) return;
-    if (this.allowedOrigins.has(origin.replace(/\/$/, '').toLowerCase())) return;
-    throw new HttpError(403, ErrorCode.InvalidRequest, 'Forbidden: Origin not allowed');
+  /** Logs one request and counts it (when the answer is over, for a stream). */
+  private observe(request: InboundRequest, route: ServerRoute, reply: Reply, method: string | undefined, started: number): void {
+    const metrics = this.metrics;
+    const log = this.logger.enabled('info');
+    if (!metrics && !log) return;
+    const finish = (): void => {
+      const seconds = (performance.now() - started) / 1000;
+      if (metrics) {
+        const labels = { server: route.server, method: methodLabel(method) };
+        metrics.requests.inc({ ...labels, status: String(reply.status) });
+        metrics.requestDuration.observe(labels, seconds);
+      }
+      if (log) {
+        this.logger.info('request', {
+          server: route.server,
+          session: request.headers.get(Header.sessionId) ?? undefined,
+          http: request.method,
+          endpoint: route.endpoint,
+          method,
+          status: reply.status,
+          latencyMs: Math.round(seconds * 100_000) / 100,
+        });
+      }
+    };
+    if (reply instanceof StreamReply) {
+      const start = reply.start.bind(reply);
+      reply.start = (sink) => {
+        sink.onClose(finish);
+        start(sink);
+      };
+    } else finish();
   }
 
   /** Sets the gauges (and the restart counter) from the servers' own counts at each scrape. */
@@ -248,7 +444,7 @@ class FleetGateway implements Gateway {
     const seenExits = new Map<string, number>();
     metrics.registry.onCollect(() => {
       for (const [name, server] of this.servers) {
-        metrics.sessionsOpen.set({ server: name }, this.perServer.get(name) ?? 0);
+        metrics.sessionsOpen.set({ server: name }, this.registry.count(name));
         metrics.childrenRunning.set({ server: name }, server.runningChildren);
         const exits = server.unexpectedExits;
         const delta = exits - (seenExits.get(name) ?? 0);
@@ -257,311 +453,20 @@ class FleetGateway implements Gateway {
       }
     });
   }
-
-  private readiness(): Response {
-    const servers: Record<string, unknown> = {};
-    let ready = !this.draining;
-    for (const [name, server] of this.servers) {
-      if (server.state !== 'ready') ready = false;
-      // Ready but with children dying lately: still serving (200), flagged for operators.
-      const crashes = server.state === 'ready' ? server.recentUnexpectedExits(DEGRADED_WINDOW_MS) : 0;
-      servers[name] = {
-        state: crashes > 0 ? 'degraded' : server.state,
-        ...(server.verdict ? { era: server.verdict.era } : {}),
-        ...(server.reason ? { reason: server.reason } : {}),
-        ...(crashes > 0 ? { reason: `${crashes} child process${crashes === 1 ? '' : 'es'} exited unexpectedly in the last ${DEGRADED_WINDOW_MS / 1000}s` } : {}),
-        sessions: this.perServer.get(name) ?? 0,
-      };
-    }
-    return Response.json(
-      { status: this.draining ? 'draining' : ready ? 'ready' : 'not-ready', servers },
-      { status: ready ? 200 : 503 },
-    );
-  }
-
-  /** Reads and parses a JSON-RPC POST body: one message or a batch. */
-  private async readMessages(request: Request): Promise<{ messages: JsonRpcMessage[]; raw: string; batch: boolean; method: string }> {
-    const type = request.headers.get('content-type') ?? '';
-    if (!/^application\/json\b/i.test(type.trim())) {
-      throw new HttpError(415, ErrorCode.InvalidRequest, 'Unsupported Media Type: Content-Type must be application/json');
-    }
-    const limit = this.config.gateway.maxBodyBytes;
-    const declared = Number(request.headers.get('content-length') ?? '0');
-    if (declared > limit) throw tooLarge(limit);
-    const raw = await request.text();
-    if (Buffer.byteLength(raw) > limit) throw tooLarge(limit);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch (error) {
-      throw new HttpError(400, ErrorCode.ParseError, `Parse error: ${(error as Error).message}`);
-    }
-    const batch = Array.isArray(parsed);
-    const messages = batch ? (parsed as unknown[]) : [parsed];
-    if (messages.length === 0) throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: empty batch');
-    for (const m of messages) {
-      if (!isJsonRpcMessage(m)) {
-        throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
-      }
-    }
-    // The label logs and metrics use: the method, or what the POST carried instead.
-    const first = (messages as JsonRpcMessage[])[0];
-    const method = batch ? 'batch' : typeof first?.method === 'string' ? first.method : 'response';
-    return applyTraceparent(request.headers, { messages: messages as JsonRpcMessage[], raw, batch, method });
-  }
-
-  private async streamablePost(request: Request, server: UpstreamServer): Promise<{ response: Response; method?: string }> {
-    const accept = request.headers.get('accept') ?? '';
-    if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
-      throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list both application/json and text/event-stream');
-    }
-    const { messages, raw, batch, method } = await this.readMessages(request);
-    if (isModernRequest(request.headers, messages[0])) {
-      // 2026-07-28: stateless; an Mcp-Session-Id header is ignored, as the spec says.
-      const message = messages[0] as JsonRpcMessage;
-      if (batch || message.method === undefined) {
-        throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: the body must be one JSON-RPC request or notification');
-      }
-      if (this.draining) {
-        throw new HttpError(503, ErrorCode.ServerError, 'Service Unavailable: the gateway is shutting down; retry', {
-          id: message.id ?? null,
-          headers: { 'retry-after': '1', connection: 'close' },
-        });
-      }
-      validateModernRequest(request.headers, message);
-      const endpoint = this.modern.get(server.name) as ModernEndpoint;
-      endpoint.paramHeaders.check(request.headers, message);
-      if (this.cluster) {
-        // An MRTR retry goes to the replica holding the parked call.
-        const placement = await this.cluster.placeOwner(endpoint.stateOwner(message), request);
-        if (placement.kind === 'remote') return { response: await this.cluster.forward(request, placement.owner, raw), method };
-      }
-      return { response: await endpoint.handle(message, request.signal), method };
-    }
-    const sessionId = request.headers.get('mcp-session-id');
-    const initialize = messages.find((m) => m.method === 'initialize' && isRequest(m));
-    if (initialize) {
-      if (messages.length > 1) {
-        throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: initialize must be the only message in its POST', {
-          id: initialize.id ?? null,
-        });
-      }
-      if (sessionId !== null) {
-        throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: initialize must be sent without Mcp-Session-Id to start a new session', {
-          id: initialize.id ?? null,
-        });
-      }
-      if (needsBridge(server)) return { response: this.bridgeFor(server).initialize(initialize), method };
-      const session = this.openSession('streamable', server, request);
-      return { response: await session.post(messages, raw, false), method };
-    }
-    const bridge = this.bridges.get(server.name);
-    if (bridge?.has(sessionId)) {
-      this.checkProtocolVersion(request);
-      return { response: await bridge.post(sessionId, messages, batch, request.signal), method };
-    }
-    const session = this.findSession(sessionId, server, 'streamable');
-    this.checkProtocolVersion(request);
-    if (batch && session.protocolVersion !== undefined && session.protocolVersion >= '2025-06-18') {
-      throw new HttpError(400, ErrorCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not allowed in protocol revision ${session.protocolVersion}`);
-    }
-    return { response: await session.post(messages, batch ? undefined : raw, batch), method };
-  }
-
-  private streamableGet(request: Request, server: UpstreamServer): Response {
-    rejectModernStreamMethod(request);
-    const accept = request.headers.get('accept') ?? '';
-    if (!accept.includes('text/event-stream')) {
-      throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list text/event-stream');
-    }
-    if (this.bridges.get(server.name)?.has(request.headers.get('mcp-session-id'))) {
-      // A bridged session has no server-initiated stream (2026-07-28 servers push nothing unasked).
-      throw methodNotAllowed('POST, DELETE');
-    }
-    const session = this.findSession(request.headers.get('mcp-session-id'), server, 'streamable');
-    this.checkProtocolVersion(request);
-    return session.openGetStream();
-  }
-
-  private async streamableDelete(request: Request, server: UpstreamServer): Promise<Response> {
-    rejectModernStreamMethod(request);
-    const bridge = this.bridges.get(server.name);
-    const bridgedId = request.headers.get('mcp-session-id');
-    if (bridge?.has(bridgedId)) {
-      bridge.end(bridgedId);
-      return new Response(null, { status: 200 });
-    }
-    const session = this.findSession(request.headers.get('mcp-session-id'), server, 'streamable');
-    this.checkProtocolVersion(request);
-    // The session is gone at once; its child may take the whole stop sequence
-    // (stdin end, SIGTERM, SIGKILL: seconds) and the client need not wait for it.
-    void session.close('client ended the session (DELETE)');
-    return new Response(null, { status: 200 });
-  }
-
-  private legacySseOpen(request: Request, server: UpstreamServer, basePath: string): Response {
-    const accept = request.headers.get('accept') ?? '';
-    if (accept !== '' && !accept.includes('text/event-stream') && !accept.includes('*/*')) {
-      throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list text/event-stream');
-    }
-    if (needsBridge(server)) {
-      if (this.draining) {
-        throw new HttpError(503, ErrorCode.ServerError, 'Service Unavailable: the gateway is shutting down; retry on another replica', {
-          headers: { 'retry-after': '1', connection: 'close' },
-        });
-      }
-      return this.bridgeFor(server).openSse((id) => `${basePath}/messages?sessionId=${id}`);
-    }
-    const session = this.openSession('sse', server, request);
-    return session.openLegacySseStream(`${basePath}/messages?sessionId=${session.id}`);
-  }
-
-  private async legacySsePost(request: Request, url: URL, server: UpstreamServer): Promise<{ response: Response; method?: string }> {
-    const sessionId = url.searchParams.get('sessionId');
-    if (sessionId === null || sessionId === '') {
-      throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: the sessionId query parameter is required');
-    }
-    const bridge = this.bridges.get(server.name);
-    if (bridge?.has(sessionId)) {
-      const { messages, method } = await this.readMessages(request);
-      return { response: bridge.postSse(sessionId, messages), method };
-    }
-    const session = this.findSession(sessionId, server, 'sse');
-    const { messages, raw, batch, method } = await this.readMessages(request);
-    if (!session.deliverToChild(messages, batch ? undefined : raw)) {
-      throw new HttpError(503, ErrorCode.ServerError, `MCP server "${server.name}" is not running; reconnect to start a new session`);
-    }
-    return { response: new Response('Accepted', { status: 202 }), method };
-  }
-
-  private checkProtocolVersion(request: Request): void {
-    const version = request.headers.get('mcp-protocol-version');
-    if (version === null) return;
-    if (!isLegacyVersion(version)) {
-      throw new HttpError(
-        400,
-        ErrorCode.InvalidRequest,
-        `Bad Request: unsupported MCP-Protocol-Version ${JSON.stringify(version)}; supported: ${LEGACY_PROTOCOL_VERSIONS.join(', ')}`,
-      );
-    }
-  }
-
-  private openSession(kind: 'streamable' | 'sse', server: UpstreamServer, request: Request): LegacySession {
-    if (this.draining) {
-      throw new HttpError(503, ErrorCode.ServerError, 'Service Unavailable: the gateway is shutting down; retry on another replica', {
-        headers: { 'retry-after': '1', connection: 'close' },
-      });
-    }
-    const count = this.perServer.get(server.name) ?? 0;
-    if (count >= server.config.maxSessions) {
-      throw new HttpError(503, ErrorCode.ServerError, `Service Unavailable: server "${server.name}" has its maximum of ${server.config.maxSessions} sessions; retry later`, {
-        headers: { 'retry-after': '5' },
-      });
-    }
-    const claim = this.guard.claimSession(request, server.name);
-    const cluster = this.cluster;
-    const session = new LegacySession(kind, server, {
-      keepAliveMs: this.config.gateway.sseKeepAliveSeconds * 1000,
-      logger: this.logger,
-      ...(cluster ? { mintId: () => cluster.mintSessionId() } : {}),
-    });
-    this.sessions.set(session.id, session);
-    claim.bind(session.id);
-    this.perServer.set(server.name, count + 1);
-    session.onClosed = (s) => {
-      claim.release();
-      if (this.sessions.delete(s.id)) this.perServer.set(s.server.name, (this.perServer.get(s.server.name) ?? 1) - 1);
-    };
-    this.logger.info('session opened', { server: server.name, session: session.id, transport: kind, pid: session.childPid });
-    return session;
-  }
-
-  private findSession(id: string | null, server: UpstreamServer, kind: 'streamable' | 'sse'): LegacySession {
-    if (id === null || id === '') {
-      throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
-    }
-    const session = this.sessions.get(id);
-    if (!session || session.closed || session.server !== server || session.kind !== kind) {
-      throw new HttpError(404, ErrorCode.SessionNotFound, 'Session not found');
-    }
-    return session;
-  }
-
-  /** The bridge that serves legacy Streamable HTTP clients of a modern stdio server. */
-  private bridgeFor(server: UpstreamServer): LegacyBridge {
-    let bridge = this.bridges.get(server.name);
-    if (!bridge) {
-      const cluster = this.cluster;
-      bridge = new LegacyBridge(
-        this.modern.get(server.name) as ModernEndpoint,
-        () => advertisementOf(server),
-        cluster ? () => cluster.mintSessionId() : undefined,
-        this.config.gateway.sseKeepAliveSeconds * 1000,
-      );
-      this.bridges.set(server.name, bridge);
-    }
-    return bridge;
-  }
-
-  private reapIdle(idleMs: number): void {
-    for (const bridge of this.bridges.values()) bridge.reap(idleMs);
-    const cutoff = Date.now() - idleMs;
-    for (const session of this.sessions.values()) {
-      if (!session.busy && session.lastActivity < cutoff) void session.close(`idle for ${idleMs / 1000}s`);
-    }
-  }
-
-  /** The one central error handler: known errors map to their status; unknown ones are logged and get a generic 500. */
-  private errorResponse(error: unknown, route: Route): Response {
-    if (error instanceof HttpError) return error.toResponse();
-    this.logger.error('unexpected error while handling a request', {
-      server: route.kind === 'server' ? route.server : undefined,
-      error: error instanceof Error ? error.message : String(error),
-      stack: error instanceof Error ? error.stack : undefined,
-    });
-    return new HttpError(500, ErrorCode.InternalError, 'Internal error').toResponse();
-  }
-}
-
-/**
- * Whether legacy sessions of a server run on the shared pool (through the bridge)
- * instead of a child each: when `policy` is `pool` or `shared`, and for a modern
- * server that refuses `initialize`. A dual-era or legacy server under the default
- * policy gives each legacy session its own child, so its push-style (2025)
- * features keep working.
- */
-function needsBridge(server: UpstreamServer): boolean {
-  const policy = server.config.policy;
-  if (server.verdict === undefined) return false;
-  if (policy === 'pool' || policy === 'shared') return true;
-  return server.verdict.era === 'modern' && server.verdict.acceptsLegacy !== true;
-}
-
-/** A discover-shaped advertisement from a legacy server's initialize result. */
-function advertisementOf(server: UpstreamServer): Record<string, unknown> | undefined {
-  const verdict = server.verdict;
-  if (verdict?.discover) return verdict.discover;
-  const init = verdict?.initialize;
-  if (!init) return undefined;
-  return {
-    capabilities: init['capabilities'] ?? {},
-    ...(typeof init['instructions'] === 'string' ? { instructions: init['instructions'] } : {}),
-    _meta: { 'io.modelcontextprotocol/serverInfo': init['serverInfo'] },
-  };
 }
 
 /** 2026-07-28 has no GET stream and no sessions: a modern client's GET or DELETE gets 405. */
-function rejectModernStreamMethod(request: Request): void {
-  const version = request.headers.get('mcp-protocol-version');
-  if (version !== null && isModernVersion(version) && !request.headers.has('mcp-session-id')) {
-    throw methodNotAllowed('POST');
-  }
+function rejectModernStreamMethod(request: InboundRequest): void {
+  const version = request.headers.get(Header.protocolVersion);
+  if (version !== null && isModernVersion(version) && !request.headers.has(Header.sessionId)) throw methodNotAllowed('POST');
 }
 
-function methodNotAllowed(allow: string): HttpError {
-  return new HttpError(405, ErrorCode.InvalidRequest, `Method Not Allowed; use ${allow}`, { headers: { allow } });
-}
-
-function tooLarge(limit: number): HttpError {
-  return new HttpError(413, ErrorCode.InvalidRequest, `Payload Too Large: the body exceeds ${limit} bytes (gateway.maxBodyBytes)`);
+/** True when a parsed value has the shape of one JSON-RPC 2.0 message. */
+function isJsonRpcMessage(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const m = value as WireMessage;
+  if (m.jsonrpc !== '2.0') return false;
+  if (m.id !== undefined && m.id !== null && typeof m.id !== 'string' && typeof m.id !== 'number') return false;
+  if (typeof m.method === 'string') return true;
+  return m.id !== undefined && (m.result !== undefined || m.error !== undefined);
 }

@@ -1,6 +1,8 @@
 import type { GatewayConfig } from '../config/schema.js';
-import { HttpError } from './http-error.js';
-import { ErrorCode } from './jsonrpc.js';
+import { ErrorCode } from '../protocol.js';
+import { HttpError } from './http/errors.js';
+import { emptyReply, withHeaders, type Reply } from './http/reply.js';
+import type { InboundRequest } from './http/request.js';
 import { isLoopbackOrigin } from './routing.js';
 
 /**
@@ -54,33 +56,27 @@ export class CorsPolicy {
    * or undefined when CORS is off or the request is not a preflight. An origin
    * that is not allowed gets 403.
    */
-  preflight(request: Request): Response | undefined {
+  preflight(request: InboundRequest): Reply | undefined {
     if (!this.enabled || request.method !== 'OPTIONS') return undefined;
     const method = request.headers.get('access-control-request-method');
     const origin = request.headers.get('origin');
     if (method === null || origin === null) return undefined;
     if (!this.allows(origin)) throw new HttpError(403, ErrorCode.InvalidRequest, 'Forbidden: Origin not allowed');
-    return new Response(null, {
-      status: 204,
-      headers: {
-        'access-control-allow-origin': origin,
-        'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
-        'access-control-allow-headers': allowedRequestHeaders(request.headers.get('access-control-request-headers')),
-        'access-control-max-age': this.maxAge,
-        vary: 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers',
-      },
+    return emptyReply(204, {
+      'access-control-allow-origin': origin,
+      'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
+      'access-control-allow-headers': allowedRequestHeaders(request.headers.get('access-control-request-headers')),
+      'access-control-max-age': this.maxAge,
+      vary: 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers',
     });
   }
 
   /** Adds the CORS headers to an answer for an allowed origin; other answers are returned as they are. */
-  decorate(request: Request, response: Response): Response {
+  decorate(request: InboundRequest, reply: Reply): Reply {
+    if (!this.enabled) return reply;
     const origin = request.headers.get('origin');
-    if (!this.allows(origin) || response.headers.has('access-control-allow-origin')) return response;
-    const headers = new Headers(response.headers);
-    headers.set('access-control-allow-origin', origin);
-    headers.set('access-control-expose-headers', CORS_EXPOSED_HEADERS);
-    headers.append('vary', 'Origin');
-    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+    if (!this.allows(origin)) return reply;
+    return withHeaders(reply, { 'access-control-allow-origin': origin, 'access-control-expose-headers': CORS_EXPOSED_HEADERS, vary: 'Origin' });
   }
 }
 

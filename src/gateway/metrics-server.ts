@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { PROMETHEUS_CONTENT_TYPE, type MetricsRegistry } from './metrics.js';
-import { bindServer, type BoundServer } from './node-server.js';
+import { bindServer, type BoundServer } from './http/node.js';
 
 /**
  * The small HTTP listener that serves `/metrics` on its own address

@@ -1,3 +1,4 @@
+import { validateHostHeader } from '@modelcontextprotocol/server';
 import type { FleetConfig } from '../config/schema.js';
 
 /** Which MCP endpoint a request is for. */
@@ -6,10 +7,13 @@ export type Endpoint = 'mcp' | 'sse' | 'messages';
 /** Where a request goes. */
 export type Route =
   | { readonly kind: 'health' }
-  | { readonly kind: 'ready' }
+  /** `/ready`, or `/ready/<server>` for one server (a load balancer's per-server health check). */
+  | { readonly kind: 'ready'; readonly server?: string }
   | { readonly kind: 'server'; readonly server: string; readonly endpoint: Endpoint; readonly basePath: string }
   | { readonly kind: 'not-found' }
   | { readonly kind: 'host-denied' }
+  /** A Host header that is not a host name at all. */
+  | { readonly kind: 'bad-host' }
   /** `/.well-known/oauth-protected-resource[/...]`: public OAuth metadata. */
   | { readonly kind: 'resource-metadata' }
   /** `gateway.metrics.path` when metrics are served on the gateway's own port. */
@@ -68,11 +72,17 @@ export class Router {
   route(hostHeader: string | null, pathname: string): Route {
     if (pathname === '/health') return { kind: 'health' };
     if (pathname === '/ready') return { kind: 'ready' };
+    if (pathname.startsWith('/ready/')) {
+      const server = pathname.slice('/ready/'.length);
+      return this.servers.has(server) ? { kind: 'ready', server } : { kind: 'not-found' };
+    }
     if (pathname === this.metricsPath) return { kind: 'metrics' };
     if (pathname === '/.well-known/oauth-protected-resource' || pathname.startsWith('/.well-known/oauth-protected-resource/')) {
       return { kind: 'resource-metadata' };
     }
-    const host = hostOf(hostHeader);
+    const parsed = validateHostHeader(hostHeader, []);
+    if (parsed.ok === false && parsed.errorCode !== 'invalid_host') return { kind: 'bad-host' };
+    const host = parsed.ok ? parsed.hostname : (parsed.hostname ?? '');
     const owner = this.byHost.get(host);
     if (owner !== undefined) {
       const endpoint = pathname.slice(1);

@@ -102,3 +102,15 @@ export function withTraceparent<T>(message: T, traceparent: string | null | unde
   if (Array.isArray(message)) return message.map((m: unknown) => withTraceparentOne(m, normalised, options)) as T;
   return withTraceparentOne(message, normalised, options);
 }
+
+/**
+ * The messages of a request with its `traceparent` (and `tracestate`) header in
+ * their `_meta`: the very same array when the header is absent or invalid, so the
+ * caller knows it may relay the request's bytes as they are.
+ */
+export function traceMessages<T>(headers: { get(name: string): string | null }, messages: readonly T[]): readonly T[] {
+  const header = headers.get('traceparent');
+  if (header === null) return messages;
+  const traced = withTraceparent([...messages], header, { tracestate: headers.get('tracestate') });
+  return traced.every((m, i) => m === messages[i]) ? messages : traced;
+}

@@ -1,7 +1,15 @@
 import type { ServerConfig } from '../config/schema.js';
-import { GATEWAY_INFO, MODERN_VERSION, NEWEST_LEGACY_VERSION } from '../protocol.js';
 import type { Logger } from '../log.js';
-import { childEnvironment, describeExit, StdioChild, type ChildExit } from './child.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, GATEWAY_INFO, MODERN_VERSION, NEWEST_LEGACY_VERSION, Meta } from '../protocol.js';
+import { Channel, type WireMessage } from './channel.js';
+import { childEnvironment, describeExit, StdioProcess, type ChildExit, type ProcessEvents } from './process.js';
+
+/**
+ * One configured stdio MCP server: it starts channels (children) for its policy,
+ * keeps spares started ahead of need, probes which MCP era the server speaks, and
+ * knows whether it can start at all. A server that cannot start is retried with
+ * exponential backoff; meanwhile its clients are answered at once with the cause.
+ */
 
 /** Which MCP era a stdio server speaks: `legacy` (initialize handshake) or `modern` (2026-07-28, server/discover). */
 export type Era = 'legacy' | 'modern';
@@ -15,13 +23,11 @@ export interface ProbeVerdict {
   readonly era: Era;
   /** Its `server/discover` result, for a modern server. */
   readonly discover?: Record<string, unknown>;
-  /** Its `initialize` result, for a legacy server. */
+  /** Its `initialize` result, for a legacy server (and a dual-era one). */
   readonly initialize?: Record<string, unknown>;
   /** For a modern server: whether it also answers `initialize` (dual-era), so legacy clients can have their own child. */
   readonly acceptsLegacy?: boolean;
 }
-
-
 
 /** Options of {@link UpstreamServer}. */
 export interface UpstreamServerOptions {
@@ -31,18 +37,14 @@ export interface UpstreamServerOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** Handlers a spawned child reports to. */
-export interface ChildHandlers {
-  /** A line from the child's stdout (parsed as JSON). */
-  readonly onMessage: (line: string, message: unknown) => void;
-  /** The child is gone. */
-  readonly onExit: (exit: ChildExit) => void;
-}
+/** First wait before a server that failed to start is tried again; it doubles up to {@link MAX_RETRY_MS}. */
+const FIRST_RETRY_MS = 1000;
+/** Longest wait between two tries of a server that fails to start. */
+const MAX_RETRY_MS = 60_000;
+/** Children of a ready server that may fail to start in a row before the server counts as failing. */
+const START_FAILURES_BEFORE_FAILING = 3;
 
-/**
- * One configured stdio MCP server: spawns its children and knows whether it
- * starts and which era it speaks (probed once, cached).
- */
+/** One configured stdio MCP server. */
 export class UpstreamServer {
   /** Server name from the config. */
   readonly name: string;
@@ -50,22 +52,27 @@ export class UpstreamServer {
   readonly config: ServerConfig;
   /** Readiness. */
   state: ServerState = 'starting';
-  /** Why it is failing, when it is. */
+  /** Why it is failing, when it is: the command and the exit code or OS error, never stderr. */
   reason: string | undefined;
   /** The probe's verdict, once known. */
   verdict: ProbeVerdict | undefined;
+  /** Processes started over the server's life (probes, spares, channels). */
+  spawned = 0;
+  /** When the next try of a failing server is due (ms since epoch). */
+  retryAt: number | undefined;
   private readonly logger: Logger;
   private readonly childEnv: Record<string, string>;
   private retryTimer: NodeJS.Timeout | undefined;
-  private retryDelayMs = 2000;
+  private retryDelayMs = FIRST_RETRY_MS;
   private closed = false;
-  private probing: Promise<void> | undefined;
-  private readonly probeChildren = new Set<StdioChild>();
-  private readonly spares: StdioChild[] = [];
-  private readonly routes = new WeakMap<StdioChild, { onMessage: ChildHandlers['onMessage']; onExit: ChildHandlers['onExit'] }>();
-  private running = 0;
+  private probing: Promise<Channel | undefined> | undefined;
+  private readonly spares: StdioProcess[] = [];
+  private readonly live = new Set<StdioProcess>();
   private readonly crashes: number[] = [];
   private olderCrashes = 0;
+  private startFailures = 0;
+  /** A probe child kept for the first pool that wants one (saves a start). */
+  private handover: Channel | undefined;
 
   constructor(name: string, config: ServerConfig, options: UpstreamServerOptions) {
     this.name = name;
@@ -74,9 +81,19 @@ export class UpstreamServer {
     this.childEnv = childEnvironment(options.env ?? process.env, config.env);
   }
 
-  /** Children of this server running now (sessions, pool members and probes). */
+  /** Longest line a child may write. */
+  get maxMessageBytes(): number {
+    return this.config.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  }
+
+  /** Children of this server running now (sessions, pool members, spares and probes). */
   get runningChildren(): number {
-    return this.running;
+    return this.live.size;
+  }
+
+  /** Processes of this server running now, for diagnostics (the console). */
+  get processes(): readonly StdioProcess[] {
+    return [...this.live];
   }
 
   /** Children that exited without being asked to, over the server's life. */
@@ -89,53 +106,126 @@ export class UpstreamServer {
     return this.crashes.filter((t) => t >= now - windowMs).length;
   }
 
-  /** Spawns and starts a child of this server. */
-  spawn(handlers: ChildHandlers): StdioChild {
-    const spare = this.spares.shift();
-    if (spare) {
-      // A child started ahead of need: hand it over, start the next one.
-      const route = this.routes.get(spare) as { -readonly [K in keyof ChildHandlers]: ChildHandlers[K] };
-      route.onMessage = handlers.onMessage;
-      route.onExit = handlers.onExit;
-      this.routes.delete(spare);
-      setImmediate(() => this.refillSpares());
-      return spare;
-    }
-    return this.spawnFresh(handlers).child;
-  }
-
   /** Pids of the children started ahead for new sessions (diagnostics, tests). */
   get sparePids(): number[] {
     return this.spares.map((c) => c.pid).filter((pid): pid is number => pid !== undefined);
   }
 
-  private spawnFresh(handlers: ChildHandlers): { child: StdioChild; route: { onMessage: ChildHandlers['onMessage']; onExit: ChildHandlers['onExit'] } } {
-    const route = { onMessage: handlers.onMessage, onExit: handlers.onExit };
-    this.running++;
-    const onExit = (exit: ChildExit): void => {
-      this.running--;
-      if (!exit.requested) {
-        this.crashes.push(Date.now());
-        // Keep the recent window small: older crashes only count in the total.
-        if (this.crashes.length > 100) {
-          this.crashes.shift();
-          this.olderCrashes++;
+  /** Seconds until the next try of a failing server (for Retry-After). */
+  retryAfterSeconds(now = Date.now()): number {
+    return this.retryAt === undefined ? 5 : Math.max(1, Math.ceil((this.retryAt - now) / 1000));
+  }
+
+  /**
+   * A new channel on a child of this server: a spare when one is waiting, else a
+   * fresh process. The caller initializes it if its era needs that.
+   */
+  openChannel(): Channel {
+    return new Channel({ server: this.name, command: this.config.command, logger: this.logger }, (events) => this.takeProcess(events));
+  }
+
+  /**
+   * The child the last probe started, when it still runs: initialized already (a
+   * legacy child) or ready as it is (a modern one). A pool takes it as its first
+   * member, so a server's first request does not wait for another start.
+   */
+  takeProbeChannel(): Channel | undefined {
+    const handed = this.handover;
+    this.handover = undefined;
+    if (handed?.alive) return handed;
+    if (handed) void handed.close('stale probe child');
+    return undefined;
+  }
+
+  /**
+   * Probes the server once: `server/discover` first (a modern server answers it),
+   * falling back to `initialize` on any other answer, silence or exit, as the
+   * 2026-07-28 stdio backward-compatibility rules say. A failure marks the server
+   * `failing` and schedules another try with backoff.
+   */
+  probe(options: { readonly keepChild?: boolean } = {}): Promise<void> {
+    this.probing ??= this.runProbe(options.keepChild === true).finally(() => (this.probing = undefined));
+    return this.probing.then(() => undefined);
+  }
+
+  /**
+   * Notes that a child of this ready server failed to start (a pool member or a
+   * session's own child). A few in a row mark the server failing and start the
+   * backoff; a child that starts resets the count.
+   */
+  noteStart(ok: boolean, description?: string): void {
+    if (ok) {
+      this.startFailures = 0;
+      return;
+    }
+    this.startFailures++;
+    if (this.state === 'ready' && this.startFailures >= START_FAILURES_BEFORE_FAILING) {
+      this.setFailing(description ?? `MCP server "${this.name}" fails to start`);
+    }
+  }
+
+  /** Stops probing, the spares and any probe child. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const handed = this.handover;
+    this.handover = undefined;
+    await Promise.all([...this.spares.splice(0).map((c) => c.stop(500)), handed?.close()]);
+  }
+
+  /** Stops every process of the server still running (after the sessions and pools closed theirs). */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.live].map((p) => p.stop(500)));
+  }
+
+  private takeProcess(events: ProcessEvents): StdioProcess {
+    const spare = this.spares.shift();
+    if (spare?.running) {
+      spare.events = this.tracked(spare, events);
+      setImmediate(() => this.refillSpares());
+      return spare;
+    }
+    return this.startProcess(events);
+  }
+
+  private startProcess(events: ProcessEvents): StdioProcess {
+    const process = new StdioProcess(
+      {
+        server: this.name,
+        command: this.config.command,
+        args: this.config.args,
+        env: this.childEnv,
+        cwd: this.config.cwd,
+        maxMessageBytes: this.maxMessageBytes,
+        logger: this.logger,
+      },
+      { line: () => {}, overflow: () => {}, exit: () => {} },
+    );
+    process.events = this.tracked(process, events);
+    this.spawned++;
+    this.live.add(process);
+    process.start();
+    return process;
+  }
+
+  /** Wraps a process's events to count its end (crash statistics). */
+  private tracked(process: StdioProcess, events: ProcessEvents): ProcessEvents {
+    return {
+      line: (bytes) => events.line(bytes),
+      overflow: (seen) => events.overflow(seen),
+      exit: (exit) => {
+        this.live.delete(process);
+        if (!exit.requested) {
+          this.crashes.push(Date.now());
+          // Keep the recent window small: older crashes only count in the total.
+          if (this.crashes.length > 100) {
+            this.crashes.shift();
+            this.olderCrashes++;
+          }
         }
-      }
-      route.onExit(exit);
+        events.exit(exit);
+      },
     };
-    const child = new StdioChild({
-      server: this.name,
-      command: this.config.command,
-      args: this.config.args,
-      env: this.childEnv,
-      cwd: this.config.cwd,
-      logger: this.logger,
-      onMessage: (line, message) => route.onMessage(line, message),
-      onExit,
-    });
-    child.start();
-    return { child, route };
   }
 
   /**
@@ -145,165 +235,114 @@ export class UpstreamServer {
    */
   private refillSpares(): void {
     while (!this.closed && this.state === 'ready' && this.spares.length < this.config.spares) {
-      const { child, route } = this.spawnFresh({
-        onMessage: () => {},
-        onExit: () => {
-          const index = this.spares.indexOf(child);
+      const spare: StdioProcess = this.startProcess({
+        line: () => {},
+        overflow: () => {},
+        exit: () => {
+          const index = this.spares.indexOf(spare);
           if (index !== -1) this.spares.splice(index, 1);
-          this.routes.delete(child);
         },
       });
-      this.routes.set(child, route);
-      this.spares.push(child);
+      this.spares.push(spare);
     }
   }
 
-  /**
-   * Probes the server once: `server/discover` first (a modern server answers it),
-   * falling back to `initialize` on any other answer, silence or exit, as the
-   * 2026-07-28 stdio backward-compatibility rules say. A failure marks the server
-   * `failing` and schedules another try with backoff.
-   */
-  probe(): Promise<void> {
-    this.probing ??= this.runProbe().finally(() => (this.probing = undefined));
-    return this.probing;
-  }
-
-  /** Stops probing, the spares and any probe child. */
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    await Promise.all([...this.probeChildren, ...this.spares.splice(0)].map((c) => c.stop(500)));
-  }
-
-  private async runProbe(): Promise<void> {
+  private async runProbe(keepChild: boolean): Promise<Channel | undefined> {
     const startupMs = this.config.startupTimeoutSeconds * 1000;
+    const discoverMs = Math.min(startupMs, 10_000);
+    let channel = this.openProbeChannel();
     try {
-      const discover = await this.ask(
-        'server/discover',
-        {
-          _meta: {
-            'io.modelcontextprotocol/protocolVersion': MODERN_VERSION,
-            'io.modelcontextprotocol/clientInfo': GATEWAY_INFO,
-            'io.modelcontextprotocol/clientCapabilities': {},
-          },
-        },
-        Math.min(startupMs, 10_000),
-        { keepAliveForInitialize: true },
-      );
-      if (discover.kind === 'result' && Array.isArray(discover.value['supportedVersions'])) {
+      const discover = await channel
+        .ask(
+          'server/discover',
+          { _meta: { [Meta.protocolVersion]: MODERN_VERSION, [Meta.clientInfo]: GATEWAY_INFO, [Meta.clientCapabilities]: {} } },
+          discoverMs,
+        )
+        .catch((error: Error) => ({ error: { message: error.message } }) as WireMessage);
+      const discovered = discover.result as Record<string, unknown> | undefined;
+      if (discovered && Array.isArray(discovered['supportedVersions'])) {
         // A modern server may serve legacy openings too (the SDK v2 default): ask a fresh process.
-        if (discover.child) void discover.child.stop(500);
-        const legacy = await this.ask(
-          'initialize',
-          { protocolVersion: NEWEST_LEGACY_VERSION, capabilities: {}, clientInfo: GATEWAY_INFO },
-          Math.min(startupMs, 10_000),
-          {},
-        );
-        this.setReady({ era: 'modern', discover: discover.value, acceptsLegacy: legacy.kind === 'result' });
-        return;
+        const legacy = this.openProbeChannel();
+        const initialize = await legacy.ask('initialize', this.initializeParams(), discoverMs).catch(() => undefined);
+        void legacy.close('probe done');
+        this.setReady({ era: 'modern', discover: discovered, acceptsLegacy: initialize?.result !== undefined });
+        this.keep(channel, keepChild);
+        return channel;
       }
-      const initialize = await this.ask(
-        'initialize',
-        { protocolVersion: NEWEST_LEGACY_VERSION, capabilities: {}, clientInfo: GATEWAY_INFO },
-        startupMs,
-        { reuse: discover.child },
-      );
-      if (initialize.kind === 'result') {
-        this.setReady({ era: 'legacy', initialize: initialize.value });
-        return;
+      if (!channel.alive) channel = this.openProbeChannel();
+      const initialize = await channel.ask('initialize', this.initializeParams(), startupMs);
+      if (initialize.result === undefined) {
+        const message = (initialize.error as { message?: string } | undefined)?.message ?? 'unknown error';
+        throw new Error(`MCP server "${this.name}" (${this.config.command}) refused initialize: ${message}`);
       }
-      this.setFailing(initialize.kind === 'error' ? `initialize failed: ${initialize.message}` : initialize.message);
+      channel.notify('notifications/initialized');
+      this.setReady({ era: 'legacy', initialize: initialize.result as Record<string, unknown> });
+      this.keep(channel, keepChild);
+      return channel;
     } catch (error) {
+      void channel.close('probe failed');
       this.setFailing(error instanceof Error ? error.message : String(error));
+      return undefined;
     }
   }
 
-  /**
-   * Sends one request to a probe child and waits for its answer. With
-   * `keepAliveForInitialize` the child is handed back for the follow-up request.
-   */
-  private ask(
-    method: string,
-    params: Record<string, unknown>,
-    timeoutMs: number,
-    options: { keepAliveForInitialize?: boolean; reuse?: StdioChild | undefined },
-  ): Promise<
-    | { kind: 'result'; value: Record<string, unknown>; child: StdioChild | undefined }
-    | { kind: 'error'; message: string; child: StdioChild | undefined }
-    | { kind: 'gone'; message: string; child: undefined }
-  > {
-    return new Promise((resolve) => {
-      const id = `mcp-fleet-probe-${method}`;
-      let settled = false;
-      let child: StdioChild;
-      const done = (
-        value:
-          | { kind: 'result'; value: Record<string, unknown> }
-          | { kind: 'error'; message: string }
-          | { kind: 'gone'; message: string },
-      ): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        const keep = options.keepAliveForInitialize && value.kind !== 'result' && child.running;
-        if (value.kind === 'gone' || !keep) {
-          this.probeChildren.delete(child);
-          void child.stop(500);
-        }
-        resolve(
-          value.kind === 'gone' ? { ...value, child: undefined } : { ...value, child: keep ? child : undefined },
-        );
-      };
-      const onMessage = (_line: string, message: unknown): void => {
-        const m = message as { id?: unknown; result?: Record<string, unknown>; error?: { message?: string } };
-        if (m.id !== id) return;
-        if (m.result !== undefined) done({ kind: 'result', value: m.result });
-        else done({ kind: 'error', message: m.error?.message ?? 'unknown error' });
-      };
-      const onExit = (exit: ChildExit): void => done({ kind: 'gone', message: describeExit(this.name, exit) });
-      if (options.reuse?.running) {
-        child = options.reuse;
-        child.onMessage = onMessage;
-        child.onExit = onExit;
-      } else {
-        child = this.spawnFresh({ onMessage, onExit }).child;
-        this.probeChildren.add(child);
-      }
-      const timer = setTimeout(
-        () =>
-          done(
-            method === 'server/discover'
-              ? { kind: 'error', message: 'no answer to server/discover' }
-              : { kind: 'gone', message: `MCP server "${this.name}" did not answer ${method} within ${timeoutMs / 1000}s` },
-          ),
-        timeoutMs,
-      );
-      timer.unref();
-      child.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
-    });
+  private openProbeChannel(): Channel {
+    const channel = new Channel({ server: this.name, command: this.config.command, logger: this.logger }, (events) => this.startProcess(events));
+    return channel;
+  }
+
+  /** Keeps the probe's child for the first pool (legacy: already initialized), when one is about to be made. */
+  private keep(channel: Channel, wanted: boolean): void {
+    if (this.closed || !wanted) {
+      void channel.close('gateway closing');
+      return;
+    }
+    const previous = this.handover;
+    this.handover = channel;
+    if (previous) void previous.close('replaced by a newer probe child');
+  }
+
+  /** The gateway's initialize params when it initializes a child itself. */
+  initializeParams(): Record<string, unknown> {
+    // The gateway relays sampling and elicitation to its clients (and turns them into input requests for modern ones).
+    return { protocolVersion: NEWEST_LEGACY_VERSION, capabilities: { sampling: {}, elicitation: {} }, clientInfo: GATEWAY_INFO };
   }
 
   private setReady(verdict: ProbeVerdict): void {
     this.verdict = verdict;
     this.state = 'ready';
     this.reason = undefined;
+    this.retryAt = undefined;
+    this.retryDelayMs = FIRST_RETRY_MS;
+    this.startFailures = 0;
     this.refillSpares();
-    this.retryDelayMs = 2000;
     const info = (verdict.initialize?.['serverInfo'] ??
-      (verdict.discover?.['_meta'] as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/serverInfo']) as
-      | { name?: string; version?: string }
-      | undefined;
-    this.logger.info('server ready', { era: verdict.era, ...(verdict.era === 'modern' ? { acceptsLegacy: verdict.acceptsLegacy } : {}), upstream: info?.name, upstreamVersion: info?.version });
+      (verdict.discover?.['_meta'] as Record<string, unknown> | undefined)?.[Meta.serverInfo]) as { name?: string; version?: string } | undefined;
+    this.logger.info('server ready', {
+      era: verdict.era,
+      ...(verdict.era === 'modern' ? { acceptsLegacy: verdict.acceptsLegacy } : {}),
+      upstream: info?.name,
+      upstreamVersion: info?.version,
+    });
   }
 
   private setFailing(reason: string): void {
+    const first = this.state !== 'failing' || this.reason !== reason;
     this.state = 'failing';
     this.reason = reason;
-    this.logger.error('server failing', { reason, retryInMs: this.retryDelayMs });
+    for (const spare of this.spares.splice(0)) void spare.stop(500);
     if (this.closed) return;
-    this.retryTimer = setTimeout(() => void this.probe(), this.retryDelayMs);
+    this.retryAt = Date.now() + this.retryDelayMs;
+    // Said once per cause; the retries that fail the same way are debug records.
+    this.logger[first ? 'error' : 'debug']('server failing', { reason, command: this.config.command, retryInMs: this.retryDelayMs });
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.probe({ keepChild: true }), this.retryDelayMs);
     this.retryTimer.unref();
-    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 60_000);
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, MAX_RETRY_MS);
+  }
+
+  /** Why a child ended, in one line fit for a client (no stderr). */
+  describe(exit: ChildExit): string {
+    return describeExit(this.name, this.config.command, exit);
   }
 }

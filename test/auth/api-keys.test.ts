@@ -4,6 +4,7 @@ import { AuthSchema, authServerReferenceIssues, type AuthConfig } from '../../sr
 import { FleetError } from '../../src/errors.js';
 import { createAuthenticator, generateApiKey, sha256Hex, type AuthOutcome } from '../../src/gateway/auth/index.js';
 import { silentLogger } from '../../src/log.js';
+import { ErrorCode } from '../../src/protocol.js';
 
 const TARGET = { server: 'fetch', resourceUrl: 'http://127.0.0.1:8808/servers/fetch/mcp' };
 
@@ -93,7 +94,7 @@ describe('API keys', () => {
     expect(r.status).toBe(401);
     expect(r.reason).toBe('invalid-api-key');
     expect(r.challenge).toContain('error="invalid_token"');
-    expect(r.body).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Invalid API key' } });
+    expect(r.body).toEqual({ jsonrpc: '2.0', id: null, error: { code: ErrorCode.Unauthorized, message: 'Invalid API key' } });
   });
 
   it('GIVEN a key WHEN a wrong key of another length is presented THEN it gets 401', async () => {
@@ -120,7 +121,7 @@ describe('API keys', () => {
       const r = await refusal(await auth.authenticate(request(header), TARGET));
       expect(r.status).toBe(401);
       expect(r.challenge).toMatch(/^Bearer /);
-      expect(r.body).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32001 } });
+      expect(r.body).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: ErrorCode.Unauthorized } });
     }
   });
 

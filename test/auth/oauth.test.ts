@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthSchema } from '../../src/config/auth-schema.js';
 import { createAuthenticator, generateApiKey, type Authenticator, type AuthOutcome } from '../../src/gateway/auth/index.js';
 import { silentLogger } from '../../src/log.js';
+import { ErrorCode } from '../../src/protocol.js';
 import { deadUrl, startIssuer, type TestIssuer } from './issuer-fixture.js';
 
 const RESOURCE = 'https://fetch.example.com/mcp';
@@ -57,7 +58,7 @@ describe.each(['ES256', 'RS256'] as const)('OAuth resource server with %s keys',
     const r = await refusal(await auth.authenticate(request(), TARGET));
     expect(r.status).toBe(401);
     expect(r.challenge).toBe(`Bearer scope="mcp:tools", resource_metadata="${METADATA_URL}"`);
-    expect(JSON.parse(r.text)).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32001, message: expect.any(String) } });
+    expect(JSON.parse(r.text)).toEqual({ jsonrpc: '2.0', id: null, error: { code: ErrorCode.Unauthorized, message: expect.any(String) } });
   });
 
   it('GIVEN an expired token THEN 401 invalid_token', async () => {

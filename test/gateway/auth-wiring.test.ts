@@ -4,9 +4,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetConfigSchema } from '../../src/config/schema.js';
 import { generateApiKey } from '../../src/gateway/auth/index.js';
-import { applyTraceparent } from '../../src/gateway/guard.js';
 import { createFleetMetrics } from '../../src/gateway/metrics.js';
 import { listenMetrics } from '../../src/gateway/metrics-server.js';
+import { traceMessages } from '../../src/gateway/trace.js';
 import { startIssuer, type TestIssuer } from '../auth/issuer-fixture.js';
 import {
   CRASHY_ENTRY,
@@ -387,7 +387,7 @@ describe('config', () => {
     const gateway = FleetConfigSchema.parse({ servers: { echo } }).gateway;
     expect(gateway.cors.enabled).toBe(false);
     expect(gateway.metrics.enabled).toBe(false);
-    expect(gateway.limits).toEqual({ maxInFlightPerChild: 16, maxQueuedPerChild: 64, queueTimeoutSeconds: 30 });
+    expect(gateway.limits).toEqual({ maxInFlightPerChild: 16, maxQueuedPerChild: 64, queueTimeoutSeconds: 30, maxStreamBufferBytes: 8 * 1024 * 1024 });
   });
 });
 
@@ -395,10 +395,11 @@ describe('traceparent', () => {
   it('puts a valid traceparent header into params._meta and re-serializes only then', () => {
     const message = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo' } };
     const raw = JSON.stringify(message);
-    const read = { messages: [message], raw, batch: false };
-    expect(applyTraceparent(new Headers(), read)).toBe(read);
-    expect(applyTraceparent(new Headers({ traceparent: 'garbage' }), read)).toBe(read);
-    const traced = applyTraceparent(new Headers({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' }), read);
-    expect(JSON.parse(traced.raw)).toEqual({ ...message, params: { name: 'echo', _meta: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } } });
+    const messages = [JSON.parse(raw) as typeof message];
+    expect(traceMessages(new Headers(), messages)).toBe(messages);
+    expect(traceMessages(new Headers({ traceparent: 'garbage' }), messages)).toBe(messages);
+    const traced = traceMessages(new Headers({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' }), messages);
+    expect(traced).not.toBe(messages);
+    expect(traced[0]).toEqual({ ...message, params: { name: 'echo', _meta: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } } });
   });
 });

@@ -5,7 +5,7 @@ import { ConfigError, FleetError } from '../../errors.js';
 import { createGateway } from '../../gateway/app.js';
 import { resolveAdvertiseUrl, type ClusterSettings } from '../../gateway/cluster/cluster.js';
 import { listenMetrics } from '../../gateway/metrics-server.js';
-import { listen } from '../../gateway/node-server.js';
+import { listen } from '../../gateway/http/node.js';
 import { createJsonLogger } from '../../log.js';
 import { bold, dim, green, info, warn } from '../output.js';
 

@@ -1,3 +1,5 @@
+import { ErrorCode } from '../../protocol.js';
+
 /** Error codes of a Bearer challenge (RFC 6750 section 3.1). */
 export type BearerError = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
 
@@ -36,7 +38,7 @@ export function buildWwwAuthenticate(challenge: BearerChallenge): string {
 }
 
 /** JSON-RPC error code of an authentication or authorization failure at the HTTP edge. */
-export const UNAUTHORIZED_RPC_CODE = -32001;
+export const UNAUTHORIZED_RPC_CODE = ErrorCode.Unauthorized;
 
 /**
  * An HTTP error answer with a JSON-RPC error body

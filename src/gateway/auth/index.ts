@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { AuthConfig } from '../../config/auth-schema.js';
 import type { Logger } from '../../log.js';
+import type { InboundRequest } from '../http/request.js';
 import { API_KEY_PREFIX, loadApiKeys, matchApiKey, type LoadedApiKey } from './api-keys.js';
 import { authErrorResponse, buildWwwAuthenticate, type BearerChallenge } from './challenge.js';
 import { createJwtVerifier, type JwtVerifier, type TokenFailureReason } from './oauth.js';
@@ -57,14 +58,14 @@ export interface Authenticator {
    * of the MCP endpoint being called, e.g. https://fetch.example.com/mcp or
    * http://127.0.0.1:8808/servers/fetch/mcp
    */
-  authenticate(request: Request, target: AuthTarget): Promise<AuthOutcome>;
+  authenticate(request: InboundRequest, target: AuthTarget): Promise<AuthOutcome>;
   /**
    * Answers GET /.well-known/oauth-protected-resource[/...] when OAuth is
    * configured; undefined when the path is not one of ours (or OAuth is off).
    * `resolveResource` maps the resource path (`/servers/x/mcp`, `/mcp`, or `''`
    * for the root document) to its server and canonical URL.
    */
-  metadata(request: Request, resolveResource: (path: string) => AuthTarget | undefined): Response | undefined;
+  metadata(request: InboundRequest, resolveResource: (path: string) => AuthTarget | undefined): Response | undefined;
   /** Releases what the authenticator holds; call once on shutdown. */
   close(): void;
 }

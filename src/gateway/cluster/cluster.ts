@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
 import { request as undiciRequest } from 'undici';
 import type { Logger } from '../../log.js';
-import { HttpError } from '../http-error.js';
-import { ErrorCode } from '../jsonrpc.js';
+import { Header } from '../../protocol.js';
+import { sessionNotFound } from '../http/errors.js';
+import type { InboundRequest } from '../http/request.js';
 import { OwnershipSigner, requestStateKey } from './ownership.js';
 import { normalize, parseHostPort, PeerSet } from './peers.js';
 
@@ -16,7 +17,7 @@ import { normalize, parseHostPort, PeerSet } from './peers.js';
  */
 
 /** Header marking a request already forwarded once (no second hop, no loops). */
-export const FORWARDED_HEADER = 'x-mcp-fleet-forwarded';
+export const FORWARDED_HEADER = Header.forwarded;
 
 /** Settings of a {@link Cluster}. */
 export interface ClusterSettings {
@@ -74,7 +75,7 @@ export class Cluster {
    * Where a session lives. A forged id, or one naming a replica that is not a
    * known peer, is a session that does not exist: 404.
    */
-  async place(id: string | null, request: Request): Promise<Placement> {
+  async place(id: string | null, request: InboundRequest): Promise<Placement> {
     if (id === null || id === '') return { kind: 'local' };
     const read = this.signer.read(id);
     if (read.kind === 'plain') return { kind: 'local' };
@@ -88,7 +89,7 @@ export class Cluster {
   }
 
   /** Where an MRTR call parked under `owner` (read from a verified requestState) is answered. */
-  async placeOwner(owner: string | undefined, request: Request): Promise<Placement> {
+  async placeOwner(owner: string | undefined, request: InboundRequest): Promise<Placement> {
     if (owner === undefined || normalize(owner) === this.self || request.headers.has(FORWARDED_HEADER)) return { kind: 'local' };
     if (!(await this.peers.isPeer(owner))) return { kind: 'local' };
     return { kind: 'remote', owner: normalize(owner) };
@@ -99,15 +100,14 @@ export class Cluster {
    * credentials go along, so the owner routes and authorizes it as the first
    * replica did. An owner that cannot be reached means the session is gone: 404.
    */
-  async forward(request: Request, owner: string, body: string | undefined): Promise<Response> {
+  async forward(request: InboundRequest, owner: string, body: Buffer | undefined): Promise<Response> {
     const url = new URL(request.url);
     const headers: Record<string, string> = {};
     request.headers.forEach((value, key) => {
       if (key !== 'connection' && key !== 'keep-alive' && key !== 'transfer-encoding' && key !== 'content-length') headers[key] = value;
     });
     headers[FORWARDED_HEADER] = this.self;
-    let payload = body;
-    if (payload === undefined && request.method !== 'GET' && request.method !== 'HEAD' && request.body) payload = await request.text();
+    const payload = body;
     try {
       const answer = await undiciRequest(`${owner}${url.pathname}${url.search}`, {
         method: request.method as 'GET' | 'POST' | 'DELETE',
@@ -137,9 +137,6 @@ export class Cluster {
   }
 }
 
-function sessionNotFound(): HttpError {
-  return new HttpError(404, ErrorCode.SessionNotFound, 'Session not found');
-}
 
 /**
  * The URL peers reach this replica at: the configured one, else

@@ -1,6 +1,8 @@
-import { HttpError } from '../http-error.js';
-import { ErrorCode, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.js';
-import { decodeHeaderValue } from './headers.js';
+import { ErrorCode } from '../../protocol.js';
+import type { JsonRpcId, WireMessage } from '../../upstream/channel.js';
+import { decodeHeaderValue } from '../era.js';
+import { HttpError } from '../http/errors.js';
+import type { HeaderReader } from '../http/request.js';
 
 /**
  * `Mcp-Param-{Name}` headers (2026-07-28): a tool may mark parameters with
@@ -60,7 +62,7 @@ export class ParamHeaderTable {
    * Checks a tools/call's `Mcp-Param-*` headers against its arguments. Throws
    * 400 `-32020 HeaderMismatch` when a value is missing, extra, malformed or different.
    */
-  check(headers: Headers, message: JsonRpcMessage): void {
+  check(headers: HeaderReader, message: WireMessage): void {
     if (message.method !== 'tools/call') return;
     const params = (message.params ?? {}) as { name?: unknown; arguments?: unknown };
     const annotated = typeof params.name === 'string' ? this.byTool.get(params.name) : undefined;

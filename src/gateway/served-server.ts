@@ -1,0 +1,178 @@
+import type { ChildPolicy, FleetConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { ErrorCode } from '../protocol.js';
+import type { Channel } from '../upstream/channel.js';
+import { ChannelPool } from '../upstream/pool.js';
+import type { UpstreamServer } from '../upstream/server.js';
+import { HttpError, overloaded } from './http/errors.js';
+import { createInFlightQueue, QueueAbortedError, QueueFullError, type InFlightQueue, type ReleaseSlot } from './limits.js';
+import type { FleetMetrics } from './metrics.js';
+
+/**
+ * One configured server as the gateway serves it: its upstream (children, era,
+ * readiness), the warm pool its shared calls run on, the bounded queue in front
+ * of that pool, and how its legacy sessions are served under its policy.
+ */
+
+/** How a server's legacy client sessions are served. */
+export type LegacyServing =
+  /** A child of its own per session; the client's initialize goes to it. */
+  | 'own-child'
+  /** Sessions share the pool's children, multiplexed by the channels. */
+  | 'shared-child'
+  /** The server is modern-only (or shared and modern): sessions are bridged to 2026-07-28 requests. */
+  | 'bridge';
+
+/**
+ * Slots of calls in flight in front of some children, with a bounded waiting
+ * line. Entering is synchronous when a slot is free (no timer, no signal).
+ */
+export class CallGate {
+  private readonly queue: InFlightQueue;
+
+  constructor(
+    private readonly server: string,
+    limits: FleetConfig['gateway']['limits'],
+    children: number,
+    private readonly metrics: FleetMetrics | undefined,
+  ) {
+    this.queue = createInFlightQueue({ maxInFlightPerChild: limits.maxInFlightPerChild * children, maxQueuedPerChild: limits.maxQueuedPerChild });
+    this.timeoutMs = limits.queueTimeoutSeconds * 1000;
+  }
+
+  private readonly timeoutMs: number;
+
+  /** Calls in flight. */
+  get active(): number {
+    return this.queue.active;
+  }
+
+  /** A slot for one call; 503 with Retry-After when the line is full or the wait too long. */
+  async enter(signal: AbortSignal | undefined, id: string | number | null = null): Promise<ReleaseSlot> {
+    const now = this.queue.tryAcquire();
+    if (now !== undefined) return now;
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    try {
+      return await this.queue.acquire(signal ? AbortSignal.any([signal, timeout]) : timeout);
+    } catch (error) {
+      if (!(error instanceof QueueFullError) && !(error instanceof QueueAbortedError)) throw error;
+      this.metrics?.rateLimited.inc({ server: this.server, limit: 'queue' });
+      throw overloaded(`too many requests are waiting for server "${this.server}"; retry shortly`, 1, {}, id);
+    }
+  }
+}
+
+/** Settings of a {@link ServedServer}. */
+export interface ServedServerSettings {
+  /** The gateway's limits. */
+  readonly limits: FleetConfig['gateway']['limits'];
+  /** Metrics, when on. */
+  readonly metrics: FleetMetrics | undefined;
+  /** Logger. */
+  readonly logger: Logger;
+}
+
+/** A configured server as the gateway serves it. */
+export class ServedServer {
+  /** The server name. */
+  readonly name: string;
+  /** The queue in front of the pool. */
+  readonly gate: CallGate;
+  private poolPromise: Promise<ChannelPool> | undefined;
+  private poolValue: ChannelPool | undefined;
+  private readonly poolListeners: ((pool: ChannelPool) => void)[] = [];
+
+  constructor(
+    readonly upstream: UpstreamServer,
+    private readonly settings: ServedServerSettings,
+  ) {
+    this.name = upstream.name;
+    const policy = this.policy;
+    const children = policy === 'shared' ? 1 : upstream.config.pool.max;
+    this.gate = new CallGate(this.name, settings.limits, children, settings.metrics);
+  }
+
+  /** The configured policy (`per-session` when not set). */
+  get policy(): ChildPolicy {
+    return this.upstream.config.policy ?? 'per-session';
+  }
+
+  /** Time a child has to answer one request. */
+  get requestTimeoutMs(): number {
+    return this.upstream.config.requestTimeoutSeconds * 1000;
+  }
+
+  /** Time a child has to answer its first request. */
+  get startupTimeoutMs(): number {
+    return this.upstream.config.startupTimeoutSeconds * 1000;
+  }
+
+  /** The pool, once made (diagnostics). */
+  get currentPool(): ChannelPool | undefined {
+    return this.poolValue;
+  }
+
+  /** How legacy sessions of this server are served, once its era is known. */
+  legacyServing(): LegacyServing {
+    const verdict = this.upstream.verdict;
+    const ownChild = this.policy === 'per-session';
+    if (verdict?.era === 'modern') return ownChild && verdict.acceptsLegacy === true ? 'own-child' : 'bridge';
+    return ownChild ? 'own-child' : 'shared-child';
+  }
+
+  /**
+   * Refuses at once, with the cause and Retry-After, a request for a server that
+   * cannot start; waits for the first probe of one that is still starting.
+   */
+  async ready(id: string | number | null = null): Promise<void> {
+    if (this.upstream.state === 'starting' || (this.upstream.verdict === undefined && this.upstream.state !== 'failing')) await this.upstream.probe();
+    if (this.upstream.state === 'failing' || this.upstream.verdict === undefined) {
+      throw new HttpError(503, ErrorCode.UpstreamUnavailable, `${this.upstream.reason ?? `MCP server "${this.name}" cannot start`}; the gateway retries it in ${this.upstream.retryAfterSeconds()}s`, {
+        id,
+        headers: { 'retry-after': String(this.upstream.retryAfterSeconds()) },
+      });
+    }
+  }
+
+  /** The warm pool of the server's era (made on first use, once the era is known). */
+  async pool(id: string | number | null = null): Promise<ChannelPool> {
+    if (this.poolValue) return this.poolValue;
+    await this.ready(id);
+    this.poolPromise ??= Promise.resolve().then(() => {
+      const verdict = this.upstream.verdict!;
+      const size = this.policy === 'shared' ? { min: 1, max: 1 } : this.upstream.config.pool;
+      const pool = new ChannelPool(this.upstream, verdict.era, { ...size, logger: this.settings.logger });
+      pool.warm();
+      this.poolValue = pool;
+      for (const listener of this.poolListeners.splice(0)) listener(pool);
+      return pool;
+    });
+    return this.poolPromise;
+  }
+
+  /**
+   * A place in the queue and the least-loaded child of the pool, for one call
+   * (503 when the queue is full or the server cannot start). Release the place
+   * when the call is over.
+   */
+  async enterPool(signal: AbortSignal | undefined, id: string | number | null): Promise<{ readonly release: ReleaseSlot; readonly channel: Channel }> {
+    const release = await this.gate.enter(signal, id);
+    try {
+      return { release, channel: await (await this.pool(id)).acquire() };
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /** Calls `listener` with the pool once it exists. */
+  whenPool(listener: (pool: ChannelPool) => void): void {
+    if (this.poolValue) listener(this.poolValue);
+    else this.poolListeners.push(listener);
+  }
+
+  /** Stops the pool's children. */
+  async close(): Promise<void> {
+    await this.poolValue?.close();
+  }
+}
