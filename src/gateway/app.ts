@@ -13,7 +13,7 @@ import { draining, errorReply, HttpError, methodNotAllowed } from './http/errors
 import { emptyReply, StreamReply, toResponse, type Reply } from './http/reply.js';
 import { pathOf, queryParam, readBody, type InboundRequest } from './http/request.js';
 import type { SseSettings } from './http/sse.js';
-import { createFleetMetrics, methodLabel, metricsResponse, type FleetMetrics } from './metrics.js';
+import { createFleetMetrics, methodLabel, metricsReply, type FleetMetrics } from './metrics.js';
 import { ModernEndpoint } from './modern/endpoint.js';
 import { newStateKey, RequestStateSigner } from './modern/mrtr.js';
 import { isLoopbackOrigin, Router, type Route } from './routing.js';
@@ -207,7 +207,7 @@ class FleetGateway implements Gateway {
         throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: ${path}`);
       case 'metrics':
         if (!this.metrics) throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: ${path}`);
-        return metricsResponse(this.metrics.registry);
+        return metricsReply(this.metrics.registry);
       case 'resource-metadata': {
         const metadata = this.guard.authenticator.metadata(request, (resourcePath) => this.resourceTarget(request, resourcePath));
         if (!metadata) throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: ${path}`);
@@ -442,7 +442,7 @@ class FleetGateway implements Gateway {
   /** Sets the gauges (and the restart counter) from the servers' own counts at each scrape. */
   private collectGauges(metrics: FleetMetrics): void {
     const seenExits = new Map<string, number>();
-    metrics.registry.onCollect(() => {
+    metrics.onCollect(() => {
       for (const [name, server] of this.servers) {
         metrics.sessionsOpen.set({ server: name }, this.registry.count(name));
         metrics.childrenRunning.set({ server: name }, server.runningChildren);

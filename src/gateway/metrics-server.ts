@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
-import { PROMETHEUS_CONTENT_TYPE, type MetricsRegistry } from './metrics.js';
+import type { Registry } from 'prom-client';
+import { PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { bindServer, type BoundServer } from './http/node.js';
 
 /**
@@ -22,7 +23,7 @@ export interface MetricsListenOptions {
 export type ListeningMetrics = BoundServer;
 
 /** Serves `registry` at `options.path` on its own port. */
-export function listenMetrics(registry: MetricsRegistry, options: MetricsListenOptions): Promise<ListeningMetrics> {
+export function listenMetrics(registry: Registry, options: MetricsListenOptions): Promise<ListeningMetrics> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== options.path) {
@@ -33,9 +34,13 @@ export function listenMetrics(registry: MetricsRegistry, options: MetricsListenO
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    const body = registry.render();
-    res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' });
-    res.end(req.method === 'HEAD' ? undefined : body);
+    void registry.metrics().then(
+      (body) => {
+        res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
+      () => res.writeHead(500).end(),
+    );
   });
   return bindServer(server, options.host, options.port, 0);
 }
