@@ -105,6 +105,7 @@ export interface StdioProcessOptions {
   readonly stderrTailLines?: number;
 }
 
+const NEWLINE = Buffer.from('\n');
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
 
@@ -232,15 +233,20 @@ export class StdioProcess {
   write(pieces: readonly (Buffer | string)[]): boolean {
     const stdin = this.child?.stdin;
     if (!this.alive || this.stopRequested || !stdin || stdin.destroyed || !stdin.writable) return false;
-    if (pieces.length === 1) {
-      stdin.write(pieces[0] as Buffer | string);
-      stdin.write('\n');
+    // One write per message: a pipe write wakes the child, and each write is a syscall.
+    if (pieces.length === 1 && typeof pieces[0] === 'string') {
+      stdin.write(`${pieces[0]}\n`);
       return true;
     }
-    stdin.cork();
-    for (const piece of pieces) stdin.write(piece);
-    stdin.write('\n');
-    process.nextTick(() => stdin.uncork());
+    const buffers: Buffer[] = [];
+    let length = 1;
+    for (const piece of pieces) {
+      const buffer = typeof piece === 'string' ? Buffer.from(piece) : piece;
+      buffers.push(buffer);
+      length += buffer.length;
+    }
+    buffers.push(NEWLINE);
+    stdin.write(Buffer.concat(buffers, length));
     return true;
   }
 

@@ -64,6 +64,9 @@ function nodeSink(res: ServerResponse): StreamSink {
   };
 }
 
+/** Bodies up to this size are written with the head in one syscall (as text); larger ones as bytes, without a copy. */
+const SMALL_BODY_BYTES = 64 * 1024;
+
 /** Writes a complete answer: head and body in one go. */
 function writeBytes(reply: BytesReply, res: ServerResponse, head: boolean): void {
   const body = reply.body;
@@ -77,7 +80,7 @@ function writeBytes(reply: BytesReply, res: ServerResponse, head: boolean): void
   if (typeof body === 'string' || Buffer.isBuffer(body)) {
     headers['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     res.writeHead(reply.status, headers);
-    res.end(head ? undefined : body);
+    res.end(head ? undefined : typeof body !== 'string' && body.length <= SMALL_BODY_BYTES ? body.toString('utf8') : body);
     return;
   }
   const pieces = body as readonly Buffer[];
@@ -87,6 +90,13 @@ function writeBytes(reply: BytesReply, res: ServerResponse, head: boolean): void
   res.writeHead(reply.status, headers);
   if (head) {
     res.end();
+    return;
+  }
+  if (length <= SMALL_BODY_BYTES) {
+    // Node writes the head and a string body in one syscall; bytes would be a second chunk.
+    let text = '';
+    for (const piece of pieces) text += piece.toString('utf8');
+    res.end(text);
     return;
   }
   res.cork();
