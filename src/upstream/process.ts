@@ -149,6 +149,7 @@ export class StdioProcess {
   private child: ChildProcess | undefined;
   private readonly stderrTail: string[] = [];
   private stopRequested = false;
+  private corked = false;
   private stopReason: string | undefined;
   private alive = false;
   private finished = false;
@@ -233,7 +234,16 @@ export class StdioProcess {
   write(pieces: readonly (Buffer | string)[]): boolean {
     const stdin = this.child?.stdin;
     if (!this.alive || this.stopRequested || !stdin || stdin.destroyed || !stdin.writable) return false;
-    // One write per message: a pipe write wakes the child, and each write is a syscall.
+    // Messages of one turn of the event loop go out in one write: a pipe write is a
+    // syscall and wakes the child, so callers sharing a child share the wake-up.
+    if (!this.corked) {
+      this.corked = true;
+      stdin.cork();
+      setImmediate(() => {
+        this.corked = false;
+        stdin.uncork();
+      });
+    }
     if (pieces.length === 1 && typeof pieces[0] === 'string') {
       stdin.write(`${pieces[0]}\n`);
       return true;
