@@ -41,7 +41,12 @@ export const ServerSchema = z
     cwd: z.string().optional(),
     /** Host names routed to this server at `/mcp`, `/sse` and `/messages`. */
     hostnames: z.array(HostnameSchema).default([]),
-    /** Who shares a child: one per client session (default for legacy clients), a warm pool, or one shared child. */
+    /**
+     * Who shares a child: `pool` (the default: every client on a warm pool of
+     * `pool.min..max` children, kept apart message by message), `per-session` (a child
+     * of its own per legacy session, for servers with per-user state), or `shared`
+     * (one child for everybody).
+     */
     policy: ChildPolicySchema.optional(),
     /** Warm pool size for the `pool` policy. */
     pool: z

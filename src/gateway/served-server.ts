@@ -92,9 +92,9 @@ export class ServedServer {
     this.gate = new CallGate(this.name, settings.limits, children, settings.metrics);
   }
 
-  /** The configured policy (`per-session` when not set). */
+  /** The configured policy (`pool` when not set: a child per session only when asked for). */
   get policy(): ChildPolicy {
-    return this.upstream.config.policy ?? 'per-session';
+    return this.upstream.config.policy ?? 'pool';
   }
 
   /** Time a child has to answer one request. */

@@ -317,7 +317,8 @@ describe('in-flight queue and supervision', () => {
   beforeAll(async () => {
     busy = await startGateway({
       gateway: { sseKeepAliveSeconds: 0.2, limits: { maxInFlightPerChild: 1, maxQueuedPerChild: 0 } },
-      servers: { echo },
+      // A child of its own per session: one slot in front of it.
+      servers: { echo: { ...echo, policy: 'per-session' } },
     });
   });
 

@@ -30,7 +30,7 @@ let fleet: TestGateway;
 beforeAll(async () => {
   fleet = await startGateway({
     servers: {
-      crashy: { command: process.execPath, args: [CRASHY_ENTRY, marker] },
+      crashy: { command: process.execPath, args: [CRASHY_ENTRY, marker], policy: 'per-session' },
       slow: { command: process.execPath, args: [CRASHY_ENTRY, marker], requestTimeoutSeconds: 0.5 },
     },
   });
@@ -49,7 +49,7 @@ async function isolatedGateway(
 ): Promise<{ fleet: TestGateway; marker: string }> {
   const own = newMarker(label);
   const started = await startGateway(
-    { gateway, servers: { crashy: { command: process.execPath, args: [CRASHY_ENTRY, own], spares: 0, ...server } } },
+    { gateway, servers: { crashy: { command: process.execPath, args: [CRASHY_ENTRY, own], policy: 'per-session', spares: 0, ...server } } },
     { probe: false },
   );
   return { fleet: started, marker: own };
@@ -121,7 +121,7 @@ describe('ending sessions', () => {
     // gateway's stop sequence needs its SIGTERM step, two seconds in.
     const own = newMarker('delete-busy');
     const busy = await startGateway(
-      { servers: { everything: { command: process.execPath, args: [EVERYTHING_ENTRY, 'stdio', own], spares: 0 } } },
+      { servers: { everything: { command: process.execPath, args: [EVERYTHING_ENTRY, 'stdio', own], policy: 'per-session', spares: 0 } } },
       { probe: false },
     );
     try {

@@ -34,8 +34,8 @@ beforeAll(async () => {
     // Keep-alives far apart: a stream must not need one to get its head out.
     gateway: { maxBodyBytes: 8192, sseKeepAliveSeconds: 120 },
     servers: {
-      everything: { command: process.execPath, args: [EVERYTHING_ENTRY, 'stdio', marker] },
-      crashy: { command: process.execPath, args: [CRASHY_ENTRY, marker] },
+      everything: { command: process.execPath, args: [EVERYTHING_ENTRY, 'stdio', marker], policy: 'per-session' },
+      crashy: { command: process.execPath, args: [CRASHY_ENTRY, marker], policy: 'per-session' },
       ghost: { command: '/nonexistent/mcp-fleet-no-such-command', args: [marker] },
       quitter: { command: process.execPath, args: [CRASHY_ENTRY, '--exit-at-start', marker] },
     },

@@ -14,8 +14,8 @@ describe('spare children for new sessions', () => {
     gw = await startGateway({
       gateway: { logLevel: 'error' },
       servers: {
-        warm: { command: process.execPath, args: [FIXTURE, marker], spares: 1 },
-        cold: { command: process.execPath, args: [FIXTURE, marker], spares: 0 },
+        warm: { command: process.execPath, args: [FIXTURE, marker], policy: 'per-session', spares: 1 },
+        cold: { command: process.execPath, args: [FIXTURE, marker], policy: 'per-session', spares: 0 },
       },
     });
   });

@@ -33,7 +33,7 @@ beforeAll(async () => {
   memoryDir = await mkdtemp(join(tmpdir(), 'mcp-fleet-e2e-memory-'));
   fleet = await startGateway({
     servers: {
-      everything: { command: process.execPath, args: [EVERYTHING_ENTRY, 'stdio', marker] },
+      everything: { command: process.execPath, args: [EVERYTHING_ENTRY, 'stdio', marker], policy: 'per-session' },
       memory: {
         command: process.execPath,
         args: [MEMORY_ENTRY, marker],

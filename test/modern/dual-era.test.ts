@@ -324,7 +324,7 @@ describe('a modern (SDK v2) stdio server', () => {
     gw = await startGateway({
       gateway: { logLevel: 'error' },
       servers: {
-        modern: { command: process.execPath, args: [MODERN_FIXTURE, marker] },
+        modern: { command: process.execPath, args: [MODERN_FIXTURE, marker], policy: 'per-session' },
         'modern-only': { command: process.execPath, args: [MODERN_ONLY_FIXTURE, marker] },
       },
     });
@@ -390,7 +390,7 @@ describe('a modern (SDK v2) stdio server', () => {
       expect((await v1.client.listTools()).tools.map((t) => t.name)).toEqual(['echo', 'confirm']);
       expect(v2.getProtocolEra()).toBe('legacy');
       expect(textOf(await v2.callTool({ name: 'echo', arguments: { message: 'v2' } }))).toBe('modern-only: v2');
-      // A dual-era server answers initialize itself: its legacy sessions get their own child.
+      // A dual-era server under per-session answers initialize itself: its legacy sessions get their own child.
       const dual = await connectStreamable(gw.mcpUrl('modern'));
       expect(textOf(await dual.client.callTool({ name: 'echo', arguments: { message: 'x' } }))).toBe('echo(legacy): x');
       await dual.client.close();

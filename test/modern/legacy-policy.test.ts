@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSse, connectStreamable, newMarker, processesWithMarker, REPO_ROOT, startGateway, textOf, waitFor, type TestGateway } from '../gateway/helpers.js';
 
 /**
- * `servers.<name>.policy` for legacy clients: the default gives each session its
- * own child; `shared` and `pool` run legacy sessions on the server's pool too.
+ * `servers.<name>.policy` for legacy clients: `per-session` gives each session its
+ * own child; `pool` (the default) and `shared` run legacy sessions on the server's pool.
  */
 
 const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'legacy-server.mjs');
@@ -18,7 +18,8 @@ describe('child policies for legacy sessions', () => {
     gw = await startGateway({
       gateway: { logLevel: 'error' },
       servers: {
-        isolated: { command: process.execPath, args: [FIXTURE, marker] },
+        isolated: { command: process.execPath, args: [FIXTURE, marker], policy: 'per-session' },
+        unset: { command: process.execPath, args: [FIXTURE, marker], pool: { min: 1, max: 2 } },
         shared: { command: process.execPath, args: [FIXTURE, marker], policy: 'shared' },
         pooled: { command: process.execPath, args: [FIXTURE, marker], policy: 'pool', pool: { min: 1, max: 2 } },
       },
@@ -40,8 +41,12 @@ describe('child policies for legacy sessions', () => {
     return pids;
   }
 
-  it('GIVEN the default policy WHEN three legacy sessions call THEN each has its own child', async () => {
+  it('GIVEN policy per-session WHEN three legacy sessions call THEN each has its own child', async () => {
     expect((await pidsOf('isolated', 3)).size).toBe(3);
+  });
+
+  it('GIVEN no policy WHEN four legacy sessions call THEN they share the pool (a child per session only when asked for)', async () => {
+    expect((await pidsOf('unset', 4)).size).toBeLessThanOrEqual(2);
   });
 
   it('GIVEN policy shared WHEN three legacy sessions call THEN they all reach the one shared child', async () => {

@@ -27,7 +27,8 @@ Every server is reachable at:
   http://HOST:PORT/servers/<name>/mcp        Streamable HTTP: stateless 2026-07-28 requests (warm pool)
                                              and 2025-03-26 .. 2025-11-25 sessions
   http://HOST:PORT/servers/<name>/sse        HTTP+SSE (MCP 2024-11-05), with /servers/<name>/messages
-Legacy sessions get a child each, unless servers.<name>.policy is pool or shared.
+Every client shares the server's warm pool of children (kept apart message by
+message), unless servers.<name>.policy is per-session (a child per legacy session).
 A server with "hostnames" is also served at /mcp, /sse and /messages of those hosts;
 a host that is not allowed gets "403 Hostname not allowed".
   /health   200 while the process runs          /ready   200 when every server starts and answers
