@@ -58,8 +58,9 @@ export const ServerSchema = z
       .refine((p) => p.min <= p.max, { message: 'pool.min must not exceed pool.max' })
       .default({ min: 1, max: 4 }),
     /**
-     * Children started ahead of need, so a new legacy session's first request does
-     * not wait for a process to start (each one idles until a session takes it).
+     * Children started ahead of need under `policy: per-session`, so a new legacy
+     * session's first request does not wait for a process to start (each one idles
+     * until a session takes it). Pooled servers keep their pool warm instead.
      */
     spares: z.number().int().min(0).max(16).default(1),
     /** Most concurrent client sessions; past it new sessions get 503 with Retry-After. */

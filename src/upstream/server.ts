@@ -230,10 +230,13 @@ export class UpstreamServer {
 
   /**
    * Keeps `servers.<name>.spares` children started ahead, so a new session's
-   * first request does not wait for a process to start. Only while the server is
-   * ready: a server that cannot start gets no spares to burn.
+   * first request does not wait for a process to start (`per-session` servers
+   * only). Only while the server is ready: a server that cannot start gets no
+   * spares to burn.
    */
   private refillSpares(): void {
+    // Spares serve sessions that get a child of their own; pooled servers keep their pool warm instead.
+    if (this.config.policy !== 'per-session') return;
     while (!this.closed && this.state === 'ready' && this.spares.length < this.config.spares) {
       const spare: StdioProcess = this.startProcess({
         line: () => {},
