@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { judge, renderFailures, renderTables, runFailed, unmatchedBaselineEntries, type Baseline, type LegRun } from './report.js';
-import { installSuite, runLeg } from './suite.js';
-import { DEFAULT_LEGS, LEGS, ROOT, startDirect, startGateway, TARGETS, type GatewayOptions, type Started } from './targets.js';
+import { installSuite, runLeg, type Leg } from './suite.js';
+import { DEFAULT_LEGS, LEGS, ROOT, startDirect, startGateway, TARGETS, type GatewayOptions, type Started, type Target } from './targets.js';
 
 const USAGE = `usage: npm run conformance -- [options]
 
@@ -26,6 +26,7 @@ server scenarios) against stdio MCP servers served by the mcp-fleet gateway on
   --no-build           do not run npm run build first
   --scenario-timeout <s>  per-scenario timeout of the suite (default 30)
   --all-checks         list the failing checks of scenarios that are not scored too
+  --from-summary <f>   judge a saved run (its summary.json) again, without running anything
   -h, --help
 
 Exit status: 0 when every scored scenario passed or failed as expected, 1 on an
@@ -46,49 +47,43 @@ function build(): Promise<void> {
   });
 }
 
+/** `dir` relative to the working directory when it is under it, else absolute. */
+function shown(dir: string): string {
+  const rel = relative(process.cwd(), dir);
+  return rel === '' ? '.' : rel.startsWith('..') ? dir : rel;
+}
+
 function readBaseline(file: string): Baseline {
   if (!existsSync(file)) throw new Error(`no expected-failures file at ${file}`);
   return (parse(readFileSync(file, 'utf8')) ?? {}) as Baseline;
 }
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      target: { type: 'string' },
-      legs: { type: 'string' },
-      policy: { type: 'string' },
-      direct: { type: 'boolean', default: false },
-      expected: { type: 'string' },
-      'suite-version': { type: 'string' },
-      out: { type: 'string' },
-      'no-build': { type: 'boolean', default: false },
-      'scenario-timeout': { type: 'string', default: '30' },
-      'all-checks': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const targets = list(values.target, TARGETS.map((t) => t.name), TARGETS.map((t) => t.name), 'target').map((n) => TARGETS.find((t) => t.name === n)!);
-  const legs = list(values.legs, DEFAULT_LEGS, LEGS.map((l) => l.name), 'leg').map((n) => LEGS.find((l) => l.name === n)!);
-  if (values.policy !== undefined && !['per-session', 'pool', 'shared'].includes(values.policy)) {
-    throw new Error(`--policy is per-session, pool or shared, not ${values.policy}`);
-  }
-  const policy = values.policy as GatewayOptions['policy'];
-  const scenarioTimeoutMs = Number(values['scenario-timeout']) * 1000;
-  if (!(scenarioTimeoutMs > 0)) throw new Error(`--scenario-timeout is a number of seconds, not ${values['scenario-timeout']}`);
-  const expectedFile = resolve(values.expected ?? join(ROOT, 'scripts', 'conformance', 'expected-failures.yaml'));
-  const baseline = readBaseline(expectedFile);
-  const outDir = resolve(values.out ?? join(ROOT, '.conformance-tmp', new Date().toISOString().replace(/[:.]/g, '-')));
-  mkdirSync(outDir, { recursive: true });
+/** What a run collected: saved as summary.json, and all that judging needs. */
+interface Collected {
+  readonly suite: string;
+  readonly legs: readonly string[];
+  readonly policy: string | null;
+  readonly outDir: string;
+  readonly runs: readonly LegRun[];
+}
 
-  const started = Date.now();
-  const suite = await installSuite(values['suite-version'], (line) => console.error(line));
-  console.error(`conformance suite ${suite.version}; results in ${relative(process.cwd(), outDir) || '.'}`);
-  if (!values['no-build']) await build();
+interface CollectOptions {
+  readonly targets: readonly Target[];
+  readonly legs: readonly Leg[];
+  readonly policy: GatewayOptions['policy'];
+  readonly direct: boolean;
+  readonly outDir: string;
+  readonly scenarioTimeoutMs: number;
+  readonly suiteVersion: string | undefined;
+  readonly build: boolean;
+}
 
+/** Installs the suite, builds, starts the gateway (and direct servers) and runs every leg against every target. */
+async function collect(options: CollectOptions): Promise<Collected> {
+  const { targets, legs, policy, outDir, scenarioTimeoutMs } = options;
+  const suite = await installSuite(options.suiteVersion, (line) => console.error(line));
+  console.error(`conformance suite ${suite.version}; results in ${shown(outDir)}`);
+  if (options.build) await build();
   const runs: LegRun[] = [];
   const legTimeoutMs = 20 * 60_000;
   const stoppers: Started[] = [];
@@ -107,7 +102,7 @@ async function main(): Promise<number> {
       }
     }
     await gateway.stop();
-    if (values.direct) {
+    if (options.direct) {
       for (const target of targets.filter((t) => t.direct)) {
         const direct = await startDirect(target, outDir, 60_000);
         stoppers.push(direct);
@@ -122,11 +117,57 @@ async function main(): Promise<number> {
   } finally {
     await stopAll();
   }
+  return { suite: suite.version, legs: legs.map((l) => l.name), policy: policy ?? null, outDir, runs };
+}
 
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      target: { type: 'string' },
+      legs: { type: 'string' },
+      policy: { type: 'string' },
+      direct: { type: 'boolean', default: false },
+      expected: { type: 'string' },
+      'suite-version': { type: 'string' },
+      out: { type: 'string' },
+      'no-build': { type: 'boolean', default: false },
+      'scenario-timeout': { type: 'string', default: '30' },
+      'all-checks': { type: 'boolean', default: false },
+      'from-summary': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const targets = list(values.target, TARGETS.map((t) => t.name), TARGETS.map((t) => t.name), 'target').map((n) => TARGETS.find((t) => t.name === n)!);
+  const legs = list(values.legs, DEFAULT_LEGS, LEGS.map((l) => l.name), 'leg').map((n) => LEGS.find((l) => l.name === n)!);
+  if (values.policy !== undefined && !['per-session', 'pool', 'shared'].includes(values.policy)) {
+    throw new Error(`--policy is per-session, pool or shared, not ${values.policy}`);
+  }
+  const policy = values.policy as GatewayOptions['policy'];
+  const scenarioTimeoutMs = Number(values['scenario-timeout']) * 1000;
+  if (!(scenarioTimeoutMs > 0)) throw new Error(`--scenario-timeout is a number of seconds, not ${values['scenario-timeout']}`);
+  const expectedFile = resolve(values.expected ?? join(ROOT, 'scripts', 'conformance', 'expected-failures.yaml'));
+  const baseline = readBaseline(expectedFile);
+  const started = Date.now();
+  let collected: Collected;
+  if (values['from-summary'] !== undefined) {
+    // Judge a saved run again (after editing the expected failures) without running anything.
+    const file = resolve(values['from-summary']);
+    collected = { ...(JSON.parse(readFileSync(file, 'utf8')) as Collected), outDir: dirname(file) };
+  } else {
+    const outDir = resolve(values.out ?? join(ROOT, '.conformance-tmp', new Date().toISOString().replace(/[:.]/g, '-')));
+    mkdirSync(outDir, { recursive: true });
+    collected = await collect({ targets, legs, policy, direct: values.direct, outDir, scenarioTimeoutMs, suiteVersion: values['suite-version'], build: !values['no-build'] });
+    writeFileSync(join(outDir, 'summary.json'), JSON.stringify(collected, null, 2));
+  }
+  const { runs, outDir } = collected;
   const judged = judge(runs, baseline);
-  writeFileSync(join(outDir, 'summary.json'), JSON.stringify({ suite: suite.version, legs: legs.map((l) => l.name), policy: policy ?? null, runs, judged }, null, 2));
-  console.log(`\n@modelcontextprotocol/conformance ${suite.version}, through the mcp-fleet gateway${policy ? ` (policy ${policy})` : ''}\n`);
-  console.log(renderTables(judged, legs.map((l) => l.name)));
+  const policyNote = collected.policy ? ` (policy ${collected.policy})` : '';
+  console.log(`\n@modelcontextprotocol/conformance ${collected.suite}, through the mcp-fleet gateway${policyNote}\n`);
+  console.log(renderTables(judged, collected.legs));
   const failures = renderFailures(judged, { allChecks: values['all-checks'] });
   if (failures) console.log(`\nFailing and warning checks:\n${failures}`);
   for (const run of runs.filter((r) => r.error !== undefined)) console.log(`\n${run.target} ${run.leg} ${run.via}: ${run.error}`);
@@ -136,7 +177,7 @@ async function main(): Promise<number> {
   const unexpected = judged.filter((j) => j.via === 'gateway' && (j.verdict === 'unexpected' || j.verdict === 'stale'));
   console.log(
     `\n${failed ? 'FAILED' : 'OK'}: ${unexpected.length} unexpected result(s) in ${judged.filter((j) => j.via === 'gateway').length} scenario runs, ` +
-      `${((Date.now() - started) / 1000).toFixed(0)}s; details in ${relative(process.cwd(), outDir) || '.'} (summary.json, <target>/<leg>.log)`,
+      `${((Date.now() - started) / 1000).toFixed(0)}s; details in ${shown(outDir)} (summary.json, <target>/<leg>.log)`,
   );
   return failed ? 1 : 0;
 }

@@ -75,16 +75,17 @@ describe('unmatchedBaselineEntries', () => {
 describe('rendering', () => {
   it('puts a scenario per row and a leg per column, gateway/direct when there are direct runs', () => {
     const runs = [
-      leg({ a: [ok('x')], b: [bad('x')] }),
+      leg({ a: [ok('x')], b: [bad('x')], c: [ok('x')] }),
       leg({ a: [ok('x')] }, { leg: '2025-11-25' }),
-      leg({ a: [ok('x')], b: [ok('x')] }, { via: 'direct' }),
+      leg({ a: [ok('x')], b: [ok('x')], c: [bad('x')] }, { via: 'direct' }),
     ];
     const table = renderTables(judge(runs, {}), ['2026-07-28', '2025-11-25']);
-    const rows = table.split('\n').filter((l) => /^(scenario|a|b) /.test(l)).map((l) => l.split(/\s{2,}/));
+    const rows = table.split('\n').filter((l) => /^(scenario|a|b|c) /.test(l)).map((l) => l.split(/\s{2,}/));
     expect(rows).toEqual([
       ['scenario', '2026-07-28 (gw/direct)', '2025-11-25 (gw/direct)'],
       ['a', 'pass/pass', 'pass/-'],
       ['b', 'FAIL/pass', '-/-'],
+      ['c', 'pass/fail', '-/-'],
     ]);
   });
 
