@@ -18,6 +18,8 @@ server scenarios) against stdio MCP servers served by the mcp-fleet gateway on
                        (default: ${DEFAULT_LEGS.join(',')})
   --policy <policy>    servers.<name>.policy for every target: per-session, pool or shared
                        (default: the gateway's default)
+  --pool-min <n>       servers.<name>.pool.min for every target (children kept warm; default 1):
+                       with 2 or more, requests of one scenario may land on different children
   --direct             also run each target that has its own HTTP transport without
                        the gateway, shown as gateway/direct in the table
   --expected <file>    expected failures (default: scripts/conformance/expected-failures.yaml)
@@ -47,6 +49,12 @@ function build(): Promise<void> {
   });
 }
 
+/** The gateway settings a run changed, for its headings. */
+function settingsNote(policy: string | null, poolMin: number | null): string {
+  const notes = [policy ? `policy ${policy}` : '', poolMin !== null ? `pool.min ${poolMin}` : ''].filter(Boolean);
+  return notes.length > 0 ? ` (${notes.join(', ')})` : '';
+}
+
 /** `dir` relative to the working directory when it is under it, else absolute. */
 function shown(dir: string): string {
   const rel = relative(process.cwd(), dir);
@@ -63,6 +71,7 @@ interface Collected {
   readonly suite: string;
   readonly legs: readonly string[];
   readonly policy: string | null;
+  readonly poolMin?: number | null;
   readonly outDir: string;
   readonly runs: readonly LegRun[];
 }
@@ -71,6 +80,7 @@ interface CollectOptions {
   readonly targets: readonly Target[];
   readonly legs: readonly Leg[];
   readonly policy: GatewayOptions['policy'];
+  readonly poolMin: number | undefined;
   readonly direct: boolean;
   readonly outDir: string;
   readonly scenarioTimeoutMs: number;
@@ -80,7 +90,7 @@ interface CollectOptions {
 
 /** Installs the suite, builds, starts the gateway (and direct servers) and runs every leg against every target. */
 async function collect(options: CollectOptions): Promise<Collected> {
-  const { targets, legs, policy, outDir, scenarioTimeoutMs } = options;
+  const { targets, legs, policy, poolMin, outDir, scenarioTimeoutMs } = options;
   const suite = await installSuite(options.suiteVersion, (line) => console.error(line));
   console.error(`conformance suite ${suite.version}; results in ${shown(outDir)}`);
   if (options.build) await build();
@@ -90,9 +100,9 @@ async function collect(options: CollectOptions): Promise<Collected> {
   const stopAll = (): Promise<unknown> => Promise.all(stoppers.splice(0).map((s) => s.stop()));
   process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
   try {
-    const gateway = await startGateway({ targets, ...(policy ? { policy } : {}), outDir, readyTimeoutMs: 90_000 });
+    const gateway = await startGateway({ targets, ...(policy ? { policy } : {}), ...(poolMin !== undefined ? { poolMin } : {}), outDir, readyTimeoutMs: 90_000 });
     stoppers.push(gateway);
-    console.error(`gateway ${gateway.url}${policy ? ` (policy ${policy})` : ''}`);
+    console.error(`gateway ${gateway.url}${settingsNote(policy ?? null, poolMin ?? null)}`);
     for (const target of targets) {
       for (const leg of legs) {
         const t0 = Date.now();
@@ -117,7 +127,7 @@ async function collect(options: CollectOptions): Promise<Collected> {
   } finally {
     await stopAll();
   }
-  return { suite: suite.version, legs: legs.map((l) => l.name), policy: policy ?? null, outDir, runs };
+  return { suite: suite.version, legs: legs.map((l) => l.name), policy: policy ?? null, poolMin: poolMin ?? null, outDir, runs };
 }
 
 async function main(): Promise<number> {
@@ -126,6 +136,7 @@ async function main(): Promise<number> {
       target: { type: 'string' },
       legs: { type: 'string' },
       policy: { type: 'string' },
+      'pool-min': { type: 'string' },
       direct: { type: 'boolean', default: false },
       expected: { type: 'string' },
       'suite-version': { type: 'string' },
@@ -147,6 +158,10 @@ async function main(): Promise<number> {
     throw new Error(`--policy is per-session, pool or shared, not ${values.policy}`);
   }
   const policy = values.policy as GatewayOptions['policy'];
+  const poolMin = values['pool-min'] === undefined ? undefined : Number(values['pool-min']);
+  if (poolMin !== undefined && !(Number.isInteger(poolMin) && poolMin >= 0 && poolMin <= 16)) {
+    throw new Error(`--pool-min is a whole number of children from 0 to 16, not ${values['pool-min']}`);
+  }
   const scenarioTimeoutMs = Number(values['scenario-timeout']) * 1000;
   if (!(scenarioTimeoutMs > 0)) throw new Error(`--scenario-timeout is a number of seconds, not ${values['scenario-timeout']}`);
   const expectedFile = resolve(values.expected ?? join(ROOT, 'scripts', 'conformance', 'expected-failures.yaml'));
@@ -160,13 +175,12 @@ async function main(): Promise<number> {
   } else {
     const outDir = resolve(values.out ?? join(ROOT, '.conformance-tmp', new Date().toISOString().replace(/[:.]/g, '-')));
     mkdirSync(outDir, { recursive: true });
-    collected = await collect({ targets, legs, policy, direct: values.direct, outDir, scenarioTimeoutMs, suiteVersion: values['suite-version'], build: !values['no-build'] });
+    collected = await collect({ targets, legs, policy, poolMin, direct: values.direct, outDir, scenarioTimeoutMs, suiteVersion: values['suite-version'], build: !values['no-build'] });
     writeFileSync(join(outDir, 'summary.json'), JSON.stringify(collected, null, 2));
   }
   const { runs, outDir } = collected;
   const judged = judge(runs, baseline);
-  const policyNote = collected.policy ? ` (policy ${collected.policy})` : '';
-  console.log(`\n@modelcontextprotocol/conformance ${collected.suite}, through the mcp-fleet gateway${policyNote}\n`);
+  console.log(`\n@modelcontextprotocol/conformance ${collected.suite}, through the mcp-fleet gateway${settingsNote(collected.policy, collected.poolMin ?? null)}\n`);
   console.log(renderTables(judged, collected.legs));
   const failures = renderFailures(judged, { allChecks: values['all-checks'] });
   if (failures) console.log(`\nFailing and warning checks:\n${failures}`);

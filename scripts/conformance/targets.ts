@@ -106,6 +106,8 @@ export interface GatewayOptions {
   readonly targets: readonly Target[];
   /** servers.<name>.policy for every target; the gateway's default when absent. */
   readonly policy?: 'per-session' | 'pool' | 'shared';
+  /** servers.<name>.pool.min for every target (max becomes at least 4); the gateway's default (1) when absent. */
+  readonly poolMin?: number;
   /** The config and the gateway's log go here. */
   readonly outDir: string;
   readonly readyTimeoutMs: number;
@@ -122,7 +124,16 @@ export interface RunningGateway extends Started {
  */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const servers = Object.fromEntries(
-    options.targets.map((t) => [t.name, { command: t.command, args: t.args, ...(t.env ? { env: t.env } : {}), ...(options.policy ? { policy: options.policy } : {}) }]),
+    options.targets.map((t) => [
+      t.name,
+      {
+        command: t.command,
+        args: t.args,
+        ...(t.env ? { env: t.env } : {}),
+        ...(options.policy ? { policy: options.policy } : {}),
+        ...(options.poolMin !== undefined ? { pool: { min: options.poolMin, max: Math.max(4, options.poolMin) } } : {}),
+      },
+    ]),
   );
   const configFile = join(options.outDir, 'fleet.json');
   writeFileSync(configFile, JSON.stringify({ gateway: { host: '127.0.0.1', port: 0, logLevel: 'warn' }, servers }, null, 2));
