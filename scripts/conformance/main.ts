@@ -26,6 +26,7 @@ server scenarios) against stdio MCP servers served by the mcp-fleet gateway on
   --suite-version <v>  another @modelcontextprotocol/conformance version than the pinned one
   --out <dir>          results directory (default: .conformance-tmp/<time>)
   --no-build           do not run npm run build first
+  --from-sources       run the gateway from src/ with tsx (no build)
   --scenario-timeout <s>  per-scenario timeout of the suite (default 30)
   --all-checks         list the failing checks of scenarios that are not scored too
   --from-summary <f>   judge a saved run (its summary.json) again, without running anything
@@ -86,6 +87,7 @@ interface CollectOptions {
   readonly scenarioTimeoutMs: number;
   readonly suiteVersion: string | undefined;
   readonly build: boolean;
+  readonly fromSources: boolean;
 }
 
 /** Installs the suite, builds, starts the gateway (and direct servers) and runs every leg against every target. */
@@ -93,14 +95,14 @@ async function collect(options: CollectOptions): Promise<Collected> {
   const { targets, legs, policy, poolMin, outDir, scenarioTimeoutMs } = options;
   const suite = await installSuite(options.suiteVersion, (line) => console.error(line));
   console.error(`conformance suite ${suite.version}; results in ${shown(outDir)}`);
-  if (options.build) await build();
+  if (options.build && !options.fromSources) await build();
   const runs: LegRun[] = [];
   const legTimeoutMs = 20 * 60_000;
   const stoppers: Started[] = [];
   const stopAll = (): Promise<unknown> => Promise.all(stoppers.splice(0).map((s) => s.stop()));
   process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
   try {
-    const gateway = await startGateway({ targets, ...(policy ? { policy } : {}), ...(poolMin !== undefined ? { poolMin } : {}), outDir, readyTimeoutMs: 90_000 });
+    const gateway = await startGateway({ targets, ...(policy ? { policy } : {}), ...(poolMin !== undefined ? { poolMin } : {}), fromSources: options.fromSources, outDir, readyTimeoutMs: 90_000 });
     stoppers.push(gateway);
     console.error(`gateway ${gateway.url}${settingsNote(policy ?? null, poolMin ?? null)}`);
     for (const target of targets) {
@@ -142,6 +144,7 @@ async function main(): Promise<number> {
       'suite-version': { type: 'string' },
       out: { type: 'string' },
       'no-build': { type: 'boolean', default: false },
+      'from-sources': { type: 'boolean', default: false },
       'scenario-timeout': { type: 'string', default: '30' },
       'all-checks': { type: 'boolean', default: false },
       'from-summary': { type: 'string' },
@@ -175,7 +178,7 @@ async function main(): Promise<number> {
   } else {
     const outDir = resolve(values.out ?? join(ROOT, '.conformance-tmp', new Date().toISOString().replace(/[:.]/g, '-')));
     mkdirSync(outDir, { recursive: true });
-    collected = await collect({ targets, legs, policy, poolMin, direct: values.direct, outDir, scenarioTimeoutMs, suiteVersion: values['suite-version'], build: !values['no-build'] });
+    collected = await collect({ targets, legs, policy, poolMin, direct: values.direct, outDir, scenarioTimeoutMs, suiteVersion: values['suite-version'], build: !values['no-build'], fromSources: values['from-sources'] });
     writeFileSync(join(outDir, 'summary.json'), JSON.stringify(collected, null, 2));
   }
   const { runs, outDir } = collected;

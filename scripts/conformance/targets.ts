@@ -111,6 +111,8 @@ export interface GatewayOptions {
   /** The config and the gateway's log go here. */
   readonly outDir: string;
   readonly readyTimeoutMs: number;
+  /** Run src/cli/main.ts with tsx instead of the built dist/cli/main.js. */
+  readonly fromSources?: boolean;
 }
 
 /** The running gateway: its base URL and each target's Streamable HTTP URL. */
@@ -120,6 +122,7 @@ export interface RunningGateway extends Started {
 
 /**
  * Writes a config fronting the targets and starts `node dist/cli/main.js serve`
+ * (or the sources through tsx)
  * on 127.0.0.1 with a free port; resolves once /ready answers 200.
  */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
@@ -137,7 +140,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   );
   const configFile = join(options.outDir, 'fleet.json');
   writeFileSync(configFile, JSON.stringify({ gateway: { host: '127.0.0.1', port: 0, logLevel: 'warn' }, servers }, null, 2));
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), 'serve', '--config', configFile], {
+  const cli = options.fromSources ? ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts')] : [join(ROOT, 'dist', 'cli', 'main.js')];
+  const child = spawn(process.execPath, [...cli, 'serve', '--config', configFile], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1', CONFORMANCE_STATE_KEY: randomBytes(32).toString('base64url') },
