@@ -60,8 +60,8 @@ export interface JudgedScenario {
 }
 
 /**
- * Expected failures by target and leg: `scenario` excuses the whole scenario,
- * `scenario:check-id` one check of it (the suite's own baseline syntax).
+ * Expected failures by target and leg (`*`: every leg): `scenario` excuses the
+ * whole scenario, `scenario:check-id` one check of it (the suite's own baseline syntax).
  */
 export type Baseline = Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>;
 
@@ -88,7 +88,7 @@ function excusesFor(entries: readonly string[], scenario: string): { whole: bool
 export function judge(runs: readonly LegRun[], baseline: Baseline): JudgedScenario[] {
   const judged: JudgedScenario[] = [];
   for (const run of runs) {
-    const entries = run.via === 'gateway' ? (baseline[run.target]?.[run.leg] ?? []) : [];
+    const entries = run.via === 'gateway' ? [...(baseline[run.target]?.[run.leg] ?? []), ...(baseline[run.target]?.['*'] ?? [])] : [];
     for (const { scenario, checks } of run.scenarios) {
       const outcome = outcomeOf(checks);
       const failing = checks.filter((c) => c.status === 'FAILURE');
@@ -117,7 +117,11 @@ export function judge(runs: readonly LegRun[], baseline: Baseline): JudgedScenar
   return judged;
 }
 
-/** Baseline entries whose scenario did not run at all in a gateway leg that did run (a typo, or a scenario the suite dropped). */
+/**
+ * Leg-specific baseline entries whose scenario did not run at all in a gateway
+ * leg that did run (a typo, or a scenario the suite dropped); `*` entries are
+ * not checked, since no leg runs every scenario.
+ */
 export function unmatchedBaselineEntries(runs: readonly LegRun[], baseline: Baseline): string[] {
   const unmatched: string[] = [];
   for (const run of runs) {

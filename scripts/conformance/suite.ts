@@ -103,6 +103,8 @@ export interface Leg {
   readonly args: readonly string[];
   /** The requirement set, when the leg is one (its not_scored list applies). */
   readonly requirements?: string;
+  /** Requirement sets whose not_scored lists apply to a leg that is not one of them. */
+  readonly notScoredFrom?: readonly string[];
 }
 
 /** Options of {@link runLeg}. */
@@ -152,7 +154,7 @@ export async function runLeg(options: RunLegOptions): Promise<LegRun> {
     leg: leg.name,
     via: options.via,
     scenarios,
-    notScored: leg.requirements === undefined ? [] : notScoredScenarios(suite, leg.requirements),
+    notScored: [...new Set((leg.notScoredFrom ?? (leg.requirements ? [leg.requirements] : [])).flatMap((r) => notScoredScenarios(suite, r)))],
     ...(error !== undefined ? { error } : scenarios.length === 0 ? { error: `the suite wrote no results; see ${logFile}` } : {}),
   };
 }

@@ -44,6 +44,12 @@ describe('judge', () => {
     expect(runFailed(judged, runs)).toBe(true);
   });
 
+  it('applies a `*` entry to every leg of its target', () => {
+    const runs = [leg({ s: [bad('x')] }), leg({ s: [bad('x')] }, { leg: '2025-11-25' }), leg({ s: [bad('x')] }, { target: 'everything' })];
+    expect(judge(runs, { fixture: { '*': ['s'] } }).map((j) => j.verdict)).toEqual(['expected', 'expected', 'unexpected']);
+    expect(unmatchedBaselineEntries(runs, { fixture: { '*': ['s', 'not-in-any-leg'] } })).toEqual([]);
+  });
+
   it('applies a baseline to its own target and leg only', () => {
     const runs = [leg({ s: [bad('x')] }), leg({ s: [bad('x')] }, { leg: '2025-11-25' }), leg({ s: [bad('x')] }, { target: 'everything' })];
     expect(judge(runs, { fixture: { '2026-07-28': ['s'] } }).map((j) => j.verdict)).toEqual(['expected', 'unexpected', 'unexpected']);
