@@ -11,6 +11,7 @@ import { MODERN_REVISION, modernRequest, newMarker, processesWithMarker, REPO_RO
 
 const MODERN = join(REPO_ROOT, 'test', 'fixtures', 'modern-server.mjs');
 const CHANNEL = join(REPO_ROOT, 'test', 'fixtures', 'channel-server.mjs');
+const STRING_SUBSCRIPTION = join(REPO_ROOT, 'test', 'fixtures', 'string-subscription-server.mjs');
 
 describe('subscriptions/listen', () => {
   let gw: TestGateway;
@@ -22,6 +23,7 @@ describe('subscriptions/listen', () => {
       servers: {
         modern: { command: process.execPath, args: [MODERN, marker], pool: { min: 1, max: 1 } },
         legacy: { command: process.execPath, args: [CHANNEL, marker], pool: { min: 1, max: 1 } },
+        stringy: { command: process.execPath, args: [STRING_SUBSCRIPTION, marker], pool: { min: 1, max: 1 } },
       },
     });
   });
@@ -31,16 +33,18 @@ describe('subscriptions/listen', () => {
     await waitFor(() => processesWithMarker(marker).length === 0, { what: 'children to exit' });
   });
 
-  it('GIVEN a modern stdio server WHEN an SDK v2 client listens through the gateway THEN it gets the child\'s acknowledgement', async () => {
-    const client = new ModernClient({ name: 'listen-e2e', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
-    await client.connect(new ModernTransport(gw.mcpUrl('modern')));
-    try {
-      const subscription = await within(client.listen({ toolsListChanged: true }), 10_000, 'the listen acknowledgement');
-      expect(subscription.honoredFilter).toMatchObject({ toolsListChanged: true });
-    } finally {
-      await client.close();
-    }
-  });
+  for (const server of ['modern', 'stringy']) {
+    it(`GIVEN a modern stdio server${server === 'stringy' ? ' that writes subscription ids as strings' : ''} WHEN an SDK v2 client listens through the gateway THEN it gets the child's acknowledgement`, async () => {
+      const client = new ModernClient({ name: 'listen-e2e', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+      await client.connect(new ModernTransport(gw.mcpUrl(server)));
+      try {
+        const subscription = await within(client.listen({ toolsListChanged: true }), 15_000, 'the listen acknowledgement');
+        expect(subscription.honoredFilter).toMatchObject({ toolsListChanged: true });
+      } finally {
+        await client.close();
+      }
+    });
+  }
 
   for (const server of ['modern', 'legacy']) {
     it(`GIVEN one request slot per child and three open listen streams on ${server} THEN a tools/call is still served`, async () => {
