@@ -166,7 +166,8 @@ export class Call {
   readonly upstreamId: number;
   /** When it was sent (ms since epoch). */
   readonly startedAt = Date.now();
-  timer: NodeJS.Timeout | undefined;
+  /** When the call times out (ms since epoch); pushed back by each sign of life. */
+  deadline = 0;
   /** The progress token the child sees, when the request asked for progress. */
   gatewayToken: string | undefined;
   /** The client's progress token. */
@@ -398,8 +399,8 @@ export class Channel {
 
   /** @internal See {@link Call.touch}. */
   touch(call: Call): void {
-    if (call.timer === undefined || !this.calls.has(call.upstreamId)) return;
-    call.timer.refresh();
+    if (call.deadline === 0 || !this.calls.has(call.upstreamId)) return;
+    call.deadline = Date.now() + call.options.timeoutMs;
   }
 
   private answerLocally(caller: ChannelCaller, request: OutboundRequest, sink: CallSink, options: CallOptions): Call {
@@ -446,8 +447,8 @@ export class Channel {
     if (call.gatewayToken !== undefined) this.byToken.set(call.gatewayToken, call);
     if (options.stream) this.streams++;
     else {
-      call.timer = setTimeout(() => this.timedOut(call), options.timeoutMs);
-      call.timer.unref();
+      call.deadline = Date.now() + options.timeoutMs;
+      this.sweepSoon(options.timeoutMs);
     }
     if (!this.process.write(pieces)) {
       this.forget(call);
@@ -477,10 +478,39 @@ export class Channel {
   private forget(call: Call): boolean {
     if (this.calls.get(call.upstreamId) !== call) return false;
     this.calls.delete(call.upstreamId);
-    if (call.timer) clearTimeout(call.timer);
     if (call.options.stream) this.streams--;
     if (call.gatewayToken !== undefined) this.byToken.delete(call.gatewayToken);
     return true;
+  }
+
+  /**
+   * Timeouts are checked by one sweep per channel rather than a timer per call
+   * (two timers less per request on the hot path): the sweep runs at the earliest
+   * deadline, and again while calls are in flight.
+   */
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepAt = Infinity;
+
+  private sweepSoon(inMs: number): void {
+    const at = Date.now() + inMs;
+    if (this.sweepTimer !== undefined && this.sweepAt <= at) return;
+    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
+    this.sweepAt = at;
+    this.sweepTimer = setTimeout(() => this.sweep(), inMs);
+    this.sweepTimer.unref();
+  }
+
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    this.sweepAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const call of [...this.calls.values()]) {
+      if (call.deadline === 0) continue;
+      if (call.deadline <= now) this.timedOut(call);
+      else next = Math.min(next, call.deadline);
+    }
+    if (next !== Infinity) this.sweepSoon(next - now);
   }
 
   private timedOut(call: Call): void {
@@ -670,11 +700,12 @@ export class Channel {
     this.gone = description;
     const calls = [...this.calls.values()];
     this.calls.clear();
+    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
     this.byToken.clear();
     this.streams = 0;
     const code = exit.reason?.includes('maxMessageBytes') ? ErrorCode.MessageTooLarge : ErrorCode.UpstreamUnavailable;
     for (const call of calls) {
-      if (call.timer) clearTimeout(call.timer);
       call.sink.failed(code, description);
     }
     this.serverRequests.clear();

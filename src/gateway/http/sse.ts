@@ -149,8 +149,9 @@ export class PendingReply {
   private sse: SseWriter | undefined;
   private decided = false;
   private done = false;
-  private readonly switchTimer: NodeJS.Timeout | undefined;
   private readonly doneListeners: (() => void)[] = [];
+  /** When the answer began (ms since epoch), for the switch to SSE when it is slow. */
+  readonly startedAt = Date.now();
 
   constructor(
     private readonly headers: Readonly<Record<string, string>>,
@@ -158,10 +159,7 @@ export class PendingReply {
     private readonly label: Record<string, unknown> = {},
   ) {
     this.reply = new Promise((resolve) => (this.resolve = resolve));
-    if (settings.keepAliveMs > 0) {
-      this.switchTimer = setTimeout(() => this.toSse(), settings.keepAliveMs);
-      this.switchTimer.unref();
-    }
+    if (settings.keepAliveMs > 0) watchSlow(this, settings.keepAliveMs);
   }
 
   /** True once the answer is an SSE stream. */
@@ -183,7 +181,7 @@ export class PendingReply {
   private markDone(): void {
     if (this.done) return;
     this.done = true;
-    if (this.switchTimer) clearTimeout(this.switchTimer);
+    unwatchSlow(this, this.settings.keepAliveMs);
     for (const listener of this.doneListeners.splice(0)) listener();
   }
 
@@ -219,7 +217,7 @@ export class PendingReply {
   toSse(): void {
     if (this.decided || this.done) return;
     this.decided = true;
-    if (this.switchTimer) clearTimeout(this.switchTimer);
+    unwatchSlow(this, this.settings.keepAliveMs);
     const sse = new SseWriter(this.settings, this.label);
     this.sse = sse;
     sse.onClose(() => {
@@ -241,4 +239,36 @@ export class PendingReply {
     this.sse?.close();
     this.onClientGone?.();
   }
+}
+
+/**
+ * Answers that may turn slow, by keep-alive interval: one sweep per interval
+ * switches those older than it to SSE (instead of a timer per request).
+ */
+const slowWatches = new Map<number, { readonly replies: Set<PendingReply>; timer: NodeJS.Timeout | undefined }>();
+
+function watchSlow(reply: PendingReply, keepAliveMs: number): void {
+  let watch = slowWatches.get(keepAliveMs);
+  if (!watch) {
+    watch = { replies: new Set(), timer: undefined };
+    slowWatches.set(keepAliveMs, watch);
+  }
+  watch.replies.add(reply);
+  if (watch.timer === undefined) {
+    const w = watch;
+    // Checked four times per interval: an answer switches between 1 and 1.25 intervals after it began.
+    w.timer = setInterval(() => {
+      const cutoff = Date.now() - keepAliveMs;
+      for (const r of [...w.replies]) if (r.startedAt <= cutoff) r.toSse();
+      if (w.replies.size === 0 && w.timer !== undefined) {
+        clearInterval(w.timer);
+        w.timer = undefined;
+      }
+    }, Math.max(1, keepAliveMs / 4));
+    w.timer.unref();
+  }
+}
+
+function unwatchSlow(reply: PendingReply, keepAliveMs: number): void {
+  slowWatches.get(keepAliveMs)?.replies.delete(reply);
 }
