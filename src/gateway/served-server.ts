@@ -112,12 +112,15 @@ export class ServedServer {
     return this.poolValue;
   }
 
-  /** How legacy sessions of this server are served, once its era is known. */
+  /**
+   * How legacy sessions of this server are served, once its era is known: a
+   * legacy server's and a dual-era server's by a child in the legacy era (their
+   * own, or shared from a pool), a modern-only server's through the bridge.
+   */
   legacyServing(): LegacyServing {
     const verdict = this.upstream.verdict;
-    const ownChild = this.policy === 'per-session';
-    if (verdict?.era === 'modern') return ownChild && verdict.acceptsLegacy === true ? 'own-child' : 'bridge';
-    return ownChild ? 'own-child' : 'shared-child';
+    if (verdict?.era === 'modern' && verdict.acceptsLegacy !== true) return 'bridge';
+    return this.policy === 'per-session' ? 'own-child' : 'shared-child';
   }
 
   /**
@@ -165,14 +168,34 @@ export class ServedServer {
     }
   }
 
+  /**
+   * The pool legacy sessions share: the server's pool for a legacy server; for a
+   * dual-era server, a pool of its own whose children the gateway initializes in
+   * the legacy era (so sessions keep sampling, elicitation, logging and
+   * subscriptions, which the 2026-07-28 era does not have).
+   */
+  async sessionPool(id: string | number | null = null): Promise<ChannelPool> {
+    const pool = await this.pool(id);
+    if (pool.era === 'legacy') return pool;
+    this.legacyPoolValue ??= (() => {
+      const size = this.policy === 'shared' ? { min: 1, max: 1 } : this.upstream.config.pool;
+      const legacy = new ChannelPool(this.upstream, 'legacy', { ...size, logger: this.settings.logger });
+      legacy.warm();
+      return legacy;
+    })();
+    return this.legacyPoolValue;
+  }
+
+  private legacyPoolValue: ChannelPool | undefined;
+
   /** Calls `listener` with the pool once it exists. */
   whenPool(listener: (pool: ChannelPool) => void): void {
     if (this.poolValue) listener(this.poolValue);
     else this.poolListeners.push(listener);
   }
 
-  /** Stops the pool's children. */
+  /** Stops the pools' children. */
   async close(): Promise<void> {
-    await this.poolValue?.close();
+    await Promise.all([this.poolValue?.close(), this.legacyPoolValue?.close()]);
   }
 }

@@ -326,6 +326,7 @@ describe('a modern (SDK v2) stdio server', () => {
       servers: {
         modern: { command: process.execPath, args: [MODERN_FIXTURE, marker], policy: 'per-session' },
         'modern-only': { command: process.execPath, args: [MODERN_ONLY_FIXTURE, marker] },
+        dual: { command: process.execPath, args: [MODERN_FIXTURE, marker], pool: { min: 1, max: 1 } },
       },
     });
   });
@@ -363,6 +364,19 @@ describe('a modern (SDK v2) stdio server', () => {
       expect(textOf(result)).toBe('modern-only confirmed release: {"action":"accept","content":{"ok":true}}');
     } finally {
       await client.close();
+    }
+  });
+
+  it('GIVEN a dual-era server under the default pool policy THEN legacy sessions are served by children in the legacy era, and modern clients by the modern pool', async () => {
+    const legacy = await connectStreamable(gw.mcpUrl('dual'));
+    const modern = modernClient();
+    await modern.connect(new ModernTransport(gw.mcpUrl('dual')));
+    try {
+      expect(textOf(await legacy.client.callTool({ name: 'echo', arguments: { message: 'a' } }))).toBe('echo(legacy): a');
+      expect(textOf(await modern.callTool({ name: 'echo', arguments: { message: 'b' } }))).toBe('echo(modern): b');
+    } finally {
+      await legacy.client.close();
+      await modern.close();
     }
   });
 

@@ -147,7 +147,7 @@ export class ChannelBackend implements SessionBackend, ChannelCaller {
       throw sessionNotFound(clientId);
     }
     this.acquiring ??= this.served
-      .pool(clientId)
+      .sessionPool(clientId)
       .then((pool) => pool.acquireForSession())
       .then((channel) => {
         if (this.closed) return channel;
@@ -164,7 +164,7 @@ export class ChannelBackend implements SessionBackend, ChannelCaller {
 
   /** A shared child was initialized by the gateway: the session's initialize is answered from that. */
   private async answerInitialize(message: WireMessage, delivery: Delivery): Promise<void> {
-    const pool = await this.served.pool(message.id as JsonRpcId);
+    const pool = await this.served.sessionPool(message.id as JsonRpcId);
     await this.channelNow(message.id as JsonRpcId);
     const init = pool.initializeResult ?? this.served.upstream.verdict?.initialize ?? {};
     const requested = (message.params as { protocolVersion?: unknown } | undefined)?.protocolVersion;
