@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * Process-tree accounting from /proc (Linux only): the CPU time and resident
- * memory of a system under test, gateway plus every descendant.
+ * memory of a system under test, split into the gateway process itself and the
+ * stdio children below it.
  */
 
 /** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`, 100 on Linux). */
@@ -11,8 +12,10 @@ const CLOCK_TICKS_PER_SECOND = 100;
 interface ProcStat {
   readonly pid: number;
   readonly ppid: number;
-  /** utime + stime + cutime + cstime, in clock ticks. */
-  readonly cpuTicks: number;
+  /** utime + stime of the process itself (all its threads), in clock ticks. */
+  readonly ownTicks: number;
+  /** cutime + cstime: CPU of its children that exited and were reaped, in clock ticks. */
+  readonly reapedTicks: number;
 }
 
 function readStat(pid: number): ProcStat | undefined {
@@ -25,7 +28,7 @@ function readStat(pid: number): ProcStat | undefined {
   // The command name is in parentheses and may itself contain spaces or ')'.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const num = (i: number): number => Number(fields[i] ?? 0);
-  return { pid, ppid: num(1), cpuTicks: num(11) + num(12) + num(13) + num(14) };
+  return { pid, ppid: num(1), ownTicks: num(11) + num(12), reapedTicks: num(13) + num(14) };
 }
 
 function allStats(): ProcStat[] {
@@ -60,14 +63,58 @@ export function processTree(rootPids: readonly number[]): number[] {
 }
 
 /**
- * CPU seconds used so far by a process tree. Children that exited and were
- * reaped by a live parent stay counted through the parent's cutime/cstime, so a
- * before/after difference stays right when a session's child ends mid-run.
+ * CPU seconds a live process has run, all threads summed, from
+ * /proc/<pid>/task/<tid>/schedstat (nanoseconds; the tick counts of
+ * /proc/<pid>/stat are 10 ms coarse, too coarse for a sub-millisecond call).
+ * Falls back to utime + stime when schedstat is missing.
  */
-export function treeCpuSeconds(rootPids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of processTree(rootPids)) ticks += readStat(pid)?.cpuTicks ?? 0;
-  return ticks / CLOCK_TICKS_PER_SECOND;
+export function processCpuSeconds(pid: number): number {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  let ns = 0;
+  let found = false;
+  for (const tid of tasks) {
+    try {
+      const first = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0];
+      ns += Number(first ?? 0);
+      found = true;
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  if (found) return ns / 1e9;
+  return (readStat(pid)?.ownTicks ?? 0) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** CPU seconds used so far by a system, split by who used it. */
+export interface CpuSplit {
+  /** The roots themselves (the gateway process), all threads, children excluded. */
+  readonly rootSeconds: number;
+  /** Every descendant of the roots: live ones, plus those that exited and were reaped by a root or a descendant. */
+  readonly childSeconds: number;
+}
+
+/**
+ * CPU of a process tree so far, the roots apart from their descendants. Children
+ * that exited during a window stay counted through their parent's
+ * cutime/cstime, so a before/after difference stays right when a child ends.
+ */
+export function treeCpuSplit(rootPids: readonly number[]): CpuSplit {
+  const roots = new Set(rootPids);
+  let rootSeconds = 0;
+  let childSeconds = 0;
+  for (const pid of processTree(rootPids)) {
+    const own = processCpuSeconds(pid);
+    const reaped = (readStat(pid)?.reapedTicks ?? 0) / CLOCK_TICKS_PER_SECOND;
+    if (roots.has(pid)) rootSeconds += own;
+    else childSeconds += own;
+    childSeconds += reaped;
+  }
+  return { rootSeconds, childSeconds };
 }
 
 /** Resident memory of one process in KiB (0 if it is gone). */
@@ -96,4 +143,14 @@ export function treeMemory(rootPids: readonly number[]): TreeMemory {
   let rootKib = 0;
   for (const pid of rootPids) rootKib += rssKiB(pid);
   return { rssMiB: kib / 1024, rootRssMiB: rootKib / 1024, processes: pids.length };
+}
+
+/** Memory the kernel says can be given to new work without swapping (MemAvailable), in MiB. */
+export function availableMemoryMiB(): number {
+  try {
+    const match = /^MemAvailable:\s+(\d+)\s+kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+    return match ? Number(match[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
 }
