@@ -33,10 +33,10 @@ const STYLE: Record<string, { color: string; shape: string }> = {
   'mcp-fleet-pool': { color: '#ff7f0e', shape: 'square' },
   'mcp-fleet-shared': { color: '#e377c2', shape: 'triangle-up' },
   'mcp-fleet-modern': { color: '#8c564b', shape: 'triangle-down' },
-  'mcp-fleet-cold': { color: '#bcbd22', shape: 'wedge' },
+  'mcp-fleet-cold': { color: '#bcbd22', shape: 'arrow' },
   supergateway: { color: '#1f77b4', shape: 'triangle-right' },
   'mcp-proxy': { color: '#2ca02c', shape: 'triangle-left' },
-  'mcp-proxy-modern': { color: '#17becf', shape: 'stroke' },
+  'mcp-proxy-modern': { color: '#17becf', shape: 'wedge' },
 };
 const SPARE_COLORS = ['#9467bd', '#393b79', '#637939', '#8c6d31'];
 
@@ -95,7 +95,7 @@ function linePanels(
           field: 'family',
           type: 'nominal',
           scale: { domain: families, range: families.map((f) => DASH[f] ?? [1, 0]) },
-          legend: { title: 'line', orient: 'bottom', symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 300, labelExpr: familyLabels },
+          legend: { title: 'line', orient: 'bottom', symbolType: 'stroke', symbolStrokeColor: '#333', symbolStrokeWidth: 2, symbolSize: 400, labelExpr: familyLabels },
         },
         tooltip: [{ field: 'system' }, { field: 'x' }, { field: 'y' }],
       },
@@ -169,7 +169,7 @@ export async function renderMemoryChart(input: {
     padding: 10,
     data: { values: data },
     facet: {
-      column: { field: 'sessions', type: 'ordinal', sort: [...input.sessionOrder], title: null, header: { labelExpr: "datum.value + ' idle sessions'" } },
+      column: { field: 'sessions', type: 'ordinal', sort: [...input.sessionOrder], title: null, header: { labelExpr: "datum.value + (datum.value == '1' ? ' idle session' : ' idle sessions')" } },
     },
     spec: {
       width: 260,

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { BenchSession, LoadClient, Target } from './clients.js';
-import { availableMemoryMiB, processTree, treeCpuSplit, treeMemory } from './proc.js';
+import { availableMemoryMiB, processTree, treeCpuSplit, treeIsBusy, treeMemory } from './proc.js';
 import type { RunningSystem, Workload } from './systems.js';
 
 /**
@@ -109,6 +109,7 @@ export function payload(bytes: number): string {
 
 /** How long a throughput cell runs. */
 export interface Window {
+  /** Warm-up before the measured window, with at least one call per session; 0 for none. */
   readonly warmupMs: number;
   /** Least time measured. */
   readonly durationMs: number;
@@ -121,7 +122,7 @@ export interface Window {
 
 /**
  * Runs every session in a closed loop (call, await, call again) for a warm-up of
- * at least one call each, then for the measured window while recording latencies,
+ * at least one call each (unless `warmupMs` is 0), then for the measured window while recording latencies,
  * the system's CPU (its own process apart from its children) and the load
  * client's CPU.
  */
@@ -157,8 +158,10 @@ export async function measureThroughput(options: {
     return calls;
   };
 
-  const warmupUntil = performance.now() + window.warmupMs;
-  await Promise.all(sessions.map((s) => loop(s, () => performance.now() >= warmupUntil, undefined)));
+  if (window.warmupMs > 0) {
+    const warmupUntil = performance.now() + window.warmupMs;
+    await Promise.all(sessions.map((s) => loop(s, () => performance.now() >= warmupUntil, undefined)));
+  }
 
   const latencies: number[] = [];
   const cpuBefore = treeCpuSplit(system.rootPids());
@@ -225,9 +228,10 @@ export async function measureFirstResult(
 const SETTLED_CPU_SHARE = 0.05;
 
 /**
- * Waits (bounded) until the system's tree has kept the same process count and
- * stayed idle (under 5% of a core) for `stableMs`: children being spawned,
- * stopped or still loading their modules are not half counted or half warm.
+ * Waits (bounded) until the system's tree has kept the same process count, had
+ * no process running or waiting for a CPU at each look (every 50 ms), and used
+ * under 5% of a core, for `stableMs`: children being spawned, stopped or still
+ * loading their modules are not half counted or half warm.
  */
 export async function settle(rootPids: () => number[], stableMs = 300, maxMs = 10_000): Promise<void> {
   const deadline = performance.now() + maxMs;
@@ -242,7 +246,7 @@ export async function settle(rootPids: () => number[], stableMs = 300, maxMs = 1
     await new Promise((r) => setTimeout(r, 50));
     const now = processTree(rootPids()).length;
     const elapsed = performance.now() - stableSince;
-    if (now !== last) {
+    if (now !== last || treeIsBusy(rootPids())) {
       last = now;
       stableSince = performance.now();
       cpuSince = cpu();
@@ -274,6 +278,7 @@ export async function measureMemory(options: {
   readonly timeoutMs: number;
   readonly errors: ErrorTally;
   readonly settleMs: number;
+  readonly settleMaxMs: number;
   /** Extra wait before each reading, for a gateway that stops idle children after a delay. */
   readonly idleWaitMs: number;
   readonly onPoint?: (sample: MemorySample) => void;
@@ -283,10 +288,10 @@ export async function measureMemory(options: {
   const message = payload(100);
   const sessions: BenchSession[] = [];
   const read = async (count: number): Promise<MemorySample> => {
-    await settle(system.rootPids, options.settleMs);
+    await settle(system.rootPids, options.settleMs, options.settleMaxMs);
     if (options.idleWaitMs > 0) {
       await new Promise((r) => setTimeout(r, options.idleWaitMs));
-      await settle(system.rootPids, options.settleMs);
+      await settle(system.rootPids, options.settleMs, options.settleMaxMs);
     }
     return { sessions: count, ...treeMemory(system.rootPids()) };
   };

@@ -12,6 +12,8 @@ const CLOCK_TICKS_PER_SECOND = 100;
 interface ProcStat {
   readonly pid: number;
   readonly ppid: number;
+  /** R running or runnable, S sleeping, D in uninterruptible I/O wait, Z zombie, ... */
+  readonly state: string;
   /** utime + stime of the process itself (all its threads), in clock ticks. */
   readonly ownTicks: number;
   /** cutime + cstime: CPU of its children that exited and were reaped, in clock ticks. */
@@ -28,7 +30,7 @@ function readStat(pid: number): ProcStat | undefined {
   // The command name is in parentheses and may itself contain spaces or ')'.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const num = (i: number): number => Number(fields[i] ?? 0);
-  return { pid, ppid: num(1), ownTicks: num(11) + num(12), reapedTicks: num(13) + num(14) };
+  return { pid, ppid: num(1), state: fields[0] ?? '?', ownTicks: num(11) + num(12), reapedTicks: num(13) + num(14) };
 }
 
 function allStats(): ProcStat[] {
@@ -115,6 +117,18 @@ export function treeCpuSplit(rootPids: readonly number[]): CpuSplit {
     childSeconds += reaped;
   }
   return { rootSeconds, childSeconds };
+}
+
+/**
+ * Whether any process of the tree is running, waiting for a CPU, or in
+ * uninterruptible I/O: on a loaded machine a child still loading its modules
+ * uses little CPU because it waits for one, yet it is not idle.
+ */
+export function treeIsBusy(rootPids: readonly number[]): boolean {
+  return processTree(rootPids).some((pid) => {
+    const state = readStat(pid)?.state;
+    return state === 'R' || state === 'D';
+  });
 }
 
 /** Resident memory of one process in KiB (0 if it is gone). */

@@ -18,12 +18,16 @@ export const TARGET_SYSTEMS = ['mcp-fleet', 'mcp-fleet-modern'] as const;
 
 /** Targets of issue 12, as numbers the verdicts use. */
 export const TARGETS = {
-  /** Gateway CPU per call at most this many times the floor's (100 B and 64 KiB). */
+  /** Gateway CPU per call at most this many times the floor's, at these payloads and clients. */
   cpuVsFloor: 2,
+  cpuPayloadBytes: [100, 64 * 1024],
+  cpuConcurrency: [1, 8],
   /** Largest exponent k of a payload step (CPU per call ~ size^k); linear is 1, quadratic 2. */
   stepExponent: 1.2,
-  /** Calls/s at least this many times the best peer's, raw client, 8 and 32 clients. */
+  /** Calls/s at least this many times the best peer's, raw client, at this payload and these clients. */
   rawVsBestPeer: 2,
+  throughputPayloadBytes: 100,
+  throughputConcurrency: [8, 32],
   /** The same with the official SDK clients. */
   sdkVsBestPeer: 1.5,
   /** p50 at one client at most this many ms above the floor's. */
@@ -140,25 +144,26 @@ export interface TargetVerdict {
 
 const verdictText = (met: boolean | undefined): string => (met === undefined ? 'not measured' : met ? '**met**' : '**not met**');
 
-/** Every target of issue 12, checked against the run. */
+/** Every target of issue 12, checked against the run; a target the run did not cover is "not measured". */
 export function targetVerdicts(f: Figures): TargetVerdict[] {
   const o = f.result.options;
   const rows: TargetVerdict[] = [];
-  const fleet = TARGET_SYSTEMS.filter((id) => f.ids().includes(id));
+  const fleet = TARGET_SYSTEMS;
   const push = (target: string, system: string, value: number, measured: string, reference: string, met: boolean): void => {
     const ok = Number.isFinite(value);
     rows.push({ target, system, measured: ok ? measured : 'n/a', reference: ok ? reference : '', met: ok ? met : undefined });
   };
+  const clients = (c: number): string => `${c} client${c > 1 ? 's' : ''}`;
 
-  // 1. Gateway CPU per call against the floor.
-  for (const bytes of o.cpuPayloadBytes.filter((b) => b <= 64 * 1024)) {
-    for (const c of o.cpuConcurrency) {
+  // 1. Gateway CPU per call against the floor, and no quadratic step.
+  for (const bytes of TARGETS.cpuPayloadBytes) {
+    for (const c of TARGETS.cpuConcurrency) {
       const floor = f.tp('floor', 'raw', bytes, c, 'serverCpuMsPerCall');
       for (const id of fleet) {
         const v = f.tp(id, 'raw', bytes, c, 'serverCpuMsPerCall');
         const x = v / floor;
         push(
-          `gateway CPU per call <= ${TARGETS.cpuVsFloor}x the floor (${sizeLabel(bytes)}, ${c} client${c > 1 ? 's' : ''}, raw)`,
+          `gateway CPU per call <= ${TARGETS.cpuVsFloor}x the floor (${sizeLabel(bytes)}, ${clients(c)}, raw)`,
           id,
           x,
           `${fmtMs(v)} ms = ${fmt(x, 1)}x the floor`,
@@ -168,112 +173,99 @@ export function targetVerdicts(f: Figures): TargetVerdict[] {
       }
     }
   }
-  // 1b. No quadratic step across payload sizes.
   const sizes = [...o.cpuPayloadBytes].sort((a, b) => a - b);
-  if (sizes.length >= 2) {
-    const steepest = (id: string, c: number): { k: number; step: string } => {
-      let worst = { k: Number.NaN, step: '' };
-      for (let i = 0; i + 1 < sizes.length; i++) {
-        const a = f.tp(id, 'raw', sizes[i]!, c, 'serverCpuMsPerCall');
-        const b = f.tp(id, 'raw', sizes[i + 1]!, c, 'serverCpuMsPerCall');
-        const k = Math.log(b / a) / Math.log(sizes[i + 1]! / sizes[i]!);
-        if (!Number.isFinite(k)) return { k: Number.NaN, step: '' };
-        if (!Number.isFinite(worst.k) || k > worst.k) worst = { k, step: `${sizeLabel(sizes[i]!)} to ${sizeLabel(sizes[i + 1]!)}` };
-      }
-      return worst;
-    };
-    for (const c of o.cpuConcurrency) {
-      const floor = steepest('floor', c);
-      for (const id of fleet) {
-        const s = steepest(id, c);
-        push(
-          `no quadratic step in gateway CPU per call, ${sizeLabel(sizes[0]!)} to ${sizeLabel(sizes[sizes.length - 1]!)} (${c} client${c > 1 ? 's' : ''}): steepest step CPU ~ size^k with k <= ${TARGETS.stepExponent}`,
-          id,
-          s.k,
-          `k = ${fmt(s.k, 2)} (${s.step})`,
-          `floor k = ${fmt(floor.k, 2)} (${floor.step}); linear 1, quadratic 2`,
-          s.k <= TARGETS.stepExponent,
-        );
-      }
+  const steepest = (id: string, c: number): { k: number; step: string } => {
+    let worst = { k: Number.NaN, step: '' };
+    for (let i = 0; i + 1 < sizes.length; i++) {
+      const a = f.tp(id, 'raw', sizes[i]!, c, 'serverCpuMsPerCall');
+      const b = f.tp(id, 'raw', sizes[i + 1]!, c, 'serverCpuMsPerCall');
+      const k = Math.log(b / a) / Math.log(sizes[i + 1]! / sizes[i]!);
+      if (!Number.isFinite(k)) return { k: Number.NaN, step: '' };
+      if (!Number.isFinite(worst.k) || k > worst.k) worst = { k, step: `${sizeLabel(sizes[i]!)} to ${sizeLabel(sizes[i + 1]!)}` };
+    }
+    return worst;
+  };
+  const range = sizes.length > 0 ? `${sizeLabel(sizes[0]!)} to ${sizeLabel(sizes[sizes.length - 1]!)}` : 'no sizes';
+  for (const c of TARGETS.cpuConcurrency) {
+    const floor = steepest('floor', c);
+    for (const id of fleet) {
+      const s = steepest(id, c);
+      push(
+        `no quadratic step in gateway CPU per call, ${range} (${clients(c)}, raw): every step CPU ~ size^k with k <= ${TARGETS.stepExponent}`,
+        id,
+        s.k,
+        `steepest k = ${fmt(s.k, 2)} (${s.step})`,
+        `floor's steepest k = ${fmt(floor.k, 2)} (${floor.step}); linear 1, quadratic 2`,
+        s.k <= TARGETS.stepExponent,
+      );
     }
   }
   // 2. Calls/s against the best peer.
-  const bytes = o.throughputPayloadBytes[0] ?? 100;
-  for (const client of o.clients) {
+  const bytes = TARGETS.throughputPayloadBytes;
+  for (const client of ['raw', 'sdk', 'sdk2'] as const) {
     const factor = client === 'raw' ? TARGETS.rawVsBestPeer : TARGETS.sdkVsBestPeer;
-    for (const c of o.throughputConcurrency.filter((n) => n >= 8)) {
+    for (const c of TARGETS.throughputConcurrency) {
       const best = f.bestPeer(client, bytes, c, 'callsPerSecond');
       for (const id of fleet) {
         // SDK v1 does not speak 2026-07-28: no such row to check.
-        if (client === 'sdk' && f.result.systems.find((s) => s.id === id)?.protocol === 'modern') continue;
+        if (client === 'sdk' && id === 'mcp-fleet-modern') continue;
         const v = f.tp(id, client, bytes, c, 'callsPerSecond');
         const x = v / best.value;
         push(
-          `calls/s >= ${factor}x the best peer (${sizeLabel(bytes)}, ${c} clients, ${CLIENT_NAMES[client]})`,
+          `calls/s >= ${factor}x the best peer (${sizeLabel(bytes)}, ${clients(c)}, ${CLIENT_NAMES[client]})`,
           id,
           x,
           `${fmtInt(v)} calls/s = ${fmt(x, 2)}x`,
-          `best peer ${best.id || 'n/a'} ${fmtInt(best.value)} calls/s`,
+          `best peer ${best.id} ${fmtInt(best.value)} calls/s`,
           x >= factor,
         );
       }
     }
   }
   // 3. p50 at one client against the floor.
-  if (o.throughputConcurrency.includes(1)) {
-    const floor = f.tp('floor', 'raw', bytes, 1, 'p50Ms');
-    for (const id of fleet) {
-      const v = f.tp(id, 'raw', bytes, 1, 'p50Ms');
-      push(
-        `p50 at 1 client within ${TARGETS.p50AboveFloorMs} ms of the floor (${sizeLabel(bytes)}, raw)`,
-        id,
-        v - floor,
-        `${fmtMs(v)} ms = floor + ${fmtMs(v - floor)} ms`,
-        `floor ${fmtMs(floor)} ms`,
-        v - floor <= TARGETS.p50AboveFloorMs,
-      );
-    }
+  const floorP50 = f.tp('floor', 'raw', bytes, 1, 'p50Ms');
+  for (const id of fleet) {
+    const v = f.tp(id, 'raw', bytes, 1, 'p50Ms');
+    push(
+      `p50 at 1 client within ${TARGETS.p50AboveFloorMs} ms of the floor (${sizeLabel(bytes)}, raw)`,
+      id,
+      v - floorP50,
+      `${fmtMs(v)} ms = floor + ${fmtMs(v - floorP50)} ms`,
+      `floor ${fmtMs(floorP50)} ms`,
+      v - floorP50 <= TARGETS.p50AboveFloorMs,
+    );
   }
   // 4. Memory of the default policy.
-  const counts = f.memoryCounts;
-  const low = counts.filter((n) => n > 0)[0];
-  if (counts.includes(TARGETS.memorySessions) && low !== undefined && low < TARGETS.memorySessions) {
-    const n = TARGETS.memorySessions;
-    const rss = f.memory('mcp-fleet', n, 'rssMiB');
-    const perSession = (f.memory('mcp-fleet', n, 'processes') - f.memory('mcp-fleet', low, 'processes')) / (n - low);
-    const peerRss = f.peers.map((p) => f.memory(p, n, 'rssMiB')).filter(Number.isFinite);
-    const best = peerRss.length > 0 ? Math.min(...peerRss) : Number.NaN;
-    push(
-      `default policy at ${n} idle sessions of the example fleet: no process tree per session (<= ${TARGETS.processesPerSession} processes per extra session)`,
-      'mcp-fleet',
-      perSession,
-      `${fmtInt(rss)} MiB${f.memoryProjected('mcp-fleet', n) ? ' (projected)' : ''}, ${fmt(perSession, 2)} processes per extra session`,
-      `best peer ${fmtInt(best)} MiB (${fmt(rss / best, 1)}x)`,
-      perSession <= TARGETS.processesPerSession,
-    );
-  }
-  if (counts.includes(TARGETS.manySessions)) {
-    const rss = f.memory('mcp-fleet', TARGETS.manySessions, 'rssMiB');
-    const projected = f.memoryProjected('mcp-fleet', TARGETS.manySessions);
-    push(
-      `default policy: ${TARGETS.manySessions} idle sessions of the example fleet fit in ${TARGETS.manySessionsMiB / 1024} GiB (RSS of gateway + children)`,
-      'mcp-fleet',
-      rss,
-      `${fmtInt(rss)} MiB${projected ? ' (projected from the measured slope: it did not fit in this machine\'s available memory)' : ''}`,
-      `${TARGETS.manySessionsMiB} MiB`,
-      rss <= TARGETS.manySessionsMiB,
-    );
-  }
+  const n = TARGETS.memorySessions;
+  const low = f.memoryCounts.filter((x) => x > 0 && x < n)[0] ?? Number.NaN;
+  const rss = f.memory('mcp-fleet', n, 'rssMiB');
+  const perSession = (f.memory('mcp-fleet', n, 'processes') - f.memory('mcp-fleet', low, 'processes')) / (n - low);
+  const peerRss = f.peers.map((p) => f.memory(p, n, 'rssMiB')).filter(Number.isFinite);
+  const bestRss = peerRss.length > 0 ? Math.min(...peerRss) : Number.NaN;
+  push(
+    `default policy at ${n} idle sessions of the example fleet: no process tree per session (<= ${TARGETS.processesPerSession} processes per extra session)`,
+    'mcp-fleet',
+    perSession,
+    `${fmtInt(rss)} MiB${f.memoryProjected('mcp-fleet', n) ? ' (projected)' : ''}, ${fmt(perSession, 2)} processes per extra session`,
+    `best peer ${fmtInt(bestRss)} MiB (mcp-fleet ${fmt(rss / bestRss, 1)}x)`,
+    perSession <= TARGETS.processesPerSession,
+  );
+  const many = f.memory('mcp-fleet', TARGETS.manySessions, 'rssMiB');
+  push(
+    `default policy: ${TARGETS.manySessions} idle sessions of the example fleet fit in ${TARGETS.manySessionsMiB / 1024} GiB (RSS of gateway + children)`,
+    'mcp-fleet',
+    many,
+    `${fmtInt(many)} MiB${f.memoryProjected('mcp-fleet', TARGETS.manySessions) ? " (projected from the measured slope: it did not fit in this machine's available memory)" : ''}`,
+    `${TARGETS.manySessionsMiB} MiB`,
+    many <= TARGETS.manySessionsMiB,
+  );
   // 5. Cold path.
   for (const id of fleet) {
     const v = f.firstResult(id, 'raw');
-    if (!f.result.firstResult.some((r) => r.system === id)) continue;
     push(`first tool result of a new client with a warm child < ${TARGETS.firstResultMs} ms (raw)`, id, v, `${fmt(v, 1)} ms`, '', v < TARGETS.firstResultMs);
   }
-  if (f.result.ready.length > 0) {
-    const v = median(f.result.ready.map((r) => r.readyMs));
-    push(`\`serve\` start to ready for examples/fleet.yaml < ${TARGETS.readyMs / 1000} s`, 'mcp-fleet', v, `${fmtInt(v)} ms`, `median of ${f.result.ready.length}`, v < TARGETS.readyMs);
-  }
+  const ready = median(f.result.ready.map((r) => r.readyMs));
+  push(`\`serve\` start to ready for examples/fleet.yaml < ${TARGETS.readyMs / 1000} s`, 'mcp-fleet', ready, `${fmtInt(ready)} ms`, `median of ${f.result.ready.length}`, ready < TARGETS.readyMs);
   for (const extra of f.result.extra) {
     for (const t of extra.targets ?? []) rows.push({ target: t.target, system: 'mcp-fleet', measured: t.measured, reference: extra.title, met: t.met });
   }
@@ -505,9 +497,9 @@ export function renderMarkdown(result: BenchResult, charts: { load: string; memo
   }
   if (result.memory.length > 0) {
     lines.push(
-      '## Memory: idle sessions of the example fleet',
+      `## Memory: idle sessions of ${memoryServers(result)}`,
       '',
-      'RSS of the gateway process and every descendant, in MiB, with the process count; "vs best peer" divides by the smallest peer figure at the same count.',
+      'RSS of the gateway process and every descendant, in MiB, with the process count; "vs best peer" divides by the smallest peer figure at the same count. Sessions are spread round-robin over the servers.',
       '',
       memorySection(f),
       '',
@@ -550,6 +542,13 @@ export function renderMarkdown(result: BenchResult, charts: { load: string; memo
   return lines.join('\n');
 }
 
+/** What the memory phase served: the example fleet unless the run chose other servers. */
+function memoryServers(result: BenchResult): string {
+  const ids = result.options.memoryWorkloads ?? ['everything', 'memory'];
+  const names = ids.map((id) => (id === 'everything' ? 'server-everything' : id === 'memory' ? 'server-memory' : id)).join(' + ');
+  return result.options.memoryWorkloads === undefined ? `the example fleet (${names})` : names;
+}
+
 /** The load chart's data: calls/s by concurrency per client, and CPU/p50 by payload at one client. */
 export function loadChartData(result: BenchResult): Parameters<typeof renderLoadChart>[0] {
   const f = new Figures(result);
@@ -579,9 +578,10 @@ export function loadChartData(result: BenchResult): Parameters<typeof renderLoad
       }
     }
   }
+  const plotted = systems.filter((id) => throughput.some((p) => p.system === id) || perPayload.some((p) => p.system === id));
   return {
     title: `Workload ${f.workload}: calls/s (${sizeLabel(bytes)}) and cost per call by payload, medians of ${o.runs} run${o.runs > 1 ? 's' : ''}; log scales`,
-    systems,
+    systems: plotted,
     throughput,
     throughputPanels: o.clients.map((client) => ({ id: client, title: `calls/s, ${CLIENT_NAMES[client]}` })),
     concurrency: o.throughputConcurrency,
@@ -603,7 +603,7 @@ export function memoryChartData(result: BenchResult): Parameters<typeof renderMe
     }
   }
   return {
-    title: 'Memory with idle sessions of the example fleet (server-everything + server-memory)',
+    title: `Memory with idle sessions of ${memoryServers(result)}`,
     systems: f.ids(),
     bars,
     sessionOrder: counts.map(String),

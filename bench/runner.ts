@@ -71,12 +71,16 @@ export interface BenchOptions {
   readonly cpuConcurrency: readonly number[];
   readonly cpuPayloadBytes: readonly number[];
   readonly window: Window;
-  /** Idle sessions of the example fleet in the memory phase (spread over its servers). */
+  /** Idle sessions of the memory phase, spread round-robin over its workloads. */
   readonly memorySessions: readonly number[];
+  /** Servers of the memory phase. @default the example fleet's (FLEET_WORKLOADS) */
+  readonly memoryWorkloads?: readonly WorkloadId[];
   /** Extra wait before a memory reading (for a gateway that stops idle children after a delay). */
   readonly idleWaitMs: number;
   /** New clients timed one after another with a warm child, per load client. */
   readonly firstResultSamples: number;
+  /** Load clients of those new clients. @default clients */
+  readonly firstResultClients?: readonly LoadClientId[];
   /** `serve` start-to-ready samples for examples/fleet.yaml. */
   readonly readySamples: number;
   /** Load time of each profiled system, and its clients. */
@@ -85,6 +89,8 @@ export interface BenchOptions {
   readonly callTimeoutMs: number;
   /** How long a system's process count must hold still before memory is read or the next phase starts. */
   readonly settleMs: number;
+  /** The longest wait for that; past it the bench goes on (a loaded machine may never look idle). */
+  readonly settleMaxMs: number;
   /** The mcp-fleet CLI to run. @default dist/cli/main.js */
   readonly fleetMain?: string;
   /** Where this run keeps its files (profiles); outside git. */
@@ -112,12 +118,13 @@ export const FULL_OPTIONS: Omit<BenchOptions, 'runDir'> = {
   window: { warmupMs: 150, durationMs: 700, minCalls: 8, maxDurationMs: 6000, maxCallsPerSession: 100_000 },
   memorySessions: [1, 64, 200],
   idleWaitMs: 0,
-  firstResultSamples: 5,
+  firstResultSamples: 3,
   readySamples: 3,
   profileMs: 3000,
   profileConcurrency: 8,
   callTimeoutMs: 30_000,
   settleMs: 300,
+  settleMaxMs: 10_000,
 };
 
 /** `--quick`: every phase once with small counts, a minute or two. */
@@ -133,6 +140,7 @@ export const QUICK_OPTIONS: Omit<BenchOptions, 'runDir'> = {
   readySamples: 1,
   profileMs: 600,
   settleMs: 100,
+  settleMaxMs: 5000,
 };
 
 /** One throughput cell. */
@@ -289,12 +297,12 @@ async function measureLoad(spec: SystemSpec, workload: Workload, run: number, op
         rec.progress(`  ${spec.id} cold start to first result: ${ms.toFixed(0)} ms`);
       }
       rec.errors(base, 'cold start', tally);
-      for (const client of LOAD_CLIENTS.filter((c) => options.clients.includes(c.id) && c.speaks(spec.protocol))) {
+      for (const client of LOAD_CLIENTS.filter((c) => (options.firstResultClients ?? options.clients).includes(c.id) && c.speaks(spec.protocol))) {
         const times: number[] = [];
         const clientTally: ErrorTally = { count: 0 };
         for (let i = 0; i < options.firstResultSamples; i++) {
           // A new client arrives at an idle gateway: whatever it starts ahead of need is running.
-          await settle(system.rootPids, options.settleMs);
+          await settle(system.rootPids, options.settleMs, options.settleMaxMs);
           times.push(...(await measureFirstResult(client, target, workload, 1, timeoutMs, clientTally)));
         }
         if (times.length > 0) rec.result.firstResult.push({ ...base, client: client.id, ms: median(times) });
@@ -306,7 +314,7 @@ async function measureLoad(spec: SystemSpec, workload: Workload, run: number, op
     for (const client of LOAD_CLIENTS) {
       const mine = cells.filter((c) => c.client === client);
       if (mine.length === 0) continue;
-      await settle(system.rootPids, options.settleMs);
+      await settle(system.rootPids, options.settleMs, options.settleMaxMs);
       const tally: ErrorTally = { count: 0 };
       const wanted = Math.max(...mine.map((c) => c.concurrency));
       const sessions: BenchSession[] = await openSessions(client, target, workload, wanted, timeoutMs, tally);
@@ -343,7 +351,7 @@ async function measureLoad(spec: SystemSpec, workload: Workload, run: number, op
 
 /** Memory of one system serving the example fleet's servers with 0, then each count of idle raw sessions. */
 async function measureFleetMemory(spec: SystemSpec, run: number, options: BenchOptions, rec: Recorder): Promise<void> {
-  const workloads = FLEET_WORKLOADS.map(workloadById);
+  const workloads = (options.memoryWorkloads ?? FLEET_WORKLOADS).map(workloadById);
   const base = { run, workload: 'fleet', system: spec.id };
   let system: RunningSystem;
   try {
@@ -363,6 +371,7 @@ async function measureFleetMemory(spec: SystemSpec, run: number, options: BenchO
       timeoutMs: options.callTimeoutMs,
       errors: tally,
       settleMs: options.settleMs,
+      settleMaxMs: options.settleMaxMs,
       idleWaitMs: options.idleWaitMs,
       onPoint: (sample) => {
         rec.result.memory.push({ ...base, ...sample });
@@ -436,16 +445,12 @@ async function profileSystem(spec: SystemSpec, workload: Workload, options: Benc
   const sessions = await openSessions(rawClient, system.target(workload.id), workload, options.profileConcurrency, options.callTimeoutMs, tally);
   try {
     const half = options.profileMs / 2;
+    const window = { warmupMs: 0, durationMs: half, minCalls: 1, maxDurationMs: half * 2, maxCallsPerSession: 1_000_000 };
+    // One short warm-up pass outside the window, so start-up and first calls are not profiled.
+    await measureThroughput({ sessions, workload, message: payload(100), window: { ...window, durationMs: 100, maxDurationMs: 1000 }, system });
     fromUs = nowUs();
     for (const bytes of [100, 64 * KiB]) {
-      const sample = await measureThroughput({
-        sessions,
-        workload,
-        message: payload(bytes),
-        window: { warmupMs: 0, durationMs: half, minCalls: 1, maxDurationMs: half * 2, maxCallsPerSession: 1_000_000 },
-        system,
-      });
-      calls += sample.calls;
+      calls += (await measureThroughput({ sessions, workload, message: payload(bytes), window, system })).calls;
     }
     toUs = nowUs();
   } finally {
@@ -502,7 +507,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         ...(unavailable === undefined ? {} : { unavailable }),
       };
     }),
-    workloads: [...new Set([...options.workloads, ...(options.phases.includes('memory') ? FLEET_WORKLOADS : [])])].map((id) => ({
+    workloads: [...new Set([...options.workloads, ...(options.phases.includes('memory') ? (options.memoryWorkloads ?? FLEET_WORKLOADS) : [])])].map((id) => ({
       id,
       label: workloadById(id).label,
     })),
@@ -542,7 +547,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   if (on('memory')) {
     await timed('memory', async () => {
       for (const spec of runnable.filter((s) => s.phases.includes('memory'))) {
-        progress(`memory ${spec.id} (example fleet: ${FLEET_WORKLOADS.join(', ')})`);
+        progress(`memory ${spec.id} (${(options.memoryWorkloads ?? FLEET_WORKLOADS).join(', ')})`);
         await measureFleetMemory(spec, 0, options, rec);
       }
     });
