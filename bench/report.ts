@@ -129,7 +129,9 @@ export class Figures {
 
 function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>, align?: readonly ('l' | 'r')[]): string {
   const sep = header.map((_, i) => ((align?.[i] ?? (i === 0 ? 'l' : 'r')) === 'r' ? '---:' : ':---'));
-  return [header, sep, ...rows].map((r) => `| ${r.map((c) => c.replace(/\|/g, '/')).join(' | ')} |`).join('\n');
+  // A cell is one line of plain text: no pipes, no line breaks, no HTML (an error body may hold any of them).
+  const cell = (c: string): string => c.replace(/\|/g, '/').replace(/\s*\n\s*/g, ' ').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return [header, sep, ...rows.map((r) => r.map(cell))].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
 /** One row of the targets table. */

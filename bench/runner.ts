@@ -319,6 +319,8 @@ async function measureLoad(spec: SystemSpec, workload: Workload, run: number, op
       const wanted = Math.max(...mine.map((c) => c.concurrency));
       const sessions: BenchSession[] = await openSessions(client, target, workload, wanted, timeoutMs, tally);
       rec.errors(base, `open ${client.id} sessions`, tally);
+      // Children a system starts ahead of need (spares) for the next sessions start now: not in the window.
+      await settle(system.rootPids, options.settleMs, options.settleMaxMs);
       try {
         for (const cell of mine) {
           const active = sessions.slice(0, cell.concurrency);
@@ -443,6 +445,7 @@ async function profileSystem(spec: SystemSpec, workload: Workload, options: Benc
   let calls = 0;
   const tally: ErrorTally = { count: 0 };
   const sessions = await openSessions(rawClient, system.target(workload.id), workload, options.profileConcurrency, options.callTimeoutMs, tally);
+  await settle(system.rootPids, options.settleMs, options.settleMaxMs);
   try {
     const half = options.profileMs / 2;
     const window = { warmupMs: 0, durationMs: half, minCalls: 1, maxDurationMs: half * 2, maxCallsPerSession: 1_000_000 };
