@@ -97,6 +97,23 @@ interface JsonRpcMessage {
   readonly error?: { code: number; message: string };
 }
 
+/** A session over an SDK stdio transport; its child counts as the direct baseline's system while it is open. */
+function stdioSession(
+  target: Extract<Target, { kind: 'stdio' }>,
+  pid: number | null,
+  call: (message: string) => Promise<string>,
+  close: () => Promise<void>,
+): BenchSession {
+  if (pid !== null) target.pids.add(pid);
+  return {
+    call,
+    close: async () => {
+      await close().catch(() => undefined);
+      if (pid !== null) target.pids.delete(pid);
+    },
+  };
+}
+
 /** The official SDK v1 client over `StreamableHTTPClientTransport` or `StdioClientTransport`; it speaks the session eras only. */
 export const sdkClient: LoadClient = {
   id: 'sdk',
@@ -112,15 +129,7 @@ export const sdkClient: LoadClient = {
     if (target.kind === 'stdio') {
       const transport = new StdioClientTransport({ command: target.command, args: [...target.args], stderr: 'ignore' });
       await client.connect(transport, { timeout: timeoutMs });
-      const pid = transport.pid;
-      if (pid !== null) target.pids.add(pid);
-      return {
-        call,
-        close: async () => {
-          await client.close().catch(() => undefined);
-          if (pid !== null) target.pids.delete(pid);
-        },
-      };
+      return stdioSession(target, transport.pid, call, () => client.close());
     }
     const transport = new StreamableHTTPClientTransport(new URL(target.url));
     await client.connect(transport, { timeout: timeoutMs });
@@ -151,15 +160,7 @@ export const sdk2Client: LoadClient = {
     if (target.kind === 'stdio') {
       const transport = new StdioTransportV2({ command: target.command, args: [...target.args], stderr: 'ignore' });
       await client.connect(transport, { timeout: timeoutMs });
-      const pid = transport.pid;
-      if (pid !== null) target.pids.add(pid);
-      return {
-        call,
-        close: async () => {
-          await client.close().catch(() => undefined);
-          if (pid !== null) target.pids.delete(pid);
-        },
-      };
+      return stdioSession(target, transport.pid, call, () => client.close());
     }
     const transport = new HttpTransportV2(new URL(target.url));
     await client.connect(transport, { timeout: timeoutMs });
