@@ -36,14 +36,14 @@ const STYLE: Record<string, { color: string; shape: string }> = {
   'mcp-fleet-cold': { color: '#bcbd22', shape: 'arrow' },
   supergateway: { color: '#1f77b4', shape: 'triangle-right' },
   'mcp-proxy': { color: '#2ca02c', shape: 'triangle-left' },
-  'mcp-proxy-modern': { color: '#17becf', shape: 'wedge' },
+  'mcp-proxy-modern': { color: '#17becf', shape: 'triangle' },
 };
 const SPARE_COLORS = ['#9467bd', '#393b79', '#637939', '#8c6d31'];
 
 /** Line style per family: peers dashed, baselines dotted, mcp-fleet solid. */
 const DASH: Record<string, number[]> = { 'mcp-fleet': [1, 0], peer: [6, 3], floor: [2, 2], baseline: [2, 2] };
-/** The line-style legend's words for each family. */
-const FAMILY_NAMES: Record<string, string> = { 'mcp-fleet': 'mcp-fleet', peer: 'peers', floor: 'HTTP floor', baseline: 'direct stdio' };
+/** What the line styles mean, for the subtitle. */
+const LINE_STYLES = 'solid lines: mcp-fleet; dashed: peers; dotted: the HTTP floor and direct stdio';
 
 function systemScales(systems: readonly string[]): { color: object; shape: object } {
   const color = systems.map((s, i) => STYLE[s]?.color ?? SPARE_COLORS[i % SPARE_COLORS.length]!);
@@ -69,7 +69,6 @@ function linePanels(
 ): object[] {
   const { color, shape } = systemScales(systems);
   const families = [...new Set(points.map((p) => p.family))];
-  const familyLabels = families.map((f) => `datum.value == '${f}' ? '${FAMILY_NAMES[f] ?? f}' : `).join('') + 'datum.label';
   const labelExpr =
     x.labels === undefined ? undefined : Object.entries(x.labels).map(([v, l]) => `datum.value == ${v} ? '${l}' : `).join('') + `datum.label`;
   return panels
@@ -95,7 +94,8 @@ function linePanels(
           field: 'family',
           type: 'nominal',
           scale: { domain: families, range: families.map((f) => DASH[f] ?? [1, 0]) },
-          legend: { title: 'line', orient: 'bottom', symbolType: 'stroke', symbolStrokeColor: '#333', symbolStrokeWidth: 2, symbolSize: 400, labelExpr: familyLabels },
+          // Said in the chart's subtitle: a stroke-style legend does not render without a canvas.
+          legend: null,
         },
         tooltip: [{ field: 'system' }, { field: 'x' }, { field: 'y' }],
       },
@@ -135,7 +135,7 @@ export async function renderLoadChart(input: {
   );
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: input.title, fontSize: 15 },
+    title: { text: input.title, subtitle: LINE_STYLES, fontSize: 15 },
     config: { axis: FONT, legend: FONT, background: 'white' },
     background: 'white',
     padding: 10,

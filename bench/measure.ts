@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { BenchSession, LoadClient, Target } from './clients.js';
-import { availableMemoryMiB, processTree, treeCpuSplit, treeIsBusy, treeMemory } from './proc.js';
+import { availableMemoryMiB, processTree, treeCpuSplit, treeMemory, treeSnapshot } from './proc.js';
 import type { RunningSystem, Workload } from './systems.js';
 
 /**
@@ -238,27 +238,22 @@ const SETTLED_CPU_SHARE = 0.05;
  */
 export async function settle(rootPids: () => number[], stableMs = 300, maxMs = 10_000): Promise<void> {
   const deadline = performance.now() + maxMs;
-  const cpu = (): number => {
-    const split = treeCpuSplit(rootPids());
-    return split.rootSeconds + split.childSeconds;
-  };
-  let last = processTree(rootPids()).length;
+  const cpu = (snap: { rootSeconds: number; childSeconds: number }): number => snap.rootSeconds + snap.childSeconds;
+  let start = treeSnapshot(rootPids());
   let stableSince = performance.now();
-  let cpuSince = cpu();
   while (performance.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
-    const now = processTree(rootPids()).length;
+    // One scan of /proc per look: on a machine with many processes the scan itself costs CPU.
+    const now = treeSnapshot(rootPids());
     const elapsed = performance.now() - stableSince;
-    if (now !== last || treeIsBusy(rootPids())) {
-      last = now;
+    if (now.processes !== start.processes || now.busy) {
+      start = now;
       stableSince = performance.now();
-      cpuSince = cpu();
     } else if (elapsed >= stableMs) {
-      const used = cpu() - cpuSince;
-      if (used * 1000 <= SETTLED_CPU_SHARE * elapsed) return;
-      // Busy: start a new window.
+      if ((cpu(now) - cpu(start)) * 1000 <= SETTLED_CPU_SHARE * elapsed) return;
+      // Used CPU all the same: start a new window.
+      start = now;
       stableSince = performance.now();
-      cpuSince = cpu();
     }
   }
 }

@@ -43,25 +43,30 @@ function allStats(): ProcStat[] {
   return stats;
 }
 
-/** The given roots and all their live descendants. */
-export function processTree(rootPids: readonly number[]): number[] {
+/** The roots and all their live descendants, from one scan of /proc. */
+function treeOf(rootPids: readonly number[]): ProcStat[] {
   const stats = allStats();
-  const children = new Map<number, number[]>();
+  const byPid = new Map(stats.map((s) => [s.pid, s]));
+  const children = new Map<number, ProcStat[]>();
   for (const s of stats) {
     const list = children.get(s.ppid);
-    if (list) list.push(s.pid);
-    else children.set(s.ppid, [s.pid]);
+    if (list) list.push(s);
+    else children.set(s.ppid, [s]);
   }
-  const live = new Set(stats.map((s) => s.pid));
-  const seen = new Set<number>();
-  const queue = rootPids.filter((p) => live.has(p));
+  const seen = new Map<number, ProcStat>();
+  const queue = rootPids.map((p) => byPid.get(p)).filter((s): s is ProcStat => s !== undefined);
   while (queue.length > 0) {
-    const pid = queue.pop()!;
-    if (seen.has(pid)) continue;
-    seen.add(pid);
-    queue.push(...(children.get(pid) ?? []));
+    const stat = queue.pop()!;
+    if (seen.has(stat.pid)) continue;
+    seen.set(stat.pid, stat);
+    queue.push(...(children.get(stat.pid) ?? []));
   }
-  return [...seen];
+  return [...seen.values()];
+}
+
+/** The given roots and all their live descendants. */
+export function processTree(rootPids: readonly number[]): number[] {
+  return treeOf(rootPids).map((s) => s.pid);
 }
 
 /**
@@ -100,35 +105,42 @@ export interface CpuSplit {
   readonly childSeconds: number;
 }
 
-/**
- * CPU of a process tree so far, the roots apart from their descendants. Children
- * that exited during a window stay counted through their parent's
- * cutime/cstime, so a before/after difference stays right when a child ends.
- */
-export function treeCpuSplit(rootPids: readonly number[]): CpuSplit {
-  const roots = new Set(rootPids);
-  let rootSeconds = 0;
-  let childSeconds = 0;
-  for (const pid of processTree(rootPids)) {
-    const own = processCpuSeconds(pid);
-    const reaped = (readStat(pid)?.reapedTicks ?? 0) / CLOCK_TICKS_PER_SECOND;
-    if (roots.has(pid)) rootSeconds += own;
-    else childSeconds += own;
-    childSeconds += reaped;
-  }
-  return { rootSeconds, childSeconds };
+/** A system's process tree at one moment: its size, whether any process is busy, and its CPU so far. */
+export interface TreeSnapshot extends CpuSplit {
+  readonly processes: number;
+  /**
+   * Whether any process is running, waiting for a CPU, or in uninterruptible
+   * I/O: on a loaded machine a child still loading its modules uses little CPU
+   * because it waits for one, yet it is not idle.
+   */
+  readonly busy: boolean;
 }
 
 /**
- * Whether any process of the tree is running, waiting for a CPU, or in
- * uninterruptible I/O: on a loaded machine a child still loading its modules
- * uses little CPU because it waits for one, yet it is not idle.
+ * The tree of `rootPids` from one scan of /proc, with its CPU so far, the roots
+ * apart from their descendants. Children that exited stay counted through their
+ * parent's cutime/cstime, so a before/after difference stays right when a child ends.
  */
-export function treeIsBusy(rootPids: readonly number[]): boolean {
-  return processTree(rootPids).some((pid) => {
-    const state = readStat(pid)?.state;
-    return state === 'R' || state === 'D';
-  });
+export function treeSnapshot(rootPids: readonly number[]): TreeSnapshot {
+  const roots = new Set(rootPids);
+  let rootSeconds = 0;
+  let childSeconds = 0;
+  let busy = false;
+  const tree = treeOf(rootPids);
+  for (const stat of tree) {
+    const own = processCpuSeconds(stat.pid);
+    if (roots.has(stat.pid)) rootSeconds += own;
+    else childSeconds += own;
+    childSeconds += stat.reapedTicks / CLOCK_TICKS_PER_SECOND;
+    if (stat.state === 'R' || stat.state === 'D') busy = true;
+  }
+  return { processes: tree.length, busy, rootSeconds, childSeconds };
+}
+
+/** CPU of a process tree so far, the roots apart from their descendants (see {@link treeSnapshot}). */
+export function treeCpuSplit(rootPids: readonly number[]): CpuSplit {
+  const { rootSeconds, childSeconds } = treeSnapshot(rootPids);
+  return { rootSeconds, childSeconds };
 }
 
 /** Resident memory of one process in KiB (0 if it is gone). */

@@ -523,6 +523,9 @@ export function renderMarkdown(result: BenchResult, charts: { load: string; memo
   for (const extra of result.extra) {
     lines.push(`## ${extra.title}`, '', table(extra.header, extra.rows), '', ...(extra.notes ?? []).flatMap((n) => [n, '']));
   }
+  if (o.phases.includes('cli') && !result.extra.some((e) => e.id === 'cli')) {
+    lines.push('## CLI start-up', '', 'Not measured in this run: the `cli` phase (bench/cli-startup.ts) is not wired into `EXTRA_PHASES` in bench/main.ts.', '');
+  }
   lines.push(...methodLines(f));
 
   const findings = join(ROOT, 'bench/FINDINGS.md');
