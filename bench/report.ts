@@ -130,7 +130,7 @@ export class Figures {
 function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>, align?: readonly ('l' | 'r')[]): string {
   const sep = header.map((_, i) => ((align?.[i] ?? (i === 0 ? 'l' : 'r')) === 'r' ? '---:' : ':---'));
   // A cell is one line of plain text: no pipes, no line breaks, no HTML (an error body may hold any of them).
-  const cell = (c: string): string => c.replace(/\|/g, '/').replace(/\s*\n\s*/g, ' ').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const cell = (c: string): string => c.replace(/\|/g, '/').replace(/\s*\n\s*/g, ' ').replace(/<(?=[A-Za-z/!?])/g, '&lt;');
   return [header, sep, ...rows.map((r) => r.map(cell))].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
@@ -232,7 +232,7 @@ export function targetVerdicts(f: Figures): TargetVerdict[] {
       `p50 at 1 client within ${TARGETS.p50AboveFloorMs} ms of the floor (${sizeLabel(bytes)}, raw)`,
       id,
       v - floorP50,
-      `${fmtMs(v)} ms = floor + ${fmtMs(v - floorP50)} ms`,
+      `${fmtMs(v)} ms = floor ${v >= floorP50 ? '+' : '-'} ${fmtMs(Math.abs(v - floorP50))} ms`,
       `floor ${fmtMs(floorP50)} ms`,
       v - floorP50 <= TARGETS.p50AboveFloorMs,
     );
