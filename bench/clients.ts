@@ -5,14 +5,16 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
-  Client as ModernClient,
-  StreamableHTTPClientTransport as ModernHttpTransport,
+  Client as ClientV2,
+  StreamableHTTPClientTransport as HttpTransportV2,
 } from '@modelcontextprotocol/client';
+import { StdioClientTransport as StdioTransportV2 } from '@modelcontextprotocol/client/stdio';
 
 /**
- * The two load clients of the bench: the official SDK v1 client (what users
- * run) and a light raw client (undici over HTTP, bare JSON lines over stdio) whose
- * own CPU cost is small enough not to cap the system under test.
+ * The load clients of the bench: a light raw client (undici over HTTP, bare
+ * JSON lines over stdio) whose own CPU cost is small enough not to cap the
+ * system under test, and the official SDK clients users run: v1
+ * (`@modelcontextprotocol/sdk`) and v2 (`@modelcontextprotocol/client`).
  */
 
 /** Where a client connects: a stdio command it spawns itself, or an HTTP endpoint. */
@@ -34,6 +36,12 @@ export type Target =
 /** How a client talks to an HTTP endpoint. */
 export type HttpProtocol = 'sessions' | 'modern';
 
+/** The tool a session calls, and the arguments that carry a message of a given size. */
+export interface ToolSpec {
+  readonly name: string;
+  arguments(message: string): Record<string, unknown>;
+}
+
 /** One client session that calls one tool. */
 export interface BenchSession {
   /** Calls the tool with `message` and resolves with the text of the result's first content item. */
@@ -45,12 +53,15 @@ export interface BenchSession {
 /** A kind of load client. */
 export interface LoadClient {
   readonly id: LoadClientId;
+  readonly label: string;
+  /** Whether it speaks `protocol` (SDK v1 has no 2026-07-28 support). */
+  speaks(protocol: HttpProtocol | 'stdio'): boolean;
   /** Connects, handshakes and returns a ready session. */
-  open(target: Target, tool: string, timeoutMs: number): Promise<BenchSession>;
+  open(target: Target, tool: ToolSpec, timeoutMs: number): Promise<BenchSession>;
 }
 
-/** Ids of the load clients. */
-export type LoadClientId = 'raw' | 'sdk';
+/** Ids of the load clients: raw, SDK v1, SDK v2. */
+export type LoadClientId = 'raw' | 'sdk' | 'sdk2';
 
 const CLIENT_INFO = { name: 'mcp-fleet-bench', version: '1.0.0' };
 /** The session-era protocol revision the raw client asks for; every system under test speaks it. */
@@ -86,50 +97,77 @@ interface JsonRpcMessage {
   readonly error?: { code: number; message: string };
 }
 
-/**
- * The official SDK client: v1 over `StreamableHTTPClientTransport` or
- * `StdioClientTransport`; for the stateless 2026-07-28 protocol, which v1 does
- * not speak, the v2 client pinned to that revision.
- */
+/** A session over an SDK stdio transport; its child counts as the direct baseline's system while it is open. */
+function stdioSession(
+  target: Extract<Target, { kind: 'stdio' }>,
+  pid: number | null,
+  call: (message: string) => Promise<string>,
+  close: () => Promise<void>,
+): BenchSession {
+  if (pid !== null) target.pids.add(pid);
+  return {
+    call,
+    close: async () => {
+      await close().catch(() => undefined);
+      if (pid !== null) target.pids.delete(pid);
+    },
+  };
+}
+
+/** The official SDK v1 client over `StreamableHTTPClientTransport` or `StdioClientTransport`; it speaks the session eras only. */
 export const sdkClient: LoadClient = {
   id: 'sdk',
+  label: `SDK v1 (@modelcontextprotocol/sdk)`,
+  speaks: (protocol) => protocol !== 'modern',
   async open(target, tool, timeoutMs) {
     if (target.kind === 'streamable-http' && target.protocol === 'modern') {
-      const modern = new ModernClient(CLIENT_INFO, { versionNegotiation: { mode: { pin: MODERN_PROTOCOL_VERSION } } });
-      await modern.connect(new ModernHttpTransport(new URL(target.url)), { timeout: timeoutMs });
-      return {
-        call: async (message) => firstText(await modern.callTool({ name: tool, arguments: { message } }, { timeout: timeoutMs })),
-        close: async () => {
-          await modern.close().catch(() => undefined);
-        },
-      };
+      throw new Error('the SDK v1 client does not speak the 2026-07-28 protocol');
     }
     const client = new Client(CLIENT_INFO);
+    const call = async (message: string): Promise<string> =>
+      firstText(await client.callTool({ name: tool.name, arguments: tool.arguments(message) }, undefined, { timeout: timeoutMs }));
     if (target.kind === 'stdio') {
-      const transport = new StdioClientTransport({
-        command: target.command,
-        args: [...target.args],
-        stderr: 'ignore',
-      });
+      const transport = new StdioClientTransport({ command: target.command, args: [...target.args], stderr: 'ignore' });
       await client.connect(transport, { timeout: timeoutMs });
-      const pid = transport.pid;
-      if (pid !== null) target.pids.add(pid);
-      return {
-        call: async (message) =>
-          firstText(await client.callTool({ name: tool, arguments: { message } }, undefined, { timeout: timeoutMs })),
-        close: async () => {
-          await client.close().catch(() => undefined);
-          if (pid !== null) target.pids.delete(pid);
-        },
-      };
+      return stdioSession(target, transport.pid, call, () => client.close());
     }
     const transport = new StreamableHTTPClientTransport(new URL(target.url));
     await client.connect(transport, { timeout: timeoutMs });
     return {
-      call: async (message) =>
-        firstText(await client.callTool({ name: tool, arguments: { message } }, undefined, { timeout: timeoutMs })),
+      call,
       close: async () => {
         await transport.terminateSession().catch(() => undefined);
+        await client.close().catch(() => undefined);
+      },
+    };
+  },
+};
+
+/**
+ * The official SDK v2 client: its default (legacy) negotiation against session
+ * endpoints, pinned to 2026-07-28 against modern ones; `StdioClientTransport` for
+ * the direct baseline.
+ */
+export const sdk2Client: LoadClient = {
+  id: 'sdk2',
+  label: `SDK v2 (@modelcontextprotocol/client)`,
+  speaks: () => true,
+  async open(target, tool, timeoutMs) {
+    const modern = target.kind === 'streamable-http' && target.protocol === 'modern';
+    const client = new ClientV2(CLIENT_INFO, modern ? { versionNegotiation: { mode: { pin: MODERN_PROTOCOL_VERSION } } } : {});
+    const call = async (message: string): Promise<string> =>
+      firstText(await client.callTool({ name: tool.name, arguments: tool.arguments(message) }, { timeout: timeoutMs }));
+    if (target.kind === 'stdio') {
+      const transport = new StdioTransportV2({ command: target.command, args: [...target.args], stderr: 'ignore' });
+      await client.connect(transport, { timeout: timeoutMs });
+      return stdioSession(target, transport.pid, call, () => client.close());
+    }
+    const transport = new HttpTransportV2(new URL(target.url));
+    await client.connect(transport, { timeout: timeoutMs });
+    return {
+      call,
+      close: async () => {
+        if (!modern) await transport.terminateSession().catch(() => undefined);
         await client.close().catch(() => undefined);
       },
     };
@@ -171,7 +209,7 @@ class RawHttpSession implements BenchSession {
 
   constructor(
     url: URL,
-    private readonly tool: string,
+    private readonly tool: ToolSpec,
     private readonly timeoutMs: number,
     private readonly protocol: HttpProtocol,
   ) {
@@ -194,7 +232,7 @@ class RawHttpSession implements BenchSession {
       // 2026-07-28 routes on headers that mirror the body.
       headers['mcp-protocol-version'] = MODERN_PROTOCOL_VERSION;
       if (method !== undefined) headers['mcp-method'] = method;
-      if (method === 'tools/call') headers['mcp-name'] = this.tool;
+      if (method === 'tools/call') headers['mcp-name'] = this.tool.name;
     } else if (this.sessionId !== undefined) {
       headers['mcp-session-id'] = this.sessionId;
       headers['mcp-protocol-version'] = RAW_PROTOCOL_VERSION;
@@ -244,8 +282,8 @@ class RawHttpSession implements BenchSession {
     const id = this.nextId++;
     const params =
       this.protocol === 'modern'
-        ? { name: this.tool, arguments: { message }, _meta: MODERN_META }
-        : { name: this.tool, arguments: { message } };
+        ? { name: this.tool.name, arguments: this.tool.arguments(message), _meta: MODERN_META }
+        : { name: this.tool.name, arguments: this.tool.arguments(message) };
     const response = await this.post({ jsonrpc: '2.0', id, method: 'tools/call', params }, id);
     return firstText(rpcResult(response!, 'tools/call'));
   }
@@ -265,30 +303,32 @@ class RawHttpSession implements BenchSession {
 
 class RawStdioSession implements BenchSession {
   private nextId = 1;
-  private buffer = '';
+  /** Pieces of a line not yet ended; searched for a newline only as they arrive (8 MiB lines stay linear). */
+  private partial: Buffer[] = [];
   private readonly pending = new Map<number, { resolve: (m: JsonRpcMessage) => void; reject: (e: Error) => void }>();
   private readonly child: ChildProcessByStdio<Writable, Readable, null>;
 
   constructor(
     private readonly target: Extract<Target, { kind: 'stdio' }>,
-    private readonly tool: string,
+    private readonly tool: ToolSpec,
     private readonly timeoutMs: number,
   ) {
     this.child = spawn(target.command, [...target.args], { stdio: ['pipe', 'pipe', 'ignore'] });
     if (this.child.pid !== undefined) target.pids.add(this.child.pid);
-    this.child.stdout.setEncoding('utf8');
-    this.child.stdout.on('data', (chunk: string) => this.onData(chunk));
+    this.child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
     this.child.on('exit', () => this.failAll(new Error('stdio server exited')));
     this.child.on('error', (err) => this.failAll(err));
     this.child.stdin.on('error', (err) => this.failAll(err));
   }
 
-  private onData(chunk: string): void {
-    this.buffer += chunk;
+  private onData(chunk: Buffer): void {
+    let rest = chunk;
     let newline: number;
-    while ((newline = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, newline).trim();
-      this.buffer = this.buffer.slice(newline + 1);
+    while ((newline = rest.indexOf(0x0a)) >= 0) {
+      this.partial.push(rest.subarray(0, newline));
+      rest = rest.subarray(newline + 1);
+      const line = Buffer.concat(this.partial).toString('utf8').trim();
+      this.partial = [];
       if (line === '') continue;
       const message = JSON.parse(line) as JsonRpcMessage;
       if (typeof message.id !== 'number') continue;
@@ -296,6 +336,7 @@ class RawStdioSession implements BenchSession {
       this.pending.delete(message.id);
       waiter?.resolve(message);
     }
+    if (rest.length > 0) this.partial.push(rest);
   }
 
   private failAll(err: Error): void {
@@ -337,7 +378,7 @@ class RawStdioSession implements BenchSession {
   }
 
   async call(message: string): Promise<string> {
-    return firstText(rpcResult(await this.request('tools/call', { name: this.tool, arguments: { message } }), 'tools/call'));
+    return firstText(rpcResult(await this.request('tools/call', { name: this.tool.name, arguments: this.tool.arguments(message) }), 'tools/call'));
   }
 
   async close(): Promise<void> {
@@ -356,6 +397,8 @@ class RawStdioSession implements BenchSession {
 /** The light client: undici with one keep-alive connection per session, or bare JSON lines over stdio. */
 export const rawClient: LoadClient = {
   id: 'raw',
+  label: 'raw (undici, one keep-alive connection per session)',
+  speaks: () => true,
   async open(target, tool, timeoutMs) {
     const session =
       target.kind === 'stdio'
@@ -371,5 +414,5 @@ export const rawClient: LoadClient = {
   },
 };
 
-/** Both load clients, raw first. */
-export const LOAD_CLIENTS: readonly LoadClient[] = [rawClient, sdkClient];
+/** Every load client, raw first. */
+export const LOAD_CLIENTS: readonly LoadClient[] = [rawClient, sdkClient, sdk2Client];

@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import type { BenchSession, LoadClient, Target } from './clients.js';
-import { processTree, treeCpuSeconds, treeMemory } from './proc.js';
-import type { Workload } from './systems.js';
+import { availableMemoryMiB, processTree, treeCpuSplit, treeMemory, treeSnapshot } from './proc.js';
+import type { RunningSystem, Workload } from './systems.js';
 
 /**
- * The measurements of one system: throughput and latency under N concurrent
- * sessions, time to a new client's first tool result, and memory with N idle
- * sessions. Every loop is bounded by a deadline and a call count.
+ * The measurements of one system: throughput, latency and CPU per call under N
+ * concurrent sessions, time to a new client's first tool result, and memory with
+ * N idle sessions. Every loop is bounded by a deadline and a call count.
  */
 
 /** Figures of one throughput run. */
@@ -14,8 +14,15 @@ export interface ThroughputSample {
   readonly callsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
-  /** CPU of the system under test (gateway plus children) per call, in ms. */
-  readonly cpuMsPerCall: number;
+  /**
+   * CPU of the system's own process per call (the gateway, or the floor server),
+   * all its threads, children excluded; absent for the direct baseline, which has none.
+   */
+  readonly serverCpuMsPerCall?: number;
+  /** CPU of the stdio children per call (absent for the floor, which has none). */
+  readonly childCpuMsPerCall?: number;
+  /** CPU of the load client per call (the bench process, all its threads). */
+  readonly clientCpuMsPerCall: number;
   readonly calls: number;
   readonly errors: number;
   readonly firstError?: string;
@@ -25,9 +32,15 @@ export interface ThroughputSample {
 export interface MemorySample {
   readonly sessions: number;
   readonly rssMiB: number;
-  /** The gateway process alone. */
+  /** The gateway process(es) alone. */
   readonly rootRssMiB: number;
   readonly processes: number;
+  /**
+   * Not measured: opening these sessions would have needed more memory than the
+   * machine had available, so the figures are the slope of the measured points
+   * carried on (the count a user would hit first).
+   */
+  readonly projected?: boolean;
 }
 
 /** Errors of a phase, with the first message to show. */
@@ -48,7 +61,7 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[rank]!;
 }
 
-/** Median of values (NaN when empty). */
+/** Median of the finite values (NaN when there are none). */
 export function median(values: readonly number[]): number {
   const finite = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   if (finite.length === 0) return Number.NaN;
@@ -56,7 +69,7 @@ export function median(values: readonly number[]): number {
   return finite.length % 2 === 1 ? finite[mid]! : (finite[mid - 1]! + finite[mid]!) / 2;
 }
 
-/** Opens `count` sessions, at most `parallel` handshakes at a time. */
+/** Opens `count` sessions on `workload`, at most `parallel` handshakes at a time. */
 export async function openSessions(
   client: LoadClient,
   target: Target,
@@ -94,30 +107,47 @@ export function payload(bytes: number): string {
   return 'x'.repeat(bytes);
 }
 
+/** How long a throughput cell runs. */
+export interface Window {
+  /** Warm-up before the measured window, with at least one call per session; 0 for none. */
+  readonly warmupMs: number;
+  /** Least time measured. */
+  readonly durationMs: number;
+  /** Least calls measured (large payloads: a few calls take longer than `durationMs`). */
+  readonly minCalls: number;
+  /** Most time measured, whatever the count. */
+  readonly maxDurationMs: number;
+  readonly maxCallsPerSession: number;
+}
+
 /**
- * Runs every session in a closed loop (call, await, call again) for a warm-up,
- * then for `durationMs` while recording latencies and the system's CPU.
+ * Runs every session in a closed loop (call, await, call again) for a warm-up of
+ * at least one call each (unless `warmupMs` is 0), then for the measured window while recording latencies,
+ * the system's CPU (its own process apart from its children) and the load
+ * client's CPU.
  */
 export async function measureThroughput(options: {
   readonly sessions: readonly BenchSession[];
   readonly workload: Workload;
   readonly message: string;
-  readonly warmupMs: number;
-  readonly durationMs: number;
-  readonly maxCallsPerSession: number;
-  readonly rootPids: () => number[];
+  readonly window: Window;
+  readonly system: Pick<RunningSystem, 'rootPids' | 'rootsAreChildren'>;
 }): Promise<ThroughputSample> {
-  const { sessions, workload, message } = options;
+  const { sessions, workload, message, window, system } = options;
   const errors: ErrorTally = { count: 0 };
-  const loop = async (session: BenchSession, until: number, latencies: number[] | undefined): Promise<number> => {
+  let measuredCalls = 0;
+  const loop = async (session: BenchSession, until: () => boolean, latencies: number[] | undefined): Promise<number> => {
     let calls = 0;
     let consecutiveErrors = 0;
-    while (performance.now() < until && calls < options.maxCallsPerSession && consecutiveErrors < 3) {
+    while ((calls === 0 || !until()) && calls < window.maxCallsPerSession && consecutiveErrors < 3) {
       const start = performance.now();
       try {
         const text = await session.call(message);
         if (!workload.expect(message, text)) throw new Error(`wrong echo: ${text.length} chars back for ${message.length}`);
-        latencies?.push(performance.now() - start);
+        if (latencies) {
+          latencies.push(performance.now() - start);
+          measuredCalls++;
+        }
         calls++;
         consecutiveErrors = 0;
       } catch (err) {
@@ -128,23 +158,39 @@ export async function measureThroughput(options: {
     return calls;
   };
 
-  await Promise.all(sessions.map((s) => loop(s, performance.now() + options.warmupMs, undefined)));
+  // Warm up again while the load makes the system start processes (a pool growing): the window measures the steady state.
+  for (let round = 0; window.warmupMs > 0 && round < 10; round++) {
+    const before = processTree(system.rootPids()).length;
+    const warmupUntil = performance.now() + window.warmupMs;
+    await Promise.all(sessions.map((s) => loop(s, () => performance.now() >= warmupUntil, undefined)));
+    if (processTree(system.rootPids()).length === before) break;
+  }
 
   const latencies: number[] = [];
-  const cpuBefore = treeCpuSeconds(options.rootPids());
+  const cpuBefore = treeCpuSplit(system.rootPids());
+  const clientBefore = process.cpuUsage();
   const started = performance.now();
-  const until = started + options.durationMs;
-  const counts = await Promise.all(sessions.map((s) => loop(s, until, latencies)));
+  const done = (): boolean => {
+    const elapsed = performance.now() - started;
+    return elapsed >= window.maxDurationMs || (elapsed >= window.durationMs && measuredCalls >= window.minCalls);
+  };
+  const counts = await Promise.all(sessions.map((s) => loop(s, done, latencies)));
   const elapsedMs = performance.now() - started;
-  const cpuAfter = treeCpuSeconds(options.rootPids());
+  const clientCpu = process.cpuUsage(clientBefore);
+  const cpuAfter = treeCpuSplit(system.rootPids());
 
   const calls = counts.reduce((a, b) => a + b, 0);
+  const perCall = (seconds: number): number => (calls > 0 ? (seconds * 1000) / calls : Number.NaN);
+  const root = perCall(cpuAfter.rootSeconds - cpuBefore.rootSeconds);
+  const children = perCall(cpuAfter.childSeconds - cpuBefore.childSeconds);
   latencies.sort((a, b) => a - b);
   return {
     callsPerSecond: calls / (elapsedMs / 1000),
     p50Ms: quantile(latencies, 0.5),
     p99Ms: quantile(latencies, 0.99),
-    cpuMsPerCall: calls > 0 ? ((cpuAfter - cpuBefore) * 1000) / calls : Number.NaN,
+    // The direct baseline's roots are its children; the floor's root has none.
+    ...(system.rootsAreChildren ? { childCpuMsPerCall: root + children } : { serverCpuMsPerCall: root, childCpuMsPerCall: children }),
+    clientCpuMsPerCall: perCall((clientCpu.user + clientCpu.system) / 1e6),
     calls,
     errors: errors.count,
     ...(errors.first === undefined ? {} : { firstError: errors.first }),
@@ -153,7 +199,7 @@ export async function measureThroughput(options: {
 
 /**
  * Time for a brand-new client to get its first tool result (connect, handshake,
- * first call), one client after another; the session is closed after each.
+ * first call), one client after another; each session is closed before the next.
  */
 export async function measureFirstResult(
   client: LoadClient,
@@ -181,61 +227,119 @@ export async function measureFirstResult(
   return times;
 }
 
+/** Share of one core a settled system may still use (timers, a child's idle loop). */
+const SETTLED_CPU_SHARE = 0.05;
+
 /**
- * Waits (bounded) until the process count of the system's tree has been the
- * same for `stableMs`, so children being spawned or stopped are not half counted.
+ * Waits (bounded) until the system's tree has kept the same process count, had
+ * no process running or waiting for a CPU at each look (every 50 ms), and used
+ * under 5% of a core, for `stableMs`: children being spawned, stopped or still
+ * loading their modules are not half counted or half warm.
  */
-export async function settle(rootPids: () => number[], stableMs = 300, maxMs = 5000): Promise<void> {
+export async function settle(rootPids: () => number[], stableMs = 300, maxMs = 10_000): Promise<void> {
   const deadline = performance.now() + maxMs;
-  let last = processTree(rootPids()).length;
+  const cpu = (snap: { rootSeconds: number; childSeconds: number }): number => snap.rootSeconds + snap.childSeconds;
+  let start = treeSnapshot(rootPids());
   let stableSince = performance.now();
   while (performance.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
-    const now = processTree(rootPids()).length;
-    if (now !== last) {
-      last = now;
+    // One scan of /proc per look: on a machine with many processes the scan itself costs CPU.
+    const now = treeSnapshot(rootPids());
+    const elapsed = performance.now() - stableSince;
+    if (now.processes !== start.processes || now.busy) {
+      start = now;
       stableSince = performance.now();
-    } else if (performance.now() - stableSince >= stableMs) {
-      return;
+    } else if (elapsed >= stableMs) {
+      if ((cpu(now) - cpu(start)) * 1000 <= SETTLED_CPU_SHARE * elapsed) return;
+      // Used CPU all the same: start a new window.
+      start = now;
+      stableSince = performance.now();
     }
   }
 }
 
+/** How much of the available memory the memory phase may use before it projects instead of measuring. */
+const MEMORY_BUDGET_SHARE = 0.6;
+
 /**
- * Resident memory and process count of the system with 0 and then each of
- * `counts` open sessions; each session has made one call so that its child (if
- * any) exists. The sessions are left open in `sessions` for the caller to use
- * and close.
+ * Resident memory and process count of a system serving several workloads with
+ * 0 and then each of `counts` idle sessions, spread round-robin over the
+ * workloads; each session has made one call so that its child (if any) exists.
+ * A count whose projected memory would not fit in the machine's available
+ * memory is projected from the slope of the last measured points instead.
  */
-export async function measureMemory(
-  client: LoadClient,
-  target: Target,
-  workload: Workload,
-  counts: readonly number[],
-  rootPids: () => number[],
-  timeoutMs: number,
-  errors: ErrorTally,
-  settleMs: number,
-  sessions: BenchSession[],
-): Promise<MemorySample[]> {
+export async function measureMemory(options: {
+  readonly client: LoadClient;
+  readonly system: RunningSystem;
+  readonly workloads: readonly Workload[];
+  readonly counts: readonly number[];
+  readonly timeoutMs: number;
+  readonly errors: ErrorTally;
+  readonly settleMs: number;
+  readonly settleMaxMs: number;
+  /** Extra wait before each reading, for a gateway that stops idle children after a delay. */
+  readonly idleWaitMs: number;
+  readonly onPoint?: (sample: MemorySample) => void;
+}): Promise<MemorySample[]> {
+  const { client, system, workloads, errors } = options;
   const samples: MemorySample[] = [];
   const message = payload(100);
-  await settle(rootPids, settleMs);
-  samples.push({ sessions: 0, ...treeMemory(rootPids()) });
-  for (const count of [...counts].sort((a, b) => a - b)) {
-    const opened = await openSessions(client, target, workload, count - sessions.length, timeoutMs, errors);
-    sessions.push(...opened);
-    await Promise.all(
-      opened.map(async (s) => {
-        try {
-          await s.call(message);
-        } catch (err) {
-          note(errors, err);
-        }
-      }),
-    );
-    await settle(rootPids, settleMs);
-    samples.push({ sessions: count, ...treeMemory(rootPids()) });
+  const sessions: BenchSession[] = [];
+  const read = async (count: number): Promise<MemorySample> => {
+    await settle(system.rootPids, options.settleMs, options.settleMaxMs);
+    if (options.idleWaitMs > 0) {
+      await new Promise((r) => setTimeout(r, options.idleWaitMs));
+      await settle(system.rootPids, options.settleMs, options.settleMaxMs);
+    }
+    return { sessions: count, ...treeMemory(system.rootPids()) };
+  };
+  try {
+    const zero = await read(0);
+    samples.push(zero);
+    options.onPoint?.(zero);
+    for (const count of [...options.counts].sort((a, b) => a - b)) {
+      const last = samples[samples.length - 1]!;
+      const previous = samples.length > 1 ? samples[samples.length - 2]! : last;
+      const slope = (field: 'rssMiB' | 'processes' | 'rootRssMiB'): number =>
+        last.sessions === previous.sessions ? 0 : (last[field] - previous[field]) / (last.sessions - previous.sessions);
+      const projectedMiB = last.rssMiB + slope('rssMiB') * (count - last.sessions);
+      if (last.projected === true || projectedMiB - last.rssMiB > MEMORY_BUDGET_SHARE * availableMemoryMiB()) {
+        const sample: MemorySample = {
+          sessions: count,
+          rssMiB: projectedMiB,
+          rootRssMiB: last.rootRssMiB + slope('rootRssMiB') * (count - last.sessions),
+          processes: Math.round(last.processes + slope('processes') * (count - last.sessions)),
+          projected: true,
+        };
+        samples.push(sample);
+        options.onPoint?.(sample);
+        continue;
+      }
+      const opened: BenchSession[] = [];
+      // Round-robin over the fleet's servers: the i-th session goes to workload i mod n.
+      const wanted = workloads.map(() => 0);
+      for (let i = last.sessions; i < count; i++) wanted[i % workloads.length]!++;
+      for (const [w, workload] of workloads.entries()) {
+        const batch = await openSessions(client, system.target(workload.id), workload, wanted[w]!, options.timeoutMs, errors);
+        await Promise.all(
+          batch.map(async (s) => {
+            try {
+              const text = await s.call(message);
+              if (!workload.expect(message, text)) throw new Error(`unexpected ${workload.tool.name} result: ${text.slice(0, 100)}`);
+            } catch (err) {
+              note(errors, err);
+            }
+          }),
+        );
+        opened.push(...batch);
+      }
+      sessions.push(...opened);
+      const sample = await read(count);
+      samples.push(sample);
+      options.onPoint?.(sample);
+    }
+  } finally {
+    await closeSessions(sessions);
   }
   return samples;
 }

@@ -1,12 +1,15 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ROOT } from './systems.js';
 
 /**
- * `tsx bench/profile.ts <file.cpuprofile | dir> [skip-first-ms]`: the top frames of a V8 CPU
- * profile (from `node --cpu-prof`), as a flame graph shows them: self time by
- * function, inclusive time by function, and self time by package, so the
- * findings fit in a report.
+ * V8 CPU profiles (from `node --cpu-prof`) summed up as a flame graph's top
+ * frames: self time by function, inclusive time by function, self time by
+ * package. The bench keeps the samples of its load window only (profile
+ * timestamps and `process.hrtime` share the monotonic clock).
+ *
+ * CLI: `tsx bench/profile.ts <file.cpuprofile | dir> [skip-first-ms]`.
  */
 
 interface ProfileNode {
@@ -15,8 +18,11 @@ interface ProfileNode {
   readonly children?: number[];
 }
 
-interface CpuProfile {
+/** The parts of a `.cpuprofile` the summary reads. */
+export interface CpuProfile {
   readonly nodes: ProfileNode[];
+  /** Monotonic clock, microseconds. */
+  readonly startTime: number;
   readonly samples: number[];
   readonly timeDeltas: number[];
 }
@@ -25,7 +31,17 @@ interface CpuProfile {
 export interface TopFrame {
   readonly name: string;
   readonly ms: number;
+  /** Share of the busy (not idle) time sampled. */
   readonly percent: number;
+}
+
+/** Top lists of one or more profiles over a window. */
+export interface ProfileSummary {
+  readonly self: TopFrame[];
+  readonly inclusive: TopFrame[];
+  readonly packages: TopFrame[];
+  /** Sampled time that was not idle, ms. */
+  readonly busyMs: number;
 }
 
 function where(url: string): string {
@@ -40,52 +56,79 @@ function where(url: string): string {
   return relative(ROOT, path);
 }
 
-/** Self and inclusive time of every function of a profile, plus self time by package. */
-export function summarize(profile: CpuProfile, top = 15, fromMs = 0): { self: TopFrame[]; inclusive: TopFrame[]; packages: TopFrame[]; totalMs: number } {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const selfUs = new Map<number, number>();
-  let clockUs = 0;
-  profile.samples.forEach((id, i) => {
-    const delta = profile.timeDeltas[i] ?? 0;
-    clockUs += delta;
-    // Skipping the first `fromMs` leaves start-up (module loading) out of a steady-state profile.
-    if (clockUs >= fromMs * 1000) selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
-  });
-  const totalUs = [...selfUs.values()].reduce((a, b) => a + b, 0);
+const IDLE = new Set(['(idle)', '(program)']);
 
-  const label = (n: ProfileNode): string =>
-    `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame.url)}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
+/**
+ * Self and inclusive time of every function, plus self time by package, summed
+ * over `profiles`, counting only samples taken within [fromUs, toUs] of the
+ * monotonic clock. `(idle)` and `(program)` count in neither the lists nor busy time;
+ * `(garbage collector)` does.
+ */
+export function summarize(profiles: readonly CpuProfile[], top = 15, fromUs = -Infinity, toUs = Infinity): ProfileSummary {
   const self = new Map<string, number>();
   const inclusive = new Map<string, number>();
   const packages = new Map<string, number>();
-  for (const [id, us] of selfUs) {
-    const node = byId.get(id)!;
-    self.set(label(node), (self.get(label(node)) ?? 0) + us);
-    const pkg = where(node.callFrame.url);
-    packages.set(pkg, (packages.get(pkg) ?? 0) + us);
-    // Count each function once per sample even when it recurses.
-    const seen = new Set<string>();
-    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
-      const l = label(byId.get(cur)!);
-      if (seen.has(l)) continue;
-      seen.add(l);
-      inclusive.set(l, (inclusive.get(l) ?? 0) + us);
+  let busyUs = 0;
+  for (const profile of profiles) {
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const parent = new Map<number, number>();
+    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    const label = (n: ProfileNode): string =>
+      `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame.url)}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
+    const selfUs = new Map<number, number>();
+    let clock = profile.startTime;
+    profile.samples.forEach((id, i) => {
+      const delta = profile.timeDeltas[i] ?? 0;
+      clock += delta;
+      if (clock >= fromUs && clock <= toUs) selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
+    });
+    for (const [id, us] of selfUs) {
+      const node = byId.get(id)!;
+      if (IDLE.has(node.callFrame.functionName)) continue;
+      busyUs += us;
+      self.set(label(node), (self.get(label(node)) ?? 0) + us);
+      const pkg = where(node.callFrame.url);
+      packages.set(pkg, (packages.get(pkg) ?? 0) + us);
+      // Count each function once per sample even when it recurses.
+      const seen = new Set<string>();
+      for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+        const l = label(byId.get(cur)!);
+        if (seen.has(l)) continue;
+        seen.add(l);
+        inclusive.set(l, (inclusive.get(l) ?? 0) + us);
+      }
     }
   }
   const list = (m: Map<string, number>): TopFrame[] =>
     [...m.entries()]
-      .filter(([name]) => !name.startsWith('(idle)') && !name.startsWith('(program)'))
+      .filter(([name]) => !name.startsWith('(root)'))
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
-      .map(([name, us]) => ({ name, ms: us / 1000, percent: (100 * us) / totalUs }));
-  return { self: list(self), inclusive: list(inclusive), packages: list(packages), totalMs: totalUs / 1000 };
+      .map(([name, us]) => ({ name, ms: us / 1000, percent: busyUs > 0 ? (100 * us) / busyUs : 0 }));
+  return { self: list(self), inclusive: list(inclusive), packages: list(packages), busyMs: busyUs / 1000 };
 }
 
-function print(file: string, fromMs: number): void {
-  const summary = summarize(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, 15, fromMs);
-  console.log(`# ${relative(ROOT, file)}: ${summary.totalMs.toFixed(0)} ms sampled from ${fromMs} ms on (idle included in the total)`);
+/** Every `.cpuprofile` file under `dir` (not recursive), oldest first. */
+export function profileFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => join(dir, f))
+      .sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs);
+  } catch {
+    return [];
+  }
+}
+
+/** Reads a `.cpuprofile` file. */
+export function readProfile(file: string): CpuProfile {
+  return JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+}
+
+function print(file: string, skipFirstMs: number): void {
+  const profile = readProfile(file);
+  const summary = summarize([profile], 15, profile.startTime + skipFirstMs * 1000);
+  console.log(`# ${relative(ROOT, file)}: ${summary.busyMs.toFixed(0)} ms busy, sampled from ${skipFirstMs} ms on`);
   for (const [title, rows] of [
     ['self time by function', summary.self],
     ['inclusive time by function', summary.inclusive],
@@ -97,13 +140,15 @@ function print(file: string, fromMs: number): void {
   console.log('');
 }
 
-const target = process.argv[2];
-const fromMs = Number(process.argv[3] ?? 0);
-if (target === undefined) {
-  console.error('usage: tsx bench/profile.ts <file.cpuprofile | directory> [skip-first-ms]');
-  process.exitCode = 2;
-} else if (statSync(target).isDirectory()) {
-  for (const f of readdirSync(target).filter((f) => f.endsWith('.cpuprofile'))) print(join(target, f), fromMs);
-} else {
-  print(target, fromMs);
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const target = process.argv[2];
+  const skipFirstMs = Number(process.argv[3] ?? 0);
+  if (target === undefined) {
+    console.error('usage: tsx bench/profile.ts <file.cpuprofile | directory> [skip-first-ms]');
+    process.exitCode = 2;
+  } else if (statSync(target).isDirectory()) {
+    for (const f of profileFiles(target)) print(f, skipFirstMs);
+  } else {
+    print(target, skipFirstMs);
+  }
 }

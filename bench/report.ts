@@ -1,328 +1,407 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { renderLoadChart, renderMemoryChart, type ChartPoint, type MemoryBar } from './chart.js';
 import type { LoadClientId } from './clients.js';
 import { median } from './measure.js';
 import type { BenchResult, ThroughputRecord } from './runner.js';
 import { gitCommit, ROOT } from './systems.js';
 
 /**
- * Renders a bench result as docs/BENCHMARKS.md plus an SVG chart beside it.
- * Every figure is the median over runs; ratios are against the best peer
- * (supergateway, mcp-proxy) on that same figure.
+ * Renders a bench result as docs/BENCHMARKS.md plus two SVG charts beside it.
+ * Every figure is the median over runs, and every verdict in the targets table
+ * is computed here from the result, never typed in.
  */
 
-type Better = 'higher' | 'lower';
+/** The mcp-fleet systems the issue-12 targets are checked for: the default policy and the modern era. */
+export const TARGET_SYSTEMS = ['mcp-fleet', 'mcp-fleet-modern'] as const;
 
-interface Row {
-  readonly system: string;
-  readonly values: ReadonlyArray<number>;
-}
+/** Targets of issue 12, as numbers the verdicts use. */
+export const TARGETS = {
+  /** Gateway CPU per call at most this many times the floor's, at these payloads and clients. */
+  cpuVsFloor: 2,
+  cpuPayloadBytes: [100, 64 * 1024],
+  cpuConcurrency: [1, 8],
+  /** Largest exponent k of a payload step (CPU per call ~ size^k); linear is 1, quadratic 2. */
+  stepExponent: 1.2,
+  /** Calls/s at least this many times the best peer's, raw client, at this payload and these clients. */
+  rawVsBestPeer: 2,
+  throughputPayloadBytes: 100,
+  throughputConcurrency: [8, 32],
+  /** The same with the official SDK clients. */
+  sdkVsBestPeer: 1.5,
+  /** p50 at one client at most this many ms above the floor's. */
+  p50AboveFloorMs: 0.3,
+  /** Idle sessions of the memory target, and the most processes per extra idle session that is not "a process tree per session". */
+  memorySessions: 64,
+  processesPerSession: 0.25,
+  /** 200 idle sessions of the example fleet fit in this much memory. */
+  manySessions: 200,
+  manySessionsMiB: 8 * 1024,
+  /** First tool result for a new client with a warm child. */
+  firstResultMs: 5,
+  /** `serve` start to ready for examples/fleet.yaml. */
+  readyMs: 1000,
+} as const;
+
+type Field = keyof Pick<ThroughputRecord, 'callsPerSecond' | 'p50Ms' | 'p99Ms' | 'serverCpuMsPerCall' | 'childCpuMsPerCall' | 'clientCpuMsPerCall'>;
 
 const fmt = (v: number, digits = 1): string => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
 const fmtInt = (v: number): string => (Number.isFinite(v) ? Math.round(v).toString() : 'n/a');
+/** Two significant digits at least, for CPU figures from 0.05 to 500 ms. */
+const fmtMs = (v: number): string => (!Number.isFinite(v) ? 'n/a' : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
 
-function sizeLabel(bytes: number): string {
+/** "100 B", "64 KiB", "8 MiB". */
+export function sizeLabel(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${bytes / (1024 * 1024)} MiB`;
   return bytes >= 1024 ? `${bytes / 1024} KiB` : `${bytes} B`;
 }
 
-/** `value` against the best peer value: "1.25x" (lower is better for latency, higher for throughput). */
-function ratio(value: number, peers: readonly number[], better: Better): string {
-  const finite = peers.filter((p) => Number.isFinite(p) && p > 0);
-  if (!Number.isFinite(value) || finite.length === 0) return '';
-  const best = better === 'higher' ? Math.max(...finite) : Math.min(...finite);
-  return `${(value / best).toFixed(2)}x`;
-}
+const CLIENT_NAMES: Record<LoadClientId, string> = { raw: 'raw client', sdk: 'SDK v1 client', sdk2: 'SDK v2 client' };
 
-/** Helper to pull medians out of a result. */
-class Figures {
-  constructor(private readonly result: BenchResult) {}
+/** Medians and comparisons pulled out of a result. */
+export class Figures {
+  readonly workload: string;
 
-  get peers(): string[] {
-    return this.result.systems.filter((s) => s.family === 'peer' && !s.unavailable).map((s) => s.id);
+  constructor(readonly result: BenchResult) {
+    this.workload = result.options.workloads[0] ?? 'echo';
   }
 
-  get measured(): string[] {
-    return this.result.systems.filter((s) => !s.unavailable).map((s) => s.id);
+  /** Measured systems of a family (or all), in the report's order. */
+  ids(family?: string): string[] {
+    return this.result.systems.filter((s) => !s.unavailable && (family === undefined || s.family === family)).map((s) => s.id);
+  }
+
+  get peers(): string[] {
+    return this.ids('peer');
+  }
+
+  family(id: string): string {
+    return this.result.systems.find((s) => s.id === id)?.family ?? 'unknown';
   }
 
   label(id: string): string {
     return this.result.systems.find((s) => s.id === id)?.label ?? id;
   }
 
-  throughput(
-    workload: string,
-    system: string,
-    client: LoadClientId,
-    payloadBytes: number,
-    concurrency: number,
-    field: keyof Pick<ThroughputRecord, 'callsPerSecond' | 'p50Ms' | 'p99Ms' | 'cpuMsPerCall' | 'errors'>,
-  ): number {
-    return median(
-      this.result.throughput
-        .filter(
-          (r) =>
-            r.workload === workload &&
-            r.system === system &&
-            r.client === client &&
-            r.payloadBytes === payloadBytes &&
-            r.concurrency === concurrency,
-        )
-        .map((r) => r[field]),
+  cells(system: string, client: LoadClientId, payloadBytes: number, concurrency: number, workload = this.workload): ThroughputRecord[] {
+    return this.result.throughput.filter(
+      (r) => r.workload === workload && r.system === system && r.client === client && r.payloadBytes === payloadBytes && r.concurrency === concurrency,
     );
   }
 
-  errorsSum(workload: string, system: string, client: LoadClientId, payloadBytes: number, concurrency: number): number {
-    return this.result.throughput
-      .filter(
-        (r) =>
-          r.workload === workload &&
-          r.system === system &&
-          r.client === client &&
-          r.payloadBytes === payloadBytes &&
-          r.concurrency === concurrency,
-      )
-      .reduce((a, r) => a + r.errors, 0);
+  tp(system: string, client: LoadClientId, payloadBytes: number, concurrency: number, field: Field, workload = this.workload): number {
+    return median(this.cells(system, client, payloadBytes, concurrency, workload).map((r) => r[field] ?? Number.NaN));
   }
 
-  firstResult(workload: string, system: string, client: string): number {
-    return median(
-      this.result.firstResult.filter((r) => r.workload === workload && r.system === system && r.client === client).map((r) => r.ms),
-    );
+  errors(system: string, client: LoadClientId, payloadBytes: number, concurrency: number): number {
+    return this.cells(system, client, payloadBytes, concurrency).reduce((a, r) => a + r.errors, 0);
   }
 
-  memory(workload: string, system: string, sessions: number, field: 'rssMiB' | 'rootRssMiB' | 'processes'): number {
-    return median(
-      this.result.memory.filter((r) => r.workload === workload && r.system === system && r.sessions === sessions).map((r) => r[field]),
-    );
+  /** The best peer's value of a figure (max calls/s, min anything else) and which peer it is. */
+  bestPeer(client: LoadClientId, payloadBytes: number, concurrency: number, field: Field): { value: number; id: string } {
+    let best = { value: Number.NaN, id: '' };
+    for (const p of this.peers) {
+      const v = this.tp(p, client, payloadBytes, concurrency, field);
+      if (!Number.isFinite(v)) continue;
+      const better = field === 'callsPerSecond' ? v > best.value : v < best.value;
+      if (!Number.isFinite(best.value) || better) best = { value: v, id: p };
+    }
+    return best;
+  }
+
+  firstResult(system: string, client: string): number {
+    return median(this.result.firstResult.filter((r) => r.workload === this.workload && r.system === system && r.client === client).map((r) => r.ms));
+  }
+
+  memory(system: string, sessions: number, field: 'rssMiB' | 'rootRssMiB' | 'processes'): number {
+    return median(this.result.memory.filter((r) => r.system === system && r.sessions === sessions).map((r) => r[field]));
+  }
+
+  memoryProjected(system: string, sessions: number): boolean {
+    return this.result.memory.some((r) => r.system === system && r.sessions === sessions && r.projected === true);
+  }
+
+  get memoryCounts(): number[] {
+    return [...new Set(this.result.memory.map((r) => r.sessions))].sort((a, b) => a - b);
   }
 }
 
 function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>, align?: readonly ('l' | 'r')[]): string {
   const sep = header.map((_, i) => ((align?.[i] ?? (i === 0 ? 'l' : 'r')) === 'r' ? '---:' : ':---'));
-  return [header, sep, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+  // A cell is one line of plain text: no pipes, no line breaks, no HTML (an error body may hold any of them).
+  const cell = (c: string): string => c.replace(/\|/g, '/').replace(/\s*\n\s*/g, ' ').replace(/<(?=[A-Za-z/!?])/g, '&lt;');
+  return [header, sep, ...rows.map((r) => r.map(cell))].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
-function throughputSection(f: Figures, result: BenchResult, workload: string, client: LoadClientId): string {
-  const lines: string[] = [];
-  const peers = f.peers;
+/** One row of the targets table. */
+export interface TargetVerdict {
+  readonly target: string;
+  readonly system: string;
+  readonly measured: string;
+  readonly reference: string;
+  /** undefined: not measured in this run. */
+  readonly met: boolean | undefined;
+}
+
+const verdictText = (met: boolean | undefined): string => (met === undefined ? 'not measured' : met ? '**met**' : '**not met**');
+
+/** Every target of issue 12, checked against the run; a target the run did not cover is "not measured". */
+export function targetVerdicts(f: Figures): TargetVerdict[] {
+  const o = f.result.options;
+  const rows: TargetVerdict[] = [];
+  const fleet = TARGET_SYSTEMS;
+  const push = (target: string, system: string, value: number, measured: string, reference: string, met: boolean): void => {
+    const ok = Number.isFinite(value);
+    rows.push({ target, system, measured: ok ? measured : 'n/a', reference: ok ? reference : '', met: ok ? met : undefined });
+  };
+  const clients = (c: number): string => `${c} client${c > 1 ? 's' : ''}`;
+
+  // 1. Gateway CPU per call against the floor, and no quadratic step.
+  for (const bytes of TARGETS.cpuPayloadBytes) {
+    for (const c of TARGETS.cpuConcurrency) {
+      const floor = f.tp('floor', 'raw', bytes, c, 'serverCpuMsPerCall');
+      for (const id of fleet) {
+        const v = f.tp(id, 'raw', bytes, c, 'serverCpuMsPerCall');
+        const x = v / floor;
+        push(
+          `gateway CPU per call <= ${TARGETS.cpuVsFloor}x the floor (${sizeLabel(bytes)}, ${clients(c)}, raw)`,
+          id,
+          x,
+          `${fmtMs(v)} ms = ${fmt(x, 1)}x the floor`,
+          `floor ${fmtMs(floor)} ms`,
+          x <= TARGETS.cpuVsFloor,
+        );
+      }
+    }
+  }
+  const sizes = [...o.cpuPayloadBytes].sort((a, b) => a - b);
+  const steepest = (id: string, c: number): { k: number; step: string } => {
+    let worst = { k: Number.NaN, step: '' };
+    for (let i = 0; i + 1 < sizes.length; i++) {
+      const a = f.tp(id, 'raw', sizes[i]!, c, 'serverCpuMsPerCall');
+      const b = f.tp(id, 'raw', sizes[i + 1]!, c, 'serverCpuMsPerCall');
+      const k = Math.log(b / a) / Math.log(sizes[i + 1]! / sizes[i]!);
+      if (!Number.isFinite(k)) return { k: Number.NaN, step: '' };
+      if (!Number.isFinite(worst.k) || k > worst.k) worst = { k, step: `${sizeLabel(sizes[i]!)} to ${sizeLabel(sizes[i + 1]!)}` };
+    }
+    return worst;
+  };
+  const range = sizes.length > 0 ? `${sizeLabel(sizes[0]!)} to ${sizeLabel(sizes[sizes.length - 1]!)}` : 'no sizes';
+  for (const c of TARGETS.cpuConcurrency) {
+    const floor = steepest('floor', c);
+    for (const id of fleet) {
+      const s = steepest(id, c);
+      push(
+        `no quadratic step in gateway CPU per call, ${range} (${clients(c)}, raw): every step CPU ~ size^k with k <= ${TARGETS.stepExponent}`,
+        id,
+        s.k,
+        `steepest k = ${fmt(s.k, 2)} (${s.step})`,
+        `floor's steepest k = ${fmt(floor.k, 2)} (${floor.step}); linear 1, quadratic 2`,
+        s.k <= TARGETS.stepExponent,
+      );
+    }
+  }
+  // 2. Calls/s against the best peer.
+  const bytes = TARGETS.throughputPayloadBytes;
+  for (const client of ['raw', 'sdk', 'sdk2'] as const) {
+    const factor = client === 'raw' ? TARGETS.rawVsBestPeer : TARGETS.sdkVsBestPeer;
+    for (const c of TARGETS.throughputConcurrency) {
+      const best = f.bestPeer(client, bytes, c, 'callsPerSecond');
+      for (const id of fleet) {
+        // SDK v1 does not speak 2026-07-28: no such row to check.
+        if (client === 'sdk' && id === 'mcp-fleet-modern') continue;
+        const v = f.tp(id, client, bytes, c, 'callsPerSecond');
+        const x = v / best.value;
+        push(
+          `calls/s >= ${factor}x the best peer (${sizeLabel(bytes)}, ${clients(c)}, ${CLIENT_NAMES[client]})`,
+          id,
+          x,
+          `${fmtInt(v)} calls/s = ${fmt(x, 2)}x`,
+          `best peer ${best.id} ${fmtInt(best.value)} calls/s`,
+          x >= factor,
+        );
+      }
+    }
+  }
+  // 3. p50 at one client against the floor.
+  const floorP50 = f.tp('floor', 'raw', bytes, 1, 'p50Ms');
+  for (const id of fleet) {
+    const v = f.tp(id, 'raw', bytes, 1, 'p50Ms');
+    push(
+      `p50 at 1 client within ${TARGETS.p50AboveFloorMs} ms of the floor (${sizeLabel(bytes)}, raw)`,
+      id,
+      v - floorP50,
+      `${fmtMs(v)} ms = floor ${v >= floorP50 ? '+' : '-'} ${fmtMs(Math.abs(v - floorP50))} ms`,
+      `floor ${fmtMs(floorP50)} ms`,
+      v - floorP50 <= TARGETS.p50AboveFloorMs,
+    );
+  }
+  // 4. Memory of the default policy.
+  const n = TARGETS.memorySessions;
+  const low = f.memoryCounts.filter((x) => x > 0 && x < n)[0] ?? Number.NaN;
+  const rss = f.memory('mcp-fleet', n, 'rssMiB');
+  const perSession = (f.memory('mcp-fleet', n, 'processes') - f.memory('mcp-fleet', low, 'processes')) / (n - low);
+  const peerRss = f.peers.map((p) => f.memory(p, n, 'rssMiB')).filter(Number.isFinite);
+  const bestRss = peerRss.length > 0 ? Math.min(...peerRss) : Number.NaN;
+  push(
+    `default policy at ${n} idle sessions of the example fleet: no process tree per session (<= ${TARGETS.processesPerSession} processes per extra session)`,
+    'mcp-fleet',
+    perSession,
+    `${fmtInt(rss)} MiB${f.memoryProjected('mcp-fleet', n) ? ' (projected)' : ''}, ${fmt(perSession, 2)} processes per extra session`,
+    `best peer ${fmtInt(bestRss)} MiB (mcp-fleet ${fmt(rss / bestRss, 1)}x)`,
+    perSession <= TARGETS.processesPerSession,
+  );
+  const many = f.memory('mcp-fleet', TARGETS.manySessions, 'rssMiB');
+  push(
+    `default policy: ${TARGETS.manySessions} idle sessions of the example fleet fit in ${TARGETS.manySessionsMiB / 1024} GiB (RSS of gateway + children)`,
+    'mcp-fleet',
+    many,
+    `${fmtInt(many)} MiB${f.memoryProjected('mcp-fleet', TARGETS.manySessions) ? " (projected from the measured slope: it did not fit in this machine's available memory)" : ''}`,
+    `${TARGETS.manySessionsMiB} MiB`,
+    many <= TARGETS.manySessionsMiB,
+  );
+  // 5. Cold path.
+  for (const id of fleet) {
+    const v = f.firstResult(id, 'raw');
+    push(`first tool result of a new client with a warm child < ${TARGETS.firstResultMs} ms (raw)`, id, v, `${fmt(v, 1)} ms`, '', v < TARGETS.firstResultMs);
+  }
+  const ready = median(f.result.ready.map((r) => r.readyMs));
+  push(`\`serve\` start to ready for examples/fleet.yaml < ${TARGETS.readyMs / 1000} s`, 'mcp-fleet', ready, `${fmtInt(ready)} ms`, `median of ${f.result.ready.length}`, ready < TARGETS.readyMs);
+  for (const extra of f.result.extra) {
+    for (const t of extra.targets ?? []) rows.push({ target: t.target, system: 'mcp-fleet', measured: t.measured, reference: extra.title, met: t.met });
+  }
+  return rows;
+}
+
+function cpuSection(f: Figures): string {
+  const o = f.result.options;
   const rows: string[][] = [];
-  for (const payloadBytes of result.options.payloadBytes) {
-    for (const concurrency of result.options.concurrency) {
-      const peerValues = (field: 'callsPerSecond' | 'p50Ms' | 'p99Ms' | 'cpuMsPerCall'): number[] =>
-        peers.map((p) => f.throughput(workload, p, client, payloadBytes, concurrency, field));
-      for (const system of f.measured) {
-        const cps = f.throughput(workload, system, client, payloadBytes, concurrency, 'callsPerSecond');
-        const p50 = f.throughput(workload, system, client, payloadBytes, concurrency, 'p50Ms');
-        const p99 = f.throughput(workload, system, client, payloadBytes, concurrency, 'p99Ms');
-        const cpu = f.throughput(workload, system, client, payloadBytes, concurrency, 'cpuMsPerCall');
-        if (!Number.isFinite(cps)) continue;
+  for (const c of o.cpuConcurrency) {
+    for (const bytes of o.cpuPayloadBytes) {
+      const floor = f.tp('floor', 'raw', bytes, c, 'serverCpuMsPerCall');
+      for (const id of f.ids()) {
+        if (f.cells(id, 'raw', bytes, c).length === 0) continue;
+        const server = f.tp(id, 'raw', bytes, c, 'serverCpuMsPerCall');
         rows.push([
-          sizeLabel(payloadBytes),
-          String(concurrency),
-          system,
-          fmtInt(cps),
-          ratio(cps, peerValues('callsPerSecond'), 'higher'),
-          fmt(p50, 2),
-          ratio(p50, peerValues('p50Ms'), 'lower'),
-          fmt(p99, 2),
-          ratio(p99, peerValues('p99Ms'), 'lower'),
-          fmt(cpu, 2),
-          ratio(cpu, peerValues('cpuMsPerCall'), 'lower'),
-          String(f.errorsSum(workload, system, client, payloadBytes, concurrency)),
+          sizeLabel(bytes),
+          String(c),
+          id,
+          fmtMs(server),
+          id === 'floor' || !Number.isFinite(server) ? '' : `${fmt(server / floor, 1)}x`,
+          fmtMs(f.tp(id, 'raw', bytes, c, 'childCpuMsPerCall')),
+          fmtMs(f.tp(id, 'raw', bytes, c, 'clientCpuMsPerCall')),
+          fmtInt(f.tp(id, 'raw', bytes, c, 'callsPerSecond')),
+          fmtMs(f.tp(id, 'raw', bytes, c, 'p50Ms')),
+          String(f.errors(id, 'raw', bytes, c)),
         ]);
       }
     }
   }
-  lines.push(
-    table(
-      ['payload', 'clients', 'system', 'calls/s', 'vs best peer', 'p50 ms', 'vs best peer', 'p99 ms', 'vs best peer', 'system CPU ms/call', 'vs best peer', 'errors'],
-      rows,
-      ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
-    ),
+  return table(
+    ['payload', 'clients', 'system', 'gateway CPU ms/call', 'vs floor', 'stdio child CPU ms/call', 'client CPU ms/call', 'calls/s', 'p50 ms', 'errors'],
+    rows,
+    ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
-  return lines.join('\n');
 }
 
-function firstResultSection(f: Figures, result: BenchResult, workload: string): string {
-  const kinds = ['cold start', ...result.options.clients].filter((k) =>
-    result.firstResult.some((r) => r.workload === workload && r.client === k),
-  );
-  const rows = f.measured.map((system) => {
-    const cells = [system];
-    for (const kind of kinds) {
-      const v = f.firstResult(workload, system, kind);
-      cells.push(fmt(v, 1), ratio(v, f.peers.map((p) => f.firstResult(workload, p, kind)), 'lower'));
+function throughputSection(f: Figures, client: LoadClientId): string {
+  const o = f.result.options;
+  const rows: string[][] = [];
+  for (const bytes of o.throughputPayloadBytes) {
+    for (const c of o.throughputConcurrency) {
+      const best = f.bestPeer(client, bytes, c, 'callsPerSecond');
+      for (const id of f.ids()) {
+        if (f.cells(id, client, bytes, c).length === 0) continue;
+        const cps = f.tp(id, client, bytes, c, 'callsPerSecond');
+        rows.push([
+          sizeLabel(bytes),
+          String(c),
+          id,
+          fmtInt(cps),
+          Number.isFinite(best.value) ? `${fmt(cps / best.value, 2)}x` : '',
+          fmtMs(f.tp(id, client, bytes, c, 'p50Ms')),
+          fmtMs(f.tp(id, client, bytes, c, 'p99Ms')),
+          fmtMs(f.tp(id, client, bytes, c, 'serverCpuMsPerCall')),
+          fmtMs(f.tp(id, client, bytes, c, 'childCpuMsPerCall')),
+          fmtMs(f.tp(id, client, bytes, c, 'clientCpuMsPerCall')),
+          String(f.errors(id, client, bytes, c)),
+        ]);
+      }
     }
-    return cells;
-  });
-  const header = ['system'];
-  for (const kind of kinds) {
-    header.push(kind === 'cold start' ? 'cold start: spawn to first result, ms' : `new ${kind} client: first result, ms`, 'vs best peer');
   }
-  return table(header, rows);
+  return table(
+    ['payload', 'clients', 'system', 'calls/s', 'vs best peer', 'p50 ms', 'p99 ms', 'gateway CPU ms/call', 'child CPU ms/call', 'client CPU ms/call', 'errors'],
+    rows,
+    ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+  );
 }
 
-function memorySection(f: Figures, result: BenchResult, workload: string): string {
-  const counts = [0, ...result.options.memorySessions];
-  const most = Math.max(...result.options.memorySessions);
-  const least = Math.min(...result.options.memorySessions);
-  const peers = f.peers;
-  const perSession = (system: string): number =>
-    most === least ? Number.NaN : (f.memory(workload, system, most, 'rssMiB') - f.memory(workload, system, least, 'rssMiB')) / (most - least);
-  const childrenPerSession = (system: string): number =>
-    most === least ? Number.NaN : (f.memory(workload, system, most, 'processes') - f.memory(workload, system, least, 'processes')) / (most - least);
-  const withMemory = f.measured.filter((system) => result.memory.some((m) => m.workload === workload && m.system === system));
-  const rows = withMemory.map((system) => {
-    const isBaseline = result.systems.find((s) => s.id === system)?.family === 'baseline';
-    const gateway = isBaseline ? Number.NaN : f.memory(workload, system, 0, 'rootRssMiB');
-    const cells = [system, isBaseline ? '-' : `${fmtInt(gateway)} (${ratio(gateway, peers.map((p) => f.memory(workload, p, 0, 'rootRssMiB')), 'lower')})`];
+function memorySection(f: Figures): string {
+  const counts = f.memoryCounts;
+  const positive = counts.filter((n) => n > 0);
+  const low = positive[0];
+  const high = positive[positive.length - 1];
+  const withMemory = f.ids().filter((id) => f.result.memory.some((m) => m.system === id));
+  const rows = withMemory.map((id) => {
+    const cells = [id, f.result.systems.find((s) => s.id === id)?.sharing ?? '', fmtInt(f.memory(id, 0, 'rootRssMiB'))];
     for (const n of counts) {
-      const v = f.memory(workload, system, n, 'rssMiB');
-      cells.push(n === 0 ? fmtInt(v) : `${fmtInt(v)} (${ratio(v, peers.map((p) => f.memory(workload, p, n, 'rssMiB')), 'lower') || '-'})`);
+      const v = f.memory(id, n, 'rssMiB');
+      const best = Math.min(...f.peers.map((p) => f.memory(p, n, 'rssMiB')).filter(Number.isFinite));
+      const projected = f.memoryProjected(id, n) ? ' projected' : '';
+      cells.push(`${fmtInt(v)} (${fmtInt(f.memory(id, n, 'processes'))} proc${projected}${n > 0 && Number.isFinite(best) ? `, ${fmt(v / best, 2)}x` : ''})`);
     }
-    const ps = perSession(system);
-    cells.push(fmt(ps, 1), ratio(ps, peers.map(perSession), 'lower') || '-');
-    cells.push(fmtInt(f.memory(workload, system, most, 'processes')), fmt(childrenPerSession(system), 2));
+    const slope =
+      low !== undefined && high !== undefined && high > low ? (f.memory(id, high, 'rssMiB') - f.memory(id, low, 'rssMiB')) / (high - low) : Number.NaN;
+    cells.push(fmt(slope, 1));
     return cells;
   });
+  return table(
+    [
+      'system',
+      'children',
+      'gateway alone, MiB',
+      ...counts.map((n) => `${n} idle sessions: MiB (processes, vs best peer)`),
+      low !== undefined && high !== undefined ? `MiB per extra session (${low} to ${high})` : 'MiB per extra session',
+    ],
+    rows,
+    ['l', 'l', ...Array<'r'>(counts.length + 2).fill('r')],
+  );
+}
+
+function coldSection(f: Figures): string {
+  const kinds = ['cold start', ...f.result.options.clients].filter((k) => f.result.firstResult.some((r) => r.client === k));
+  const rows = f
+    .ids()
+    .filter((id) => f.result.firstResult.some((r) => r.system === id))
+    .map((id) => [id, ...kinds.map((k) => fmt(f.firstResult(id, k), 1))]);
   const header = [
     'system',
-    'gateway process alone, MiB (vs best peer)',
-    ...counts.map((n) => `RSS MiB, ${n} sessions${n === 0 ? '' : ' (vs best peer)'}`),
-    'MiB per extra session',
-    'vs best peer',
-    `processes at ${most}`,
-    'processes per session',
+    ...kinds.map((k) => (k === 'cold start' ? 'spawn of the system to its first result, ms' : `new ${CLIENT_NAMES[k as LoadClientId]}, warm child: first result, ms`)),
   ];
   return table(header, rows);
 }
 
-interface Verdict {
-  readonly figure: string;
-  readonly fleet: number;
-  readonly bestPeer: number;
-  readonly ahead: boolean;
-}
-
-/** mcp-fleet (child per session) against the best peer on every figure of the echo workload. */
-function scorecard(f: Figures, result: BenchResult, fleet: string): Verdict[] {
-  const verdicts: Verdict[] = [];
-  const peers = f.peers;
-  const push = (figure: string, value: number, peerValues: number[], better: Better): void => {
-    const finite = peerValues.filter((v) => Number.isFinite(v));
-    if (!Number.isFinite(value) || finite.length === 0) return;
-    const best = better === 'higher' ? Math.max(...finite) : Math.min(...finite);
-    verdicts.push({ figure, fleet: value, bestPeer: best, ahead: better === 'higher' ? value >= best : value <= best });
-  };
-  for (const w of result.workloads) {
-    for (const client of result.options.clients) {
-      for (const bytes of result.options.payloadBytes) {
-        for (const c of result.options.concurrency) {
-          const at = `${w.id}, ${client}, ${sizeLabel(bytes)}, ${c} clients`;
-          for (const [field, name, better] of [
-            ['callsPerSecond', 'calls/s', 'higher'],
-            ['p50Ms', 'p50 ms', 'lower'],
-            ['p99Ms', 'p99 ms', 'lower'],
-            ['cpuMsPerCall', 'CPU ms/call', 'lower'],
-          ] as const) {
-            push(`${name} (${at})`, f.throughput(w.id, fleet, client, bytes, c, field), peers.map((p) => f.throughput(w.id, p, client, bytes, c, field)), better);
-          }
-        }
-      }
-      push(`first result, new ${client} client (${w.id})`, f.firstResult(w.id, fleet, client), peers.map((p) => f.firstResult(w.id, p, client)), 'lower');
-    }
-    push(`cold start (${w.id})`, f.firstResult(w.id, fleet, 'cold start'), peers.map((p) => f.firstResult(w.id, p, 'cold start')), 'lower');
-    push(`gateway process RSS (${w.id})`, f.memory(w.id, fleet, 0, 'rootRssMiB'), peers.map((p) => f.memory(w.id, p, 0, 'rootRssMiB')), 'lower');
-    for (const n of result.options.memorySessions) {
-      push(`RSS with ${n} sessions (${w.id})`, f.memory(w.id, fleet, n, 'rssMiB'), peers.map((p) => f.memory(w.id, p, n, 'rssMiB')), 'lower');
-    }
-  }
-  return verdicts;
-}
-
-const COLORS: Record<string, string> = {
-  direct: '#555555',
-  'mcp-fleet': '#d62728',
-  'mcp-fleet-pool': '#ff7f0e',
-  'mcp-fleet-stateless': '#8c564b',
-  supergateway: '#1f77b4',
-  'mcp-proxy': '#2ca02c',
-};
-
-/** A 2x2 SVG: throughput and p50 latency by concurrency, raw and SDK client, echo workload, 100 B. */
-export function renderChart(result: BenchResult, workload = 'echo', payloadBytes = 100): string {
-  const f = new Figures(result);
-  const systems = f.measured;
-  const conc = result.options.concurrency;
-  const panelW = 380;
-  const panelH = 240;
-  const pad = { l: 60, r: 15, t: 30, b: 40 };
-  const clients = result.options.clients;
-  const width = panelW * 2 + 20;
-  const legendH = 24 + 18 * Math.ceil(systems.length / 2);
-  const height = 40 + panelH * clients.length + legendH;
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${workload} workload, ${sizeLabel(payloadBytes)} payload: throughput and p50 latency by concurrent clients (median of ${result.options.runs} runs)</text>`,
-  ];
-  clients.forEach((client, row) => {
-    (['callsPerSecond', 'p50Ms'] as const).forEach((field, col) => {
-      const x0 = 10 + col * (panelW + 0);
-      const y0 = 30 + row * panelH;
-      const plotW = panelW - pad.l - pad.r;
-      const plotH = panelH - pad.t - pad.b;
-      const values = systems.flatMap((s) => conc.map((c) => f.throughput(workload, s, client, payloadBytes, c, field))).filter(Number.isFinite);
-      const max = Math.max(1e-9, ...values) * 1.1;
-      const xAt = (i: number): number => x0 + pad.l + (conc.length === 1 ? plotW / 2 : (i * plotW) / (conc.length - 1));
-      const yAt = (v: number): number => y0 + pad.t + plotH - (v / max) * plotH;
-      out.push(
-        `<text x="${x0 + pad.l + plotW / 2}" y="${y0 + pad.t - 8}" text-anchor="middle" font-size="12">${field === 'callsPerSecond' ? 'tools/call per second' : 'p50 latency, ms'} (${client} client)</text>`,
-        `<rect x="${x0 + pad.l}" y="${y0 + pad.t}" width="${plotW}" height="${plotH}" fill="none" stroke="#ccc"/>`,
-      );
-      for (let t = 0; t <= 4; t++) {
-        const v = (max / 4) * t;
-        const y = yAt(v);
-        out.push(
-          `<line x1="${x0 + pad.l}" x2="${x0 + pad.l + plotW}" y1="${y}" y2="${y}" stroke="#eee"/>`,
-          `<text x="${x0 + pad.l - 5}" y="${y + 4}" text-anchor="end">${v >= 100 ? Math.round(v) : v.toFixed(1)}</text>`,
-        );
-      }
-      conc.forEach((c, i) => {
-        out.push(`<text x="${xAt(i)}" y="${y0 + pad.t + plotH + 15}" text-anchor="middle">${c}</text>`);
-      });
-      out.push(`<text x="${x0 + pad.l + plotW / 2}" y="${y0 + pad.t + plotH + 30}" text-anchor="middle">concurrent clients</text>`);
-      for (const s of systems) {
-        const pts = conc
-          .map((c, i) => [xAt(i), f.throughput(workload, s, client, payloadBytes, c, field)] as const)
-          .filter(([, v]) => Number.isFinite(v))
-          .map(([x, v]) => `${x.toFixed(1)},${yAt(v).toFixed(1)}`);
-        if (pts.length === 0) continue;
-        const color = COLORS[s] ?? '#9467bd';
-        out.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`);
-        for (const p of pts) {
-          const [x, y] = p.split(',');
-          out.push(`<circle cx="${x}" cy="${y}" r="3" fill="${color}"/>`);
-        }
-      }
-    });
-  });
-  const ly = 40 + panelH * clients.length;
-  systems.forEach((s, i) => {
-    const x = 20 + (i % 2) * (width / 2);
-    const y = ly + 18 * Math.floor(i / 2);
-    out.push(
-      `<rect x="${x}" y="${y - 9}" width="14" height="4" fill="${COLORS[s] ?? '#9467bd'}"/>`,
-      `<text x="${x + 20}" y="${y - 3}">${escapeXml(f.label(s))}</text>`,
+function profileSection(f: Figures): string[] {
+  const lines: string[] = [];
+  for (const p of f.result.profiles) {
+    lines.push(
+      `#### ${p.system}`,
+      '',
+      `${fmtInt(p.busyMs)} ms busy over ${p.calls} calls (${fmtMs(p.calls > 0 ? p.busyMs / p.calls : Number.NaN)} ms per call, profiler on); load: ${p.load}. Profile: \`${p.files.length === 1 ? p.files[0] : `${p.files.length} files in ${dirname(p.files[0] ?? '')}`}\`. By package: ${p.packages
+        .slice(0, 4)
+        .map((x) => `${x.name} ${fmt(x.percent, 0)}%`)
+        .join(', ')}.`,
+      '',
+      table(
+        ['self time', 'ms', 'function'],
+        p.self.map((x) => [`${fmt(x.percent, 1)}%`, fmtInt(x.ms), `\`${x.name}\``]),
+        ['r', 'r', 'l'],
+      ),
+      '',
     );
-  });
-  out.push('</svg>');
-  return out.join('\n') + '\n';
-}
-
-function escapeXml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  }
+  return lines;
 }
 
 function installedVersion(name: string): string {
@@ -333,162 +412,124 @@ function installedVersion(name: string): string {
   }
 }
 
-
-/** Headline figures of each mcp-fleet mode: echo workload, raw client, 100 B, against the best peer. */
-function summaryLines(f: Figures, result: BenchResult): string[] {
-  const o = result.options;
-  const lines: string[] = [];
-  const peers = f.peers;
-  const most = Math.max(...o.concurrency);
-  const least = Math.min(...o.concurrency);
-  const sessions = Math.max(...o.memorySessions);
-  const w = result.workloads[0]?.id ?? 'echo';
-  const bytes = o.payloadBytes[0] ?? 100;
-  for (const sys of result.systems.filter((s) => s.family === 'mcp-fleet')) {
-    if (sys.unavailable) {
-      lines.push(`- **${sys.id}**: ${sys.unavailable}.`);
-      continue;
-    }
-    const cps = f.throughput(w, sys.id, 'raw', bytes, most, 'callsPerSecond');
-    const p50 = f.throughput(w, sys.id, 'raw', bytes, least, 'p50Ms');
-    const first = f.firstResult(w, sys.id, 'raw');
-    const rss = f.memory(w, sys.id, sessions, 'rssMiB');
-    const verdicts = scorecard(f, result, sys.id);
-    const parts: string[] = [];
-    // A variant that ran only some phases (mcp-fleet-cold) reports only those figures.
-    if (Number.isFinite(cps)) {
-      parts.push(`${fmtInt(cps)} calls/s at ${most} clients (${ratio(cps, peers.map((p) => f.throughput(w, p, 'raw', bytes, most, 'callsPerSecond')), 'higher')} the best peer)`);
-    }
-    if (Number.isFinite(p50)) {
-      parts.push(
-        `p50 ${fmt(p50, 2)} ms at ${least} client (${ratio(p50, peers.map((p) => f.throughput(w, p, 'raw', bytes, least, 'p50Ms')), 'lower')}; direct stdio ${fmt(f.throughput(w, 'direct', 'raw', bytes, least, 'p50Ms'), 2)} ms)`,
-      );
-    }
-    if (Number.isFinite(first)) {
-      parts.push(`new client's first result ${fmt(first, 1)} ms (${ratio(first, peers.map((p) => f.firstResult(w, p, 'raw')), 'lower')})`);
-    }
-    if (Number.isFinite(rss)) {
-      parts.push(`${fmtInt(rss)} MiB with ${sessions} sessions (${ratio(rss, peers.map((p) => f.memory(w, p, sessions, 'rssMiB')), 'lower')})`);
-    }
-    parts.push(`ahead of or level with the best peer on ${verdicts.filter((v) => v.ahead).length} of ${verdicts.length} figures`);
-    lines.push(`- **${sys.id}** (${w}, raw client, ${sizeLabel(bytes)}): ${parts.join('; ')}.`);
-  }
-  lines.push(
+function methodLines(f: Figures): string[] {
+  const o = f.result.options;
+  const w = o.window;
+  const sizes = o.cpuPayloadBytes.map(sizeLabel).join(', ');
+  return [
+    '## Method, and how to reproduce each figure',
     '',
-    'Runs on this shared machine vary by up to 3x between runs for every system; treat differences under about 1.3x as noise.',
-  );
-  return lines;
+    'Run everything with `npm run bench` (builds, then `tsx bench/main.ts`; about 20 minutes on 2 quiet cores; writes this file and its charts). Every figure below can be measured alone with a selection, which writes a report only when given `--out`; `--quick` runs every phase once with small counts. Raw results and CPU profiles of each run go to `.bench-tmp/runs/<time>/` (outside git); `--from-result <result.json> --out <file>` re-renders a report from one.',
+    '',
+    '- **Processes.** The bench (tsx) starts each system, drives it from its own process and stops it (SIGTERM, then SIGKILL of the whole tree). All traffic goes to 127.0.0.1. Systems run one at a time, in an order rotated each run, so noise falls on all alike. Every system wraps the same stdio server, spawned with the same Node.',
+    '- **The floor** (`floor`, bench/fixtures/floor-server.mjs): `node:http`, reads the body, `JSON.parse`, builds the JSON-RPC reply and writes it with one `end()`; no MCP layer, no child, no session. A gateway that relays to a child cannot cost less than this plus a pipe write and read.',
+    '- **Direct stdio** (`direct`): the client spawns the server and speaks JSON lines on its pipes. It has no gateway process: its CPU is all the child\'s.',
+    '- **mcp-fleet**: `node dist/cli/main.js serve --config <json> --port <p>`, one server per workload at `/servers/<name>/mcp`, `logLevel: warn`, `maxBodyBytes` 64 MiB (the default 4 MiB refuses the 8 MiB rows), `maxSessions: 256` (the memory phase holds 100 sessions per server), otherwise defaults. `mcp-fleet` is the default policy with legacy sessions, `-pool` and `-shared` set `policy`, `-modern` speaks the stateless 2026-07-28 revision (no session: `Mcp-Method`/`Mcp-Name` headers and the `_meta` envelope, `server/discover` as the only handshake), `-cold` sets `spares: 0`. supergateway: `--stdio <cmd> --outputTransport streamableHttp --stateful --logLevel none` (a child per session, through a shell). mcp-proxy: `--host 127.0.0.1 --server stream -- <cmd>` (one shared child; sessions and 2026-07-28 on one endpoint).',
+    '- **Load clients.** `raw`: undici, one keep-alive connection per session; POST initialize, read `Mcp-Session-Id`, POST notifications/initialized, then POST tools/call in a closed loop, reading a JSON body or SSE `data:` lines (over stdio: bare JSON lines). `sdk`: the official v1 `Client` of `@modelcontextprotocol/sdk` with `StreamableHTTPClientTransport` (no 2026-07-28 support, so no modern rows). `sdk2`: the v2 `Client` of `@modelcontextprotocol/client`, default negotiation against session endpoints and pinned to 2026-07-28 against modern ones. The SDK clients spend more CPU per call than most systems here and share the 2 cores with them; their rows show the client\'s CPU per call so that cap is visible.',
+    `- **CPU per call** (\`--phases cpu\`): raw client, ${o.cpuConcurrency.join(' and ')} client(s), payloads ${sizes} (the message, echoed back). Before and after the measured window the bench reads, for the system's own process(es) (gateway or floor), the on-CPU time of every thread from \`/proc/<pid>/task/<tid>/schedstat\` (nanoseconds); for the stdio children, the same summed over every descendant, plus the growth of cutime/cstime in \`/proc/<pid>/stat\` for children that ended in the window; for the load client, \`process.cpuUsage()\` of the bench. Each divided by the calls. Reproduce: \`npx tsx bench/main.ts --phases cpu --only floor,direct,mcp-fleet,mcp-fleet-modern,supergateway,mcp-proxy --out .bench-tmp/cpu.md\`.`,
+    `- **Throughput and latency** (\`--phases throughput\`): N sessions (N = ${o.throughputConcurrency.join(', ')}) per load client (${o.clients.join(', ')}), each calling \`tools/call echo\` in a closed loop, ${o.throughputPayloadBytes.map(sizeLabel).join(', ')}. Each cell warms up for ${w.warmupMs} ms (at least one call per session; again while the system is still starting processes, such as a pool growing), then measures for at least ${w.durationMs} ms and ${w.minCalls} calls (at most ${w.maxDurationMs} ms); p50/p99 are over every call of the window. Each call has a ${o.callTimeoutMs / 1000} s timeout; a wrong echo is an error. The cells of both phases run on one set of sessions per client, opened once per system and run; after opening them the bench waits for the system to be idle, so children it starts ahead of need are not in a window. Reproduce: \`npx tsx bench/main.ts --phases throughput --clients raw,sdk,sdk2 --out .bench-tmp/throughput.md\`.`,
+    `- **Memory** (\`--phases memory\`): each system serves the example fleet's servers (examples/fleet.yaml: server-everything and server-memory, run as \`node <installed bin>\` by every system; the peers run one instance per server). ${o.memorySessions.join(', ')} idle raw sessions are opened, spread round-robin over the servers; each makes one call, then the tree must hold the same process count for ${o.settleMs} ms${o.idleWaitMs > 0 ? ` and the bench waits ${o.idleWaitMs} ms more` : ''}; then VmRSS is summed over the gateway and every descendant. A count whose memory would exceed 60% of the machine's MemAvailable is not opened: it is projected from the last measured slope and marked "projected". Reproduce: \`npx tsx bench/main.ts --phases memory --memory-sessions 1,64,200 --out .bench-tmp/memory.md\`.`,
+    `- **Cold path** (\`--phases cold\`): "spawn of the system to its first result" times a new raw client from spawning the system. "New client, warm child": after the system has served its first client and its process count has held still for ${o.settleMs} ms (whatever it starts ahead of need is running), a new client connects, handshakes and gets its first tool result; median of ${o.firstResultSamples}, each session closed before the next. Reproduce: \`npx tsx bench/main.ts --phases cold --only mcp-fleet,mcp-fleet-modern,mcp-proxy --out .bench-tmp/cold.md\`.`,
+    `- **Start to ready** (\`--phases ready\`): \`node dist/cli/main.js serve --config examples/fleet.yaml --port <p>\` as a user runs it (its servers are devDependencies, so installed), polling \`GET /ready\` every 5 ms until it answers 200; median of ${o.readySamples}.`,
+    `- **CPU profiles** (\`--phases profile\`): each system once more, its Node process under \`--cpu-prof\` (for direct stdio: its stdio children), raw client with ${o.profileConcurrency} sessions, 100 B then 64 KiB for ${o.profileMs} ms in all. Only the samples taken within the load window count (profile timestamps and \`process.hrtime\` share the monotonic clock); idle time is left out. \`npx tsx bench/profile.ts <file or directory> [skip-first-ms]\` prints any profile's self, inclusive and per-package tops.`,
+    '- **Targets** are computed by bench/report.ts from the medians of the run (`TARGETS` there); "best peer" is the best of supergateway, mcp-proxy and mcp-proxy-modern on the same figure, client, payload and concurrency.',
+    '',
+  ];
 }
 
-/** The Markdown document. `chartFile` is the SVG's name relative to the doc. */
-export function renderMarkdown(result: BenchResult, chartFile: string): string {
+/** The Markdown document. `charts` are the SVG names relative to the doc. */
+export function renderMarkdown(result: BenchResult, charts: { load: string; memory: string }): string {
   const f = new Figures(result);
   const cpu = cpus();
   const o = result.options;
   const lines: string[] = [];
+  const verdicts = targetVerdicts(f);
+  const met = verdicts.filter((v) => v.met === true).length;
+  const measured = verdicts.filter((v) => v.met !== undefined).length;
   lines.push(
     '# Benchmarks',
     '',
-    `Generated by \`npm run bench\` (bench/) on ${result.startedAt.slice(0, 16).replace('T', ' ')} UTC in ${Math.round(result.wallSeconds)} s, at commit ${result.commit ?? gitCommit()} (mcp-fleet built from the working tree at that commit). Do not edit by hand: edit bench/ and run it again. Figures are medians of ${o.runs} runs; "vs best peer" divides a figure by the best of supergateway and mcp-proxy on that figure (calls/s: above 1.00x is better; times, CPU and memory: below 1.00x is better).`,
+    `Generated by \`npm run bench\` (bench/) on ${result.startedAt.slice(0, 16).replace('T', ' ')} UTC in ${Math.round(result.wallSeconds)} s, at commit ${result.commit ?? gitCommit()} (mcp-fleet built from the working tree at that commit). Do not edit by hand: edit bench/ and run it again. Figures are medians of ${o.runs} run${o.runs > 1 ? 's' : ''} (memory: one), workload \`${f.workload}\` unless said otherwise.`,
     '',
-    '## Machine',
+    `- Machine: ${cpu[0]?.model.trim() ?? 'unknown'}, ${cpu.length} cores; memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Linux ${release()}; Node ${process.version}.`,
+    `- ${result.loadAverage ? `Load average (1, 5, 15 min) at the start: ${result.loadAverage.start.map((l) => l.toFixed(2)).join(', ')}; at the end: ${result.loadAverage.end.map((l) => l.toFixed(2)).join(', ')}` : `Load average when written: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`}. A load above the core count means other work shared the machine and absolute figures are noisy; ratios within one run hold up better.`,
+    `- Phases: ${Object.entries(result.phaseSeconds).map(([p, s]) => `${p} ${Math.round(s)} s`).join(', ') || 'none'}.`,
     '',
-    `- CPU: ${cpu[0]?.model.trim() ?? 'unknown'}, ${cpu.length} cores; memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Linux ${release()}; Node ${process.version}.`,
-    `- ${result.loadAverage ? `Load average (1, 5, 15 min) at the start of the run: ${result.loadAverage.start.map((l) => l.toFixed(2)).join(', ')}; at the end: ${result.loadAverage.end.map((l) => l.toFixed(2)).join(', ')}` : `Load average when the report was written: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`}. The machine is shared with other engineers' test runs, so absolute figures are noisy; the systems are interleaved run by run so the noise falls on all of them alike.`,
+    '## Targets of issue 12, checked against this run',
+    '',
+    `${met} of ${measured} measured targets met.`,
+    '',
+    table(
+      ['target', 'system', 'measured', 'reference', 'verdict'],
+      verdicts.map((v) => [v.target, v.system, v.measured, v.reference, verdictText(v.met)]),
+      ['l', 'l', 'l', 'l', 'l'],
+    ),
+    '',
+    `![calls/s by concurrent clients per load client; gateway CPU, child CPU and p50 by payload](${charts.load})`,
+    '',
+    `![RSS of each system with idle sessions of the example fleet](${charts.memory})`,
     '',
     '## Systems and versions',
     '',
     table(
-      ['id', 'system', 'version', 'children', 'status'],
-      result.systems.map((s) => [s.id, s.label, s.version, s.sharing, s.unavailable ?? 'measured']),
-      ['l', 'l', 'l', 'l', 'l'],
+      ['id', 'system', 'version', 'children', 'phases', 'status'],
+      result.systems.map((s) => [s.id, s.label, s.version, s.sharing, s.phases.join(', '), s.unavailable ?? 'measured']),
+      ['l', 'l', 'l', 'l', 'l', 'l'],
     ),
     '',
-    `Load clients and servers: ${['@modelcontextprotocol/sdk', '@modelcontextprotocol/client', 'undici', '@modelcontextprotocol/server-everything']
+    `Load clients and servers: ${['@modelcontextprotocol/sdk', '@modelcontextprotocol/client', 'undici', '@modelcontextprotocol/server-everything', '@modelcontextprotocol/server-memory']
       .map((name) => `${name} ${installedVersion(name)}`)
-      .join(', ')}.`,
-    '',
-    'Workloads (each system wraps the same stdio server, spawned with the same Node):',
-    '',
-    ...result.workloads.map((w) => `- \`${w.id}\`: ${w.label}`),
-    '',
-    '## Method',
-    '',
-    '- One process tree: the bench (tsx) starts each system, drives it from its own process and stops it (SIGTERM, then SIGKILL of the whole tree). All traffic goes to 127.0.0.1. Systems run one at a time, in an order rotated each run.',
-    '- Direct stdio baseline: the client spawns the server itself and speaks JSON lines on its pipes: the floor no proxy can beat. Its "system" is the set of server children.',
-    '- mcp-fleet: `node dist/cli/main.js serve --config <yaml> --port <p>`, Streamable HTTP at `/servers/<name>/mcp`, `logLevel: warn`. supergateway: `--stdio <cmd> --outputTransport streamableHttp --stateful --logLevel none` (a child per session, spawned through a shell). mcp-proxy: `--host 127.0.0.1 --server stream -- <cmd>` (one shared child; it re-implements the server side with the SDK v2 `Server`). supergateway has no host option and listens on all interfaces; the bench only connects to 127.0.0.1.',
-    '- Protocols: legacy sessions (2025-era `initialize` handshake, `Mcp-Session-Id`) and modern stateless 2026-07-28 (no session; every request carries `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` headers and the `_meta` envelope; the only handshake is `server/discover`) are separate systems in the tables. mcp-fleet serves both on one endpoint: legacy sessions get a child each, modern requests run on a warm pool (default min 1, max 4). mcp-proxy serves both on `/mcp` from its one shared child. supergateway\'s modern mode is not measured (it starts a child for each request).',
-    '- Load clients: `raw` is undici with one keep-alive connection per session: POST initialize, read `Mcp-Session-Id`, POST notifications/initialized, then POST tools/call in a loop with `Accept: application/json, text/event-stream`, reading a JSON body or SSE `data:` lines (over stdio: bare JSON lines). `sdk` is the official `@modelcontextprotocol/sdk` v1 `Client` with `StreamableHTTPClientTransport` (`StdioClientTransport` for the baseline; for the modern protocol, which v1 does not speak, the v2 `@modelcontextprotocol/client` pinned to 2026-07-28); it spends milliseconds of CPU per call in the bench process, which shares the 2 cores, so it caps every system: compare systems within one client, and use the `raw` tables for the systems\' own limits.',
-    `- Throughput and latency: N sessions (N = ${o.concurrency.join(', ')}) each call \`tools/call echo\` in a closed loop (next call when the last returns) for ${o.warmupMs} ms of warm-up and then ${o.durationMs} ms measured; payloads of ${o.payloadBytes.map(sizeLabel).join(' and ')} (the message, echoed back). Each call has a ${o.callTimeoutMs / 1000} s timeout; a wrong echo counts as an error.`,
-    '- System CPU per call: utime+stime (+cutime+cstime of reaped children) from /proc/<pid>/stat summed over the gateway and all its descendants, before and after the measured window, divided by the calls. The load client\'s own CPU is not included.',
-    `- First result: a new client connects, handshakes and gets its first tool result; median of ${o.firstResultSamples} clients one after another, each session closed (DELETE) before the next. "Cold start" is from spawning the system to its first client's first result.`,
-    '- Workloads: the echo workload runs both clients; server-everything runs the raw client only (the SDK client measures itself more than the system, and once is enough).',
-    `- Memory (sessions opened before the raw throughput runs, which then use the first N of them): VmRSS from /proc/<pid>/status summed over the process tree with 0, then ${o.memorySessions.join(', ')} open raw sessions (each has made one call, and the tree has settled: same process count for ${o.settleMs} ms). "MiB per extra session" and "processes per session" are the slope between ${Math.min(...o.memorySessions)} and ${Math.max(...o.memorySessions)} sessions.`,
-    '',
-    '## Summary',
-    '',
-    ...summaryLines(f, result),
-    '',
-    `![throughput and latency by concurrency](${chartFile})`,
+      .join(', ')}. Workloads: ${result.workloads.map((w) => `\`${w.id}\`: ${w.label}`).join('; ')}.`,
     '',
   );
 
-  for (const w of result.workloads) {
-    lines.push(`## Workload \`${w.id}\``, '');
-    for (const client of o.clients) {
-      if (!result.throughput.some((r) => r.workload === w.id && r.client === client)) continue;
-      lines.push(`### Throughput and latency, ${client} client`, '', throughputSection(f, result, w.id, client), '');
-    }
-    lines.push('### Time to first tool result', '', firstResultSection(f, result, w.id), '');
-    lines.push('### Memory and processes', '', memorySection(f, result, w.id), '');
+  if (result.throughput.some((r) => r.client === 'raw' && o.cpuPayloadBytes.includes(r.payloadBytes))) {
+    lines.push(
+      '## CPU per call: gateway, stdio child, floor and client',
+      '',
+      'Raw client. "gateway CPU" is the system\'s own process alone (for the floor: the floor server); "stdio child CPU" is every process below it (for direct stdio: its child). The load client\'s CPU is the bench process.',
+      '',
+      cpuSection(f),
+      '',
+    );
   }
-
-  const fleetIds = result.systems.filter((s) => s.family === 'mcp-fleet').map((s) => s.id);
-  lines.push('## mcp-fleet against the target', '');
-  lines.push(
-    'Target: ahead of every peer on every figure, and p50 latency at 1 client within 1.5x of the direct stdio baseline. Modes of mcp-fleet are scored separately.',
-    '',
-  );
-  for (const id of fleetIds) {
-    const sys = result.systems.find((s) => s.id === id)!;
-    if (sys.unavailable) {
-      lines.push(`- **${id}**: ${sys.unavailable}.`);
-      continue;
-    }
-    const verdicts = scorecard(f, result, id);
-    const behind = verdicts.filter((v) => !v.ahead);
-    lines.push(`- **${id}** (${sys.label}): ahead of or level with the best peer on ${verdicts.length - behind.length} of ${verdicts.length} figures.`);
-    for (const w of result.workloads) {
-      for (const client of o.clients) {
-        const fleetP50 = f.throughput(w.id, id, client, o.payloadBytes[0]!, 1, 'p50Ms');
-        const directP50 = f.throughput(w.id, 'direct', client, o.payloadBytes[0]!, 1, 'p50Ms');
-        if (Number.isFinite(fleetP50) && Number.isFinite(directP50)) {
-          const x = fleetP50 / directP50;
-          lines.push(
-            `  - p50 at 1 client, ${w.id}, ${client}, ${sizeLabel(o.payloadBytes[0]!)}: ${fmt(fleetP50, 2)} ms vs direct ${fmt(directP50, 2)} ms = ${x.toFixed(2)}x (${x <= 1.5 ? 'within' : 'outside'} 1.5x).`,
-          );
-        }
-      }
-    }
-    if (behind.length > 0) {
+  for (const client of o.clients) {
+    if (!result.throughput.some((r) => r.client === client && o.throughputPayloadBytes.includes(r.payloadBytes))) continue;
+    lines.push(`## Throughput and latency, ${CLIENT_NAMES[client]}`, '', throughputSection(f, client), '');
+  }
+  if (result.memory.length > 0) {
+    lines.push(
+      `## Memory: idle sessions of ${memoryServers(result)}`,
+      '',
+      'RSS of the gateway process and every descendant, in MiB, with the process count; "vs best peer" divides by the smallest peer figure at the same count. Sessions are spread round-robin over the servers.',
+      '',
+      memorySection(f),
+      '',
+    );
+  }
+  if (result.firstResult.length > 0 || result.ready.length > 0) {
+    lines.push('## Cold path', '');
+    if (result.firstResult.length > 0) lines.push(coldSection(f), '');
+    if (result.ready.length > 0) {
       lines.push(
-        '',
-        `Where ${id} is behind the best peer:`,
-        '',
-        table(
-          ['figure', id, 'best peer', 'ratio'],
-          behind.map((v) => [v.figure, fmt(v.fleet, 2), fmt(v.bestPeer, 2), `${(v.fleet / v.bestPeer).toFixed(2)}x`]),
-        ),
+        `\`mcp-fleet serve --config examples/fleet.yaml\`: listening after ${fmtInt(median(result.ready.map((r) => r.listeningMs)))} ms, \`/ready\` 200 after ${fmtInt(median(result.ready.map((r) => r.readyMs)))} ms (median of ${result.ready.length}: ${result.ready.map((r) => fmtInt(r.readyMs)).join(', ')} ms).`,
         '',
       );
     }
   }
-  lines.push('');
+  if (result.profiles.length > 0) {
+    lines.push('## CPU profiles: top 10 functions by self time', '', ...profileSection(f));
+  }
+  for (const extra of result.extra) {
+    lines.push(`## ${extra.title}`, '', table(extra.header, extra.rows), '', ...(extra.notes ?? []).flatMap((n) => [n, '']));
+  }
+  if (o.phases.includes('cli') && !result.extra.some((e) => e.id === 'cli')) {
+    lines.push('## CLI start-up', '', 'Not measured in this run: the `cli` phase (bench/cli-startup.ts) is not wired into `EXTRA_PHASES` in bench/main.ts.', '');
+  }
+  lines.push(...methodLines(f));
 
   const findings = join(ROOT, 'bench/FINDINGS.md');
-  if (existsSync(findings)) {
-    lines.push(readFileSync(findings, 'utf8').trim(), '');
-  }
+  if (existsSync(findings)) lines.push(readFileSync(findings, 'utf8').trim(), '');
 
   lines.push('## Errors', '');
   if (result.errors.length === 0) {
@@ -497,7 +538,7 @@ export function renderMarkdown(result: BenchResult, chartFile: string): string {
     lines.push(
       table(
         ['run', 'workload', 'system', 'phase', 'count', 'first error'],
-        result.errors.map((e) => [String(e.run + 1), e.workload, e.system, e.phase, String(e.count), e.first.replace(/\|/g, '/').slice(0, 160)]),
+        result.errors.map((e) => [String(e.run + 1), e.workload, e.system, e.phase, String(e.count), e.first.slice(0, 160)]),
         ['r', 'l', 'l', 'l', 'r', 'l'],
       ),
     );
@@ -506,11 +547,82 @@ export function renderMarkdown(result: BenchResult, chartFile: string): string {
   return lines.join('\n');
 }
 
-/** Writes the doc to `file` and its chart beside it; returns both paths. */
-export function writeReport(result: BenchResult, file: string): string[] {
-  const chart = join(dirname(file), `${basename(file, '.md').toLowerCase()}-chart.svg`);
+/** What the memory phase served: the example fleet unless the run chose other servers. */
+function memoryServers(result: BenchResult): string {
+  const ids = result.options.memoryWorkloads ?? ['everything', 'memory'];
+  const names = ids.map((id) => (id === 'everything' ? 'server-everything' : id === 'memory' ? 'server-memory' : id)).join(' + ');
+  return result.options.memoryWorkloads === undefined ? `the example fleet (${names})` : names;
+}
+
+/** The load chart's data: calls/s by concurrency per client, and CPU/p50 by payload at one client. */
+export function loadChartData(result: BenchResult): Parameters<typeof renderLoadChart>[0] {
+  const f = new Figures(result);
+  const o = result.options;
+  const systems = f.ids();
+  const bytes = o.throughputPayloadBytes[0] ?? 100;
+  const throughput: ChartPoint[] = [];
+  for (const client of o.clients) {
+    for (const id of systems) {
+      for (const c of o.throughputConcurrency) {
+        const y = f.tp(id, client, bytes, c, 'callsPerSecond');
+        if (Number.isFinite(y) && y > 0) throughput.push({ system: id, family: f.family(id), panel: client, x: c, y });
+      }
+    }
+  }
+  const perPayload: ChartPoint[] = [];
+  const c = o.cpuConcurrency[0] ?? 1;
+  for (const id of systems) {
+    for (const p of o.cpuPayloadBytes) {
+      for (const [panel, field] of [
+        ['server', 'serverCpuMsPerCall'],
+        ['child', 'childCpuMsPerCall'],
+        ['p50', 'p50Ms'],
+      ] as const) {
+        const y = f.tp(id, 'raw', p, c, field);
+        if (Number.isFinite(y) && y > 0) perPayload.push({ system: id, family: f.family(id), panel, x: p, y });
+      }
+    }
+  }
+  const plotted = systems.filter((id) => throughput.some((p) => p.system === id) || perPayload.some((p) => p.system === id));
+  return {
+    title: `Workload ${f.workload}: calls/s (${sizeLabel(bytes)}) and cost per call by payload, medians of ${o.runs} run${o.runs > 1 ? 's' : ''}; log scales`,
+    systems: plotted,
+    throughput,
+    throughputPanels: o.clients.map((client) => ({ id: client, title: `calls/s, ${CLIENT_NAMES[client]}` })),
+    concurrency: o.throughputConcurrency,
+    perPayload,
+    payloads: o.cpuPayloadBytes,
+    payloadLabels: Object.fromEntries(o.cpuPayloadBytes.map((p) => [p, sizeLabel(p)])),
+  };
+}
+
+/** The memory chart's data. */
+export function memoryChartData(result: BenchResult): Parameters<typeof renderMemoryChart>[0] {
+  const f = new Figures(result);
+  const counts = f.memoryCounts.filter((n) => n > 0);
+  const bars: MemoryBar[] = [];
+  for (const id of f.ids()) {
+    for (const n of counts) {
+      const mib = f.memory(id, n, 'rssMiB');
+      if (Number.isFinite(mib)) bars.push({ system: id, sessions: String(n), mib, projected: f.memoryProjected(id, n) });
+    }
+  }
+  return {
+    title: `Memory with idle sessions of ${memoryServers(result)}`,
+    systems: f.ids(),
+    bars,
+    sessionOrder: counts.map(String),
+    limitMiB: TARGETS.manySessionsMiB,
+  };
+}
+
+/** Writes the doc to `file` and its two charts beside it; returns the paths written. */
+export async function writeReport(result: BenchResult, file: string): Promise<string[]> {
+  const stem = basename(file, '.md').toLowerCase();
+  const charts = { load: `${stem}-chart.svg`, memory: `${stem}-memory.svg` };
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(chart, renderChart(result));
-  writeFileSync(file, renderMarkdown(result, basename(chart)));
-  return [file, chart];
+  writeFileSync(join(dirname(file), charts.load), await renderLoadChart(loadChartData(result)));
+  writeFileSync(join(dirname(file), charts.memory), await renderMemoryChart(memoryChartData(result)));
+  writeFileSync(file, renderMarkdown(result, charts));
+  return [file, join(dirname(file), charts.load), join(dirname(file), charts.memory)];
 }

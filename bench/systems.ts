@@ -3,92 +3,134 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { createServer, connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HttpProtocol, LoadClientId, Target } from './clients.js';
+import type { HttpProtocol, Target, ToolSpec } from './clients.js';
 import { processTree } from './proc.js';
 
 /**
- * The systems under test and the workloads they wrap. A system is added in one
- * place: a `SystemSpec` in `SYSTEMS`. One that cannot run here (a mode not built
- * yet, a start that fails) is reported as not available, not as a failure.
+ * The systems under test and the stdio servers (workloads) they wrap. A system
+ * is added in one place: a `SystemSpec` in `SYSTEMS`. One that cannot run here
+ * (not built, a start that fails) is reported as such, not as a failure.
  */
 
 /** Repository root. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Scratch directory of the bench (gitignored). */
 export const TMP_DIR = join(ROOT, '.bench-tmp');
+/** The built mcp-fleet CLI that `npm run bench` measures. */
+export const FLEET_MAIN = join(ROOT, 'dist/cli/main.js');
+
+/** Ids of the workloads. */
+export type WorkloadId = 'echo' | 'everything' | 'memory';
 
 /** A stdio MCP server the systems wrap, and the tool the bench calls on it. */
 export interface Workload {
-  readonly id: 'echo' | 'everything';
+  readonly id: WorkloadId;
   readonly label: string;
   readonly command: string;
   readonly args: readonly string[];
-  readonly tool: string;
-  /** Load clients run against it (the SDK client's own CPU caps every system alike, so once is enough). */
-  readonly clients: readonly LoadClientId[];
+  /** Environment of the server on top of the system's own. */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly tool: ToolSpec;
   /** Whether `text` is a correct result for `message`. */
   expect(message: string, text: string): boolean;
 }
 
-/** The workloads: a tiny SDK echo server (pure transport overhead), then server-everything. */
+const echoTool = (name: string): ToolSpec => ({ name, arguments: (message) => ({ message }) });
+
+/**
+ * The workloads: a tiny SDK echo server (pure transport overhead: the load
+ * phases), and the example fleet's two servers (examples/fleet.yaml: the memory
+ * phase), run with `node <installed bin>` so that every system wraps the same process.
+ */
 export const WORKLOADS: readonly Workload[] = [
   {
     id: 'echo',
     label: 'tiny SDK echo server (bench/fixtures/echo-server.mjs)',
     command: process.execPath,
     args: [join(ROOT, 'bench/fixtures/echo-server.mjs')],
-    tool: 'echo',
-    clients: ['raw', 'sdk'],
+    tool: echoTool('echo'),
     expect: (message, text) => text === message,
   },
   {
     id: 'everything',
-    label: '@modelcontextprotocol/server-everything (tool `echo`)',
+    label: '@modelcontextprotocol/server-everything (tool `echo`), as in examples/fleet.yaml',
     command: process.execPath,
     args: [join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'), 'stdio'],
-    tool: 'echo',
-    clients: ['raw'],
+    tool: echoTool('echo'),
     expect: (message, text) => text.endsWith(message),
+  },
+  {
+    id: 'memory',
+    label: '@modelcontextprotocol/server-memory (tool `read_graph`), as in examples/fleet.yaml',
+    command: process.execPath,
+    args: [join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js')],
+    env: { MEMORY_FILE_PATH: join(TMP_DIR, 'memory-graph.jsonl') },
+    tool: { name: 'read_graph', arguments: () => ({}) },
+    expect: (_message, text) => text.includes('entities'),
   },
 ];
 
+/** The example fleet's servers (examples/fleet.yaml), for the memory phase. */
+export const FLEET_WORKLOADS: readonly WorkloadId[] = ['everything', 'memory'];
+
+/** The workload with `id`. */
+export function workload(id: string): Workload {
+  const found = WORKLOADS.find((w) => w.id === id);
+  if (found === undefined) throw new Error(`unknown workload ${id} (known: ${WORKLOADS.map((w) => w.id).join(', ')})`);
+  return found;
+}
+
 /** A started system: where clients connect, which processes are its own, how to stop it. */
 export interface RunningSystem {
-  readonly target: Target;
-  /** Roots of the system's process tree (gateway, or the direct baseline's children). */
+  /** Where a client reaches each workload the system was started with. */
+  target(workload: WorkloadId): Target;
+  /** Roots of the system's process tree: the gateway process(es), or the direct baseline's children. */
   rootPids(): number[];
+  /** True when the roots are the stdio children themselves (the direct baseline: no process in between). */
+  readonly rootsAreChildren: boolean;
   /** Stops the system and every process of its tree; never throws. */
   stop(): Promise<void>;
 }
 
-/** Parts of the bench a system can run. */
-export type BenchPhase = 'first-result' | 'memory' | 'throughput';
+/**
+ * Phases of the bench. `throughput`: calls/s and latency by client and
+ * concurrency; `cpu`: CPU per call, gateway apart from children, by payload;
+ * `memory`: idle sessions of the example fleet; `cold`: a system's first result
+ * from spawn, and a new client's first result with a warm child; `ready`:
+ * `serve` start to ready for examples/fleet.yaml; `profile`: a CPU profile per
+ * system; `cli`: the CLI's own start-up (bench/cli-startup.ts).
+ */
+export const PHASES = ['throughput', 'cpu', 'memory', 'cold', 'ready', 'profile', 'cli'] as const;
+/** One phase of the bench. */
+export type BenchPhase = (typeof PHASES)[number];
 
 /** How children are shared between sessions, as reported in the doc. */
-export type ChildSharing = 'per-session' | 'warm pool' | 'shared' | 'client-owned' | 'per-request';
+export type ChildSharing = 'default policy' | 'per-session' | 'pool' | 'shared' | 'client-owned' | 'none';
+
+/** Options of {@link SystemSpec.start} and {@link SystemSpec.unavailable}. */
+export interface StartOptions {
+  /** Run the system's Node process under `--cpu-prof`, profiles written here when it exits. */
+  readonly cpuProfileDir?: string;
+  /** The mcp-fleet CLI to run. @default FLEET_MAIN */
+  readonly fleetMain?: string;
+}
 
 /** A system under test. */
 export interface SystemSpec {
   readonly id: string;
   readonly label: string;
-  readonly family: 'baseline' | 'mcp-fleet' | 'peer';
+  readonly family: 'floor' | 'baseline' | 'mcp-fleet' | 'peer';
   readonly sharing: ChildSharing;
-  /** The HTTP protocol its clients speak (the direct baseline: stdio). */
+  /** The protocol its clients speak (the direct baseline: stdio). */
   readonly protocol: HttpProtocol | 'stdio';
-  /** Phases measured; a variant that differs only in start-up runs `first-result` alone. @default all */
-  readonly phases?: readonly BenchPhase[];
+  /** Phases it takes part in. */
+  readonly phases: readonly BenchPhase[];
   /** Version string for the doc. */
   version(): string;
   /** Why this system cannot run here, or undefined if it can. */
-  unavailable(): string | undefined;
-  /** Starts the system around a workload and waits until it accepts connections. */
-  start(workload: Workload, options?: StartOptions): Promise<RunningSystem>;
-}
-
-/** Options of {@link SystemSpec.start}. */
-export interface StartOptions {
-  /** Run mcp-fleet under `node --cpu-prof` with profiles written here (on its exit). */
-  readonly cpuProfileDir?: string;
+  unavailable(options?: StartOptions): string | undefined;
+  /** Starts the system around the workloads and waits until it accepts connections. */
+  start(workloads: readonly Workload[], options?: StartOptions): Promise<RunningSystem>;
 }
 
 /** Every process the bench spawned and has not yet stopped, for the exit handler. */
@@ -114,7 +156,8 @@ function packageVersion(name: string): string {
   return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -145,18 +188,21 @@ function tail(file: string): string {
   }
 }
 
-/** Spawns a gateway-like process with output to a log file and waits until its port accepts connections. */
-async function startListening(
-  id: string,
-  command: string,
-  args: readonly string[],
-  port: number,
-  startTimeoutMs = 20_000,
-): Promise<RunningSystem> {
+/** A spawned server process: its pid while it runs, and how to stop it with its whole tree. */
+export interface SpawnedProcess {
+  readonly child: ChildProcess;
+  readonly logFile: string;
+  pid(): number | undefined;
+  exited(): boolean;
+  stop(): Promise<void>;
+}
+
+/** Spawns a long-running process of the bench with output to .bench-tmp/<id>.log. */
+export function spawnLogged(id: string, command: string, args: readonly string[], env: Readonly<Record<string, string>> = {}): SpawnedProcess {
   mkdirSync(TMP_DIR, { recursive: true });
   const logFile = join(TMP_DIR, `${id}.log`);
   const fd = openSync(logFile, 'a');
-  const child = spawn(command, [...args], { cwd: ROOT, stdio: ['ignore', fd, fd], env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(command, [...args], { cwd: ROOT, stdio: ['ignore', fd, fd], env: { ...process.env, NO_COLOR: '1', ...env } });
   closeSync(fd);
   liveChildren.add(child);
   let exited = child.exitCode !== null;
@@ -167,43 +213,57 @@ async function startListening(
     }),
   );
   child.once('error', () => undefined);
-
-  const stop = async (): Promise<void> => {
-    const tree = child.pid === undefined ? [] : processTree([child.pid]);
-    if (!exited) child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exitPromise;
-    clearTimeout(timer);
-    // Children a gateway failed to stop are ours too: kill the rest of the tree by pid.
-    for (const pid of tree) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Already gone.
+  return {
+    child,
+    logFile,
+    pid: () => (exited ? undefined : child.pid),
+    exited: () => exited,
+    async stop() {
+      const tree = child.pid === undefined ? [] : processTree([child.pid]);
+      if (!exited) child.kill('SIGTERM');
+      // Long enough for a drain and for `--cpu-prof` to write its profile.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exitPromise;
+      clearTimeout(timer);
+      // Children a gateway failed to stop are ours too: kill the rest of the tree by pid.
+      for (const pid of tree) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
       }
-    }
-    liveChildren.delete(child);
+      liveChildren.delete(child);
+    },
   };
+}
 
+/** Spawns a gateway-like process and waits until its port accepts connections. */
+async function startListening(
+  id: string,
+  command: string,
+  args: readonly string[],
+  port: number,
+  env: Readonly<Record<string, string>> = {},
+  startTimeoutMs = 30_000,
+): Promise<SpawnedProcess> {
+  const proc = spawnLogged(id, command, args, env);
   const deadline = Date.now() + startTimeoutMs;
   while (!(await canConnect(port))) {
-    if (exited || Date.now() > deadline) {
-      await stop();
+    if (proc.exited() || Date.now() > deadline) {
+      await proc.stop();
       throw new Error(
-        `${id} did not listen on 127.0.0.1:${port} within ${startTimeoutMs} ms${exited ? ' (it exited)' : ''}: ${tail(logFile)}`,
+        `${id} did not listen on 127.0.0.1:${port} within ${startTimeoutMs} ms${proc.exited() ? ' (it exited)' : ''}: ${tail(proc.logFile)}`,
       );
     }
     await new Promise((r) => setTimeout(r, 20));
   }
-  return {
-    target: { kind: 'streamable-http', url: '', protocol: 'sessions' },
-    rootPids: () => (child.pid === undefined || exited ? [] : [child.pid]),
-    stop,
-  };
+  return proc;
 }
 
-function withUrl(system: RunningSystem, url: string, protocol: HttpProtocol): RunningSystem {
-  return { ...system, target: { kind: 'streamable-http', url, protocol } };
+/** `--cpu-prof` flags for a Node process whose profile goes to `dir/<name>`, or none. */
+function profileFlags(options: StartOptions, name: string): string[] {
+  return options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(options.cpuProfileDir, name)];
 }
 
 /** Shell-quotes one word for supergateway's `--stdio` command string. */
@@ -211,30 +271,50 @@ function shellWord(word: string): string {
   return /^[\w./@:=-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-const FLEET_MAIN = join(ROOT, 'dist/cli/main.js');
+/** A system made of one process per workload (a peer serves one stdio server per instance). */
+function perWorkload(
+  instances: ReadonlyArray<{ workload: Workload; proc: SpawnedProcess; target: Target }>,
+): RunningSystem {
+  return {
+    target: (id) => {
+      const found = instances.find((i) => i.workload.id === id);
+      if (!found) throw new Error(`not started with workload ${id}`);
+      return found.target;
+    },
+    rootPids: () => instances.map((i) => i.proc.pid()).filter((p): p is number => p !== undefined),
+    rootsAreChildren: false,
+    stop: async () => {
+      await Promise.all(instances.map((i) => i.proc.stop()));
+    },
+  };
+}
 
 function fleetVersion(): string {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
+  return `${pkg.version} (${gitCommit()})`;
 }
 
-function fleetUnavailable(protocol: HttpProtocol): string | undefined {
-  if (!existsSync(FLEET_MAIN)) return 'not built (run `npm run build`)';
-  if (!existsSync(join(ROOT, 'dist/gateway'))) {
-    return 'not available yet: the gateway is not in this build';
-  }
-  if (protocol === 'modern' && !existsSync(join(ROOT, 'dist/gateway/modern'))) {
-    return 'not available yet: the modern stateless (2026-07-28) mode is not in this build';
-  }
+function fleetUnavailable(options: StartOptions = {}): string | undefined {
+  const main = options.fleetMain ?? FLEET_MAIN;
+  if (!existsSync(main)) return `not built (no ${main}: run \`npm run build\`)`;
   return undefined;
 }
 
-/** YAML of an mcp-fleet config; JSON is valid YAML, so no YAML writer is needed. */
-function fleetConfig(workload: Workload, server: Record<string, unknown>): string {
+/** The largest request body the bench sends (8 MiB of payload plus the JSON around it) fits, with room. */
+const BENCH_MAX_BODY_BYTES = 64 * 1024 * 1024;
+/** Enough for 200 idle sessions of one server plus the clients of the other phases. */
+const BENCH_MAX_SESSIONS = 256;
+
+/** An mcp-fleet config serving the workloads; JSON is valid YAML, so no YAML writer is needed. */
+function fleetConfig(workloads: readonly Workload[], server: Record<string, unknown>): string {
+  const servers: Record<string, unknown> = {};
+  for (const w of workloads) {
+    servers[w.id] = { command: w.command, args: w.args, ...(w.env ? { env: w.env } : {}), maxSessions: BENCH_MAX_SESSIONS, ...server };
+  }
   return JSON.stringify(
     {
-      gateway: { host: '127.0.0.1', port: 0, logLevel: 'warn', sessionIdleTimeoutSeconds: 600 },
-      servers: { [workload.id]: { command: workload.command, args: workload.args, ...server } },
+      gateway: { host: '127.0.0.1', port: 0, logLevel: 'warn', maxBodyBytes: BENCH_MAX_BODY_BYTES, shutdownGraceSeconds: 5 },
+      servers,
     },
     null,
     2,
@@ -247,7 +327,7 @@ function fleetSystem(
   sharing: ChildSharing,
   protocol: HttpProtocol,
   server: Record<string, unknown>,
-  phases?: readonly BenchPhase[],
+  phases: readonly BenchPhase[] = ['throughput', 'cpu', 'memory', 'cold', 'profile'],
 ): SystemSpec {
   return {
     id,
@@ -255,18 +335,63 @@ function fleetSystem(
     family: 'mcp-fleet',
     sharing,
     protocol,
-    ...(phases === undefined ? {} : { phases }),
+    phases,
     version: fleetVersion,
-    unavailable: () => fleetUnavailable(protocol),
-    async start(workload, options = {}) {
+    unavailable: fleetUnavailable,
+    async start(workloads, options = {}) {
       mkdirSync(TMP_DIR, { recursive: true });
-      const configFile = join(TMP_DIR, `${id}-${workload.id}.yaml`);
-      writeFileSync(configFile, fleetConfig(workload, server));
+      const name = `${id}-${workloads.map((w) => w.id).join('+')}`;
+      const configFile = join(TMP_DIR, `${name}.yaml`);
+      writeFileSync(configFile, fleetConfig(workloads, server));
       const port = await freePort();
-      const profile =
-        options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(options.cpuProfileDir, `${id}-${workload.id}`)];
-      const system = await startListening(id, process.execPath, [...profile, FLEET_MAIN, 'serve', '--config', configFile, '--port', String(port)], port);
-      return withUrl(system, `http://127.0.0.1:${port}/servers/${workload.id}/mcp`, protocol);
+      const main = options.fleetMain ?? FLEET_MAIN;
+      const proc = await startListening(id, process.execPath, [...profileFlags(options, name), main, 'serve', '--config', configFile, '--port', String(port)], port);
+      return perWorkload(
+        workloads.map((w) => ({ workload: w, proc, target: { kind: 'streamable-http', url: `http://127.0.0.1:${port}/servers/${w.id}/mcp`, protocol } })),
+      );
+    },
+  };
+}
+
+function mcpProxySystem(protocol: HttpProtocol): SystemSpec {
+  const id = protocol === 'modern' ? 'mcp-proxy-modern' : 'mcp-proxy';
+  return {
+    id,
+    label: protocol === 'modern' ? 'mcp-proxy, modern 2026-07-28 (one shared child)' : 'mcp-proxy, sessions (one shared child)',
+    family: 'peer',
+    sharing: 'shared',
+    protocol,
+    // Its modern mode is the same process as its session mode: memory is measured once.
+    phases: protocol === 'modern' ? ['throughput', 'cpu', 'cold', 'profile'] : ['throughput', 'cpu', 'memory', 'cold', 'profile'],
+    version: () => packageVersion('mcp-proxy'),
+    unavailable: () => undefined,
+    async start(workloads, options = {}) {
+      const instances = await Promise.all(
+        workloads.map(async (w) => {
+          const port = await freePort();
+          const proc = await startListening(
+            `${id}-${w.id}`,
+            process.execPath,
+            [
+              ...profileFlags(options, `${id}-${w.id}`),
+              join(ROOT, 'node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs'),
+              '--host',
+              '127.0.0.1',
+              '--port',
+              String(port),
+              '--server',
+              'stream',
+              '--',
+              w.command,
+              ...w.args,
+            ],
+            port,
+            w.env,
+          );
+          return { workload: w, proc, target: { kind: 'streamable-http', url: `http://127.0.0.1:${port}/mcp`, protocol } as const };
+        }),
+      );
+      return perWorkload(instances);
     },
   };
 }
@@ -274,112 +399,116 @@ function fleetSystem(
 /** The systems under test, in the order of the report. */
 export const SYSTEMS: readonly SystemSpec[] = [
   {
+    id: 'floor',
+    label: 'bare node:http JSON-RPC echo (no MCP layer, no child): the HTTP floor',
+    family: 'floor',
+    sharing: 'none',
+    protocol: 'sessions',
+    phases: ['throughput', 'cpu', 'profile'],
+    version: () => `node ${process.version}`,
+    unavailable: () => undefined,
+    async start(workloads, options = {}) {
+      const port = await freePort();
+      const name = `floor-${workloads.map((w) => w.id).join('+')}`;
+      const proc = await startListening('floor', process.execPath, [...profileFlags(options, name), join(ROOT, 'bench/fixtures/floor-server.mjs'), String(port)], port);
+      return perWorkload(workloads.map((w) => ({ workload: w, proc, target: { kind: 'streamable-http', url: `http://127.0.0.1:${port}/mcp`, protocol: 'sessions' } })));
+    },
+  },
+  {
     id: 'direct',
-    label: 'direct stdio (no proxy)',
+    label: 'direct stdio (the client spawns the server; no proxy)',
     family: 'baseline',
     sharing: 'client-owned',
     protocol: 'stdio',
+    phases: ['throughput', 'cpu', 'profile'],
     version: () => `node ${process.version}`,
     unavailable: () => undefined,
-    async start(workload) {
+    async start(workloads, options = {}) {
       const pids = new Set<number>();
       return {
-        target: { kind: 'stdio', command: workload.command, args: workload.args, pids },
+        target: (id) => {
+          const w = workloads.find((x) => x.id === id);
+          if (!w) throw new Error(`not started with workload ${id}`);
+          // Profiling the direct baseline profiles its stdio server.
+          const args = w.command === process.execPath ? [...profileFlags(options, `direct-${w.id}`), ...w.args] : w.args;
+          return { kind: 'stdio', command: w.command, args, pids };
+        },
         rootPids: () => [...pids],
+        rootsAreChildren: true,
         // Sessions own their children and end them on close.
         stop: async () => undefined,
       };
     },
   },
-  // Defaults of the legacy mode: a child per session, one spare child kept running for the next session.
-  fleetSystem('mcp-fleet', 'mcp-fleet, legacy sessions (Streamable HTTP, child per session, 1 warm spare)', 'per-session', 'sessions', {
-    maxSessions: 200,
-  }),
-  // The same with no spare: a new session waits for its child to start (cold).
-  fleetSystem(
-    'mcp-fleet-cold',
-    'mcp-fleet, legacy sessions, no spare (cold child per session)',
-    'per-session',
-    'sessions',
-    { maxSessions: 200, spares: 0 },
-    ['first-result'],
-  ),
-  // Legacy sessions multiplexed on one shared child, the way mcp-proxy runs.
-  fleetSystem('mcp-fleet-shared', 'mcp-fleet, legacy sessions, policy: shared (one child)', 'shared', 'sessions', {
-    maxSessions: 200,
-    policy: 'shared',
-  }),
-  // Defaults of the modern mode: a warm pool (min 1, max 4) shared by all requests.
-  fleetSystem('mcp-fleet-modern', 'mcp-fleet, modern stateless 2026-07-28 (warm pool)', 'warm pool', 'modern', {
-    maxSessions: 200,
-  }),
+  fleetSystem('mcp-fleet', 'mcp-fleet, default policy (legacy sessions)', 'default policy', 'sessions', {}),
+  fleetSystem('mcp-fleet-pool', 'mcp-fleet, legacy sessions, policy: pool', 'pool', 'sessions', { policy: 'pool' }),
+  fleetSystem('mcp-fleet-shared', 'mcp-fleet, legacy sessions, policy: shared (one child)', 'shared', 'sessions', { policy: 'shared' }),
+  fleetSystem('mcp-fleet-modern', 'mcp-fleet, modern stateless 2026-07-28, default policy', 'default policy', 'modern', {}),
+  // The default with no spare child: a new session waits for its child to start.
+  fleetSystem('mcp-fleet-cold', 'mcp-fleet, default policy, spares: 0 (a new session starts its child)', 'default policy', 'sessions', { spares: 0 }, ['cold']),
   {
     id: 'supergateway',
     label: 'supergateway --stateful (child per session)',
     family: 'peer',
     sharing: 'per-session',
     protocol: 'sessions',
+    phases: ['throughput', 'cpu', 'memory', 'cold', 'profile'],
     version: () => packageVersion('supergateway'),
     unavailable: () => undefined,
-    async start(workload) {
-      const port = await freePort();
-      const stdioCmd = [workload.command, ...workload.args].map(shellWord).join(' ');
-      const system = await startListening('supergateway', process.execPath, [
-        join(ROOT, 'node_modules/supergateway/dist/index.js'),
-        '--stdio',
-        stdioCmd,
-        '--outputTransport',
-        'streamableHttp',
-        '--stateful',
-        '--port',
-        String(port),
-        '--logLevel',
-        'none',
-      ], port);
-      return withUrl(system, `http://127.0.0.1:${port}/mcp`, 'sessions');
+    async start(workloads, options = {}) {
+      const instances = await Promise.all(
+        workloads.map(async (w) => {
+          const port = await freePort();
+          const stdioCmd = [w.command, ...w.args].map(shellWord).join(' ');
+          const proc = await startListening(
+            `supergateway-${w.id}`,
+            process.execPath,
+            [
+              ...profileFlags(options, `supergateway-${w.id}`),
+              join(ROOT, 'node_modules/supergateway/dist/index.js'),
+              '--stdio',
+              stdioCmd,
+              '--outputTransport',
+              'streamableHttp',
+              '--stateful',
+              '--port',
+              String(port),
+              '--logLevel',
+              'none',
+            ],
+            port,
+            w.env,
+          );
+          return { workload: w, proc, target: { kind: 'streamable-http', url: `http://127.0.0.1:${port}/mcp`, protocol: 'sessions' } as const };
+        }),
+      );
+      return perWorkload(instances);
     },
   },
   mcpProxySystem('sessions'),
   mcpProxySystem('modern'),
 ];
 
-function mcpProxySystem(protocol: HttpProtocol): SystemSpec {
-  return {
-    id: protocol === 'modern' ? 'mcp-proxy-modern' : 'mcp-proxy',
-    label: protocol === 'modern' ? 'mcp-proxy, modern 2026-07-28 (one shared child)' : 'mcp-proxy, sessions (one shared child)',
-    family: 'peer',
-    sharing: 'shared',
-    protocol,
-    version: () => packageVersion('mcp-proxy'),
-    unavailable: () => undefined,
-    async start(workload) {
-      const port = await freePort();
-      const system = await startListening('mcp-proxy', process.execPath, [
-        join(ROOT, 'node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs'),
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--server',
-        'stream',
-        '--',
-        workload.command,
-        ...workload.args,
-      ], port);
-      return withUrl(system, `http://127.0.0.1:${port}/mcp`, protocol);
-    },
-  };
+/** The system with `id`. */
+export function system(id: string): SystemSpec | undefined {
+  return SYSTEMS.find((s) => s.id === id);
 }
 
-/** The commit checked out (first 12 hex digits), read from .git without running git. */
+/** The commit checked out (first 12 hex digits), read from .git without running git (worktrees included). */
 export function gitCommit(): string {
   try {
-    const head = readFileSync(join(ROOT, '.git/HEAD'), 'utf8').trim();
+    let gitDir = join(ROOT, '.git');
+    // A worktree's .git is a file: `gitdir: <path>`; refs live in the common dir.
+    if (!existsSync(join(gitDir, 'HEAD'))) gitDir = readFileSync(gitDir, 'utf8').trim().replace(/^gitdir: /, '');
+    const head = readFileSync(join(gitDir, 'HEAD'), 'utf8').trim();
     if (!head.startsWith('ref: ')) return head.slice(0, 12);
     const ref = head.slice(5);
-    const file = join(ROOT, '.git', ref);
-    if (existsSync(file)) return readFileSync(file, 'utf8').trim().slice(0, 12);
-    const packed = readFileSync(join(ROOT, '.git/packed-refs'), 'utf8');
+    const common = existsSync(join(gitDir, 'commondir')) ? resolve(gitDir, readFileSync(join(gitDir, 'commondir'), 'utf8').trim()) : gitDir;
+    for (const dir of [gitDir, common]) {
+      const file = join(dir, ref);
+      if (existsSync(file)) return readFileSync(file, 'utf8').trim().slice(0, 12);
+    }
+    const packed = readFileSync(join(common, 'packed-refs'), 'utf8');
     return packed.split('\n').find((l) => l.endsWith(` ${ref}`))?.slice(0, 12) ?? 'unknown';
   } catch {
     return 'unknown';

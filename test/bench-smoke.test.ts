@@ -1,46 +1,131 @@
-import { describe, expect, it } from 'vitest';
-import { renderChart, renderMarkdown } from '../bench/report.js';
-import { QUICK_OPTIONS, runBench } from '../bench/runner.js';
-import { killAllSpawned, SYSTEMS } from '../bench/systems.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildFleet } from '../bench/build.js';
+import { renderLoadChart, renderMemoryChart } from '../bench/chart.js';
+import { loadChartData, memoryChartData, renderMarkdown, targetVerdicts, Figures } from '../bench/report.js';
+import { FULL_OPTIONS, runBench, type BenchOptions, type BenchResult } from '../bench/runner.js';
+import { killAllSpawned, TMP_DIR } from '../bench/systems.js';
 
-// The full benchmark (`npm run bench`) takes minutes and is not part of `npm test`;
-// this one pass with tiny counts keeps every system adapter, both load clients
-// and the report writer working.
+// The full benchmark (`npm run bench`) takes about 20 minutes and is not part of
+// `npm test`. This tiny run builds mcp-fleet from src/ and measures it and the
+// bare-HTTP floor for real, so a bench that silently skips mcp-fleet, or records
+// a figure it did not measure, fails here. It asserts no speed.
+
+const SMOKE_DIR = join(TMP_DIR, 'smoke');
+
+/** One pass with tiny counts over the systems the issue-12 targets compare. */
+function smokeOptions(fleetMain: string): BenchOptions {
+  return {
+    ...FULL_OPTIONS,
+    runs: 1,
+    phases: ['throughput', 'cpu', 'memory', 'cold'],
+    systems: ['floor', 'mcp-fleet'],
+    clients: ['raw', 'sdk', 'sdk2'],
+    throughputConcurrency: [1],
+    throughputPayloadBytes: [100],
+    cpuConcurrency: [1],
+    cpuPayloadBytes: [100, 64 * 1024],
+    window: { warmupMs: 0, durationMs: 50, minCalls: 3, maxDurationMs: 5000, maxCallsPerSession: 200 },
+    memorySessions: [1],
+    // The echo server starts faster than the example fleet's; the memory phase's code path is the same.
+    memoryWorkloads: ['echo'],
+    firstResultSamples: 1,
+    firstResultClients: ['raw'],
+    settleMs: 50,
+    // Figures need not be accurate here; a loaded machine may never look idle.
+    settleMaxMs: 500,
+    callTimeoutMs: 15_000,
+    fleetMain,
+    runDir: join(SMOKE_DIR, 'run'),
+  };
+}
+
+const positive = (value: number | undefined): boolean => value !== undefined && Number.isFinite(value) && value > 0;
+
 describe('bench smoke run', () => {
-  it(
-    'GIVEN every system WHEN the quick bench runs THEN each available system answers both load clients with the right echo and the report renders',
-    async () => {
-      try {
-        const result = await runBench(QUICK_OPTIONS);
-        const available = result.systems.filter((s) => !s.unavailable).map((s) => s.id);
-        expect(available).toEqual(expect.arrayContaining(['direct', 'supergateway', 'mcp-proxy']));
+  let result: BenchResult;
+  let options: BenchOptions;
 
-        // A variant that differs only in start-up (mcp-fleet-cold) runs the first-result phase alone.
-        const measuresLoad = (id: string): boolean => SYSTEMS.find((s) => s.id === id)?.phases?.includes('throughput') ?? true;
-        for (const system of available.filter(measuresLoad)) {
-          for (const client of QUICK_OPTIONS.clients) {
-            const cells = result.throughput.filter((r) => r.system === system && r.client === client);
-            expect(cells.length, `${system} with the ${client} client`).toBe(QUICK_OPTIONS.concurrency.length * QUICK_OPTIONS.payloadBytes.length);
-            for (const cell of cells) {
-              expect(cell.calls, `${system} ${client} ${cell.payloadBytes} B`).toBeGreaterThan(0);
-              expect(cell.cpuMsPerCall).toBeGreaterThanOrEqual(0);
-            }
-          }
-          expect(result.memory.some((m) => m.system === system && m.sessions === 1 && m.rssMiB > 0)).toBe(true);
+  // About 15-20 s of work on 2 quiet cores (a build, two systems, three clients, a memory point); 48 s at a load average of 15.
+  beforeAll(async () => {
+    const fleetMain = buildFleet(join(SMOKE_DIR, 'fleet-build'));
+    options = smokeOptions(fleetMain);
+    try {
+      result = await runBench(options);
+    } finally {
+      killAllSpawned();
+    }
+  }, 90_000);
+
+  afterAll(() => killAllSpawned());
+
+  it('GIVEN src/ WHEN the smoke run starts THEN it measures an mcp-fleet it built, not a stale or missing dist/', () => {
+    expect(existsSync(options.fleetMain!)).toBe(true);
+    const fleet = result.systems.find((s) => s.id === 'mcp-fleet');
+    const floor = result.systems.find((s) => s.id === 'floor');
+    expect(fleet?.unavailable, 'mcp-fleet must be measured').toBeUndefined();
+    expect(floor?.unavailable, 'the floor must be measured').toBeUndefined();
+    expect(result.errors).toEqual([]);
+  });
+
+  it('GIVEN the floor and mcp-fleet WHEN every load cell runs THEN each has calls and finite, non-zero latency and CPU figures', () => {
+    const expected = [
+      ...options.clients.map((client) => ({ client, payloadBytes: 100 })),
+      { client: 'raw', payloadBytes: 64 * 1024 },
+    ];
+    for (const system of ['floor', 'mcp-fleet']) {
+      for (const cell of expected) {
+        const records = result.throughput.filter((r) => r.system === system && r.client === cell.client && r.payloadBytes === cell.payloadBytes);
+        const where = `${system}, ${cell.client} client, ${cell.payloadBytes} B`;
+        expect(records, where).toHaveLength(1);
+        const r = records[0]!;
+        expect(r.calls, where).toBeGreaterThan(0);
+        expect(r.errors, where).toBe(0);
+        for (const [name, value] of Object.entries({
+          callsPerSecond: r.callsPerSecond,
+          p50Ms: r.p50Ms,
+          p99Ms: r.p99Ms,
+          serverCpuMsPerCall: r.serverCpuMsPerCall,
+          clientCpuMsPerCall: r.clientCpuMsPerCall,
+        })) {
+          expect(positive(value), `${where}: ${name} = ${value}`).toBe(true);
         }
-        expect(result.firstResult.filter((r) => r.client === 'cold start').map((r) => r.system)).toEqual(
-          expect.arrayContaining(available.filter((id) => id !== 'direct')),
-        );
-        expect(result.errors).toEqual([]);
-
-        const markdown = renderMarkdown(result, 'chart.svg');
-        expect(markdown).toContain('## Workload `echo`');
-        expect(markdown).toContain('| 100 B | 1 | mcp-proxy |');
-        expect(renderChart(result)).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
-      } finally {
-        killAllSpawned();
+        // The floor has no child; mcp-fleet's echo server does the work of every call.
+        if (system === 'floor') expect(r.childCpuMsPerCall, where).toBe(0);
+        else expect(positive(r.childCpuMsPerCall), `${where}: childCpuMsPerCall = ${r.childCpuMsPerCall}`).toBe(true);
       }
-    },
-    90_000,
-  );
+    }
+  });
+
+  it('GIVEN mcp-fleet WHEN the cold and memory phases run THEN its first results and its memory with an idle session are measured', () => {
+    for (const client of ['cold start', 'raw']) {
+      const first = result.firstResult.filter((r) => r.system === 'mcp-fleet' && r.client === client);
+      expect(first, client).toHaveLength(1);
+      expect(positive(first[0]!.ms), `${client}: ${first[0]!.ms} ms`).toBe(true);
+    }
+    for (const sessions of [0, 1]) {
+      const point = result.memory.find((m) => m.system === 'mcp-fleet' && m.sessions === sessions);
+      expect(point, `${sessions} sessions`).toBeDefined();
+      expect(point!.projected).toBeUndefined();
+      expect(positive(point!.rssMiB) && positive(point!.rootRssMiB) && point!.processes >= 1).toBe(true);
+    }
+  });
+
+  it('GIVEN the run WHEN the report renders THEN the floor comparisons are computed from it and both charts are SVG', async () => {
+    // The rows this run covers are decided (met or not), whatever the machine's speed.
+    const verdicts = targetVerdicts(new Figures(result)).filter((v) => v.system === 'mcp-fleet');
+    const covered = [/^gateway CPU per call .*\(100 B, 1 client, raw\)/, /^gateway CPU per call .*\(64 KiB, 1 client, raw\)/, /^no quadratic step .*\(1 client, raw\)/, /^p50 at 1 client/, /^first tool result/];
+    for (const pattern of covered) {
+      const row = verdicts.find((v) => pattern.test(v.target));
+      expect(row?.met, `${pattern}: ${row?.measured}`).toBeTypeOf('boolean');
+    }
+
+    const markdown = renderMarkdown(result, { load: 'chart.svg', memory: 'memory.svg' });
+    expect(markdown).toContain('## Targets of issue 12, checked against this run');
+    expect(markdown).toMatch(/\| 100 B \| 1 \| floor \| \d/);
+    expect(markdown).toMatch(/\| 100 B \| 1 \| mcp-fleet \| \d/);
+    expect(await renderLoadChart(loadChartData(result))).toMatch(/^<svg[\s\S]*mcp-fleet[\s\S]*<\/svg>\n$/);
+    expect(await renderMemoryChart(memoryChartData(result))).toMatch(/^<svg[\s\S]*mcp-fleet[\s\S]*<\/svg>\n$/);
+  });
 });
