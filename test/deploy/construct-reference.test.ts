@@ -238,7 +238,9 @@ describe('reference deployment: observability', () => {
   });
 
   it('shows healthy tasks per server, CPU, memory and every alarm on the dashboard, without Container Insights metrics', () => {
-    const dashboard = JSON.stringify(Object.values(resourcesOf(template, 'AWS::CloudWatch::Dashboard'))[0]!.Properties['DashboardBody']);
+    // The body is a Fn::Join of JSON text and references; its text parts read as the JSON the console gets.
+    const body = Object.values(resourcesOf(template, 'AWS::CloudWatch::Dashboard'))[0]!.Properties['DashboardBody'] as { 'Fn::Join': [string, unknown[]] };
+    const dashboard = body['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : JSON.stringify(part))).join('');
     for (const metric of ['RequestCount', 'HTTPCode_Target_4XX_Count', 'HTTPCode_Target_5XX_Count', 'TargetResponseTime', 'HealthyHostCount', 'CPUUtilization', 'MemoryUtilization']) {
       expect(dashboard).toContain(metric);
     }
