@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerImportCommand } from './commands/import.js';
 import { registerKeysCommand } from './commands/keys.js';
 import { registerServeCommand } from './commands/serve.js';
+import { FleetError } from '../errors.js';
 import { reportError } from './output.js';
 
 /** Commands that need the AWS CDK and SDK (seconds to load, ~150 MiB): loaded only when asked for. */
@@ -32,10 +33,38 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
   registerKeysCommand(program);
   const sub = subcommandOf(argv);
   if (sub === undefined || DEPLOY_COMMANDS.has(sub) || !LOCAL_COMMANDS.has(sub)) {
-    const { registerDeployCommands } = await import('./commands/deploy.js');
-    registerDeployCommands(program);
+    try {
+      const { registerDeployCommands } = await import('./commands/deploy.js');
+      registerDeployCommands(program);
+    } catch (error) {
+      if (!isMissingDeployTooling(error)) throw error;
+      registerMissingDeployCommands(program, error);
+    }
   }
   return program;
+}
+
+/** The deploy tooling is an optional dependency: the container image leaves it out (`npm ci --omit=optional`). */
+function isMissingDeployTooling(error: unknown): boolean {
+  const e = error as NodeJS.ErrnoException | undefined;
+  return e?.code === 'ERR_MODULE_NOT_FOUND' && /aws-cdk-lib|@aws-cdk\/|@aws-sdk\/|constructs/.test(e.message);
+}
+
+/** Stands in for the deploy commands where their dependencies are not installed, saying how to get them. */
+function registerMissingDeployCommands(program: Command, cause: unknown): void {
+  for (const name of DEPLOY_COMMANDS) {
+    program
+      .command(name, { hidden: true })
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .action(() => {
+        throw new FleetError('DEPLOY_TOOLING_MISSING', `mcp-fleet ${name} needs the deploy tooling (aws-cdk-lib and the AWS SDK), which this installation left out`, {
+          cause,
+          hint: 'install mcp-fleet with its optional dependencies (npm install, without --omit=optional); the container image leaves them out on purpose',
+        });
+      });
+  }
+  program.addHelpText('after', '\nThe deploy commands (synth, deploy, status, ...) are not installed here: their optional dependencies were left out.\n');
 }
 
 /** Entry point: parses argv once and catches every error at the top. */

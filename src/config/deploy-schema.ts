@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LOAD_BALANCER_IDLE_TIMEOUT_SECONDS } from './timeouts.js';
 
 /**
  * The `deploy:` section of a config (fleet-wide) and `servers.<name>.deploy`
@@ -26,8 +27,10 @@ function range(from: number, to: number, step: number): number[] {
 
 /** Default task size: the smallest Fargate offers. */
 export const DEFAULT_CPU = 256;
-/** Default task memory in MiB. */
+/** Smallest task memory in MiB; the default is the smallest size that holds the task's children (see `src/deploy/memory.ts`). */
 export const DEFAULT_MEMORY_MIB = 512;
+/** Default CPU of the `packed` service. */
+export const DEFAULT_PACKED_CPU = 512;
 
 /** Explains a cpu/memory pair Fargate does not offer, or returns undefined when it does. */
 export function fargateSizeProblem(cpu: number, memoryMiB: number): string | undefined {
@@ -42,6 +45,14 @@ export function fargateSizeProblem(cpu: number, memoryMiB: number): string | und
   return undefined;
 }
 
+/** Node.js major version of the image. */
+export const DEFAULT_NODE_VERSION = '22';
+/** uv version of the image. */
+export const DEFAULT_UV_VERSION = '0.9.5';
+
+/** `name:tag@sha256:<digest>`. */
+const PINNED_IMAGE = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[0-9a-f]{64}$/;
+
 /** Retention periods CloudWatch Logs accepts, in days. */
 export const LOG_RETENTION_DAYS: readonly number[] = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
@@ -54,6 +65,8 @@ export const AutoscalingSchema = z
     maxCount: z.number().int().min(1),
     /** Keep average CPU near this percentage. */
     cpuTargetPercent: z.number().min(10).max(90).default(70),
+    /** Keep average memory near this percentage (children are memory-bound, so memory usually scales first). */
+    memoryTargetPercent: z.number().min(10).max(90).default(75),
     /** Keep ALB requests per task per minute near this number. @default not used */
     requestsPerTarget: z.number().int().positive().optional(),
   })
@@ -64,8 +77,12 @@ export const AutoscalingSchema = z
 export const PolicyStatementSchema = z
   .object({
     effect: z.enum(['Allow', 'Deny']).default('Allow'),
-    actions: z.array(z.string().min(1)).min(1, { message: 'list at least one action, such as s3:GetObject' }),
-    resources: z.array(z.string().min(1)).min(1, { message: 'list at least one resource ARN (avoid "*")' }),
+    actions: z
+      .array(z.string().regex(/^([a-z0-9-]+:[A-Za-z0-9*?]+|\*)$/, { message: 'an IAM action is service:Action, such as s3:GetObject or bedrock:InvokeModel' }))
+      .min(1, { message: 'list at least one action, such as s3:GetObject' }),
+    resources: z
+      .array(z.string().regex(/^(arn:[^:\s]+:[^:\s]*:[^:\s]*:[^:\s]*:.+|\*)$/, { message: 'a resource is an ARN (arn:aws:s3:::bucket/*) or "*"' }))
+      .min(1, { message: 'list at least one resource ARN (avoid "*")' }),
   })
   .strict();
 
@@ -79,39 +96,94 @@ const ServiceSizingShape = {
   desiredCount: z.number().int().min(0).optional(),
   /** Run on Fargate Spot (about 70% cheaper, may be interrupted). @default deploy.spot */
   spot: z.boolean().optional(),
-  /** Autoscaling on CPU and request count. @default fixed desiredCount */
+  /**
+   * With Spot: this many tasks run on regular Fargate and the rest on Spot, so a
+   * Spot reclaim never takes the service to zero.
+   * @default 1 when the service runs at least one task, else 0
+   */
+  onDemandBase: z.number().int().min(0).optional(),
+  /** Autoscaling on CPU, memory and request count. @default fixed desiredCount */
   autoscaling: AutoscalingSchema.optional(),
 };
 
-function checkSize(s: { cpu?: number | undefined; memoryMiB?: number | undefined }, ctx: z.core.$RefinementCtx): void {
-  const problem = fargateSizeProblem(s.cpu ?? DEFAULT_CPU, s.memoryMiB ?? DEFAULT_MEMORY_MIB);
-  if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['memoryMiB'], message: problem });
+type SizingInput = { cpu?: number | undefined; memoryMiB?: number | undefined; desiredCount?: number | undefined; onDemandBase?: number | undefined; autoscaling?: { maxCount: number } | undefined };
+
+function checkSizing(s: SizingInput, ctx: z.core.$RefinementCtx): void {
+  // Memory left out is derived from the task's children (src/deploy/memory.ts); only a given size is checked here.
+  if (s.memoryMiB !== undefined) {
+    const problem = fargateSizeProblem(s.cpu ?? DEFAULT_CPU, s.memoryMiB);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['memoryMiB'], message: problem });
+  } else if (FARGATE_SIZES[s.cpu ?? DEFAULT_CPU] === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['cpu'], message: fargateSizeProblem(s.cpu ?? DEFAULT_CPU, DEFAULT_MEMORY_MIB)! });
+  }
+  if (s.desiredCount !== undefined && s.autoscaling !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['desiredCount'],
+      message: 'give desiredCount for a fixed number of tasks or autoscaling for a range, not both (with autoscaling the count is autoscaling.minCount..maxCount)',
+    });
+  }
+  const most = s.autoscaling?.maxCount ?? s.desiredCount ?? 1;
+  if (s.onDemandBase !== undefined && s.onDemandBase > most) {
+    ctx.addIssue({ code: 'custom', path: ['onDemandBase'], message: `the service never runs more than ${most} task${most === 1 ? '' : 's'}; set it to at most ${most}` });
+  }
 }
 
 /** Deploy settings of one server (`servers.<name>.deploy`). */
 export const ServerDeploySchema = z
   .object({
     ...ServiceSizingShape,
-    /** IAM statements of this server's task role (the role the server's own AWS calls use). @default none */
+    /**
+     * IAM statements of this server's task role: the server's own AWS calls use
+     * it (the gateway passes the task's credential variables to the children).
+     * @default none: the task role has no permissions
+     */
     taskPolicyStatements: z.array(PolicyStatementSchema).default([]),
+    /**
+     * Memory one child process of this server uses, in MiB; sizes the task and
+     * caps the sessions a task accepts (see docs/DEPLOY.md, "Sizing").
+     * @default 96 (Node.js MCP servers measured at 67-90 MiB idle)
+     */
+    childMemoryMiB: z.number().int().min(16).max(16_384).optional(),
+    /**
+     * Whether the server needs to reach the internet (a fetch or search server).
+     * Private subnets without NAT give no way out, so such a layout is refused.
+     * @default known for common packages, else true
+     */
+    internetEgress: z.boolean().optional(),
+    /**
+     * Names in `env` that hold no secret although their name suggests one (such as
+     * AUTH_MODE); every other secret-looking literal is refused at synth.
+     * @default none
+     */
+    plainEnv: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'an environment variable name' })).default([]),
+    /**
+     * Priority of this server's listener rule (1-50000), for the rare case where
+     * two server names hash to the same one; synth names both servers then.
+     * @default derived from the server name
+     */
+    listenerPriority: z.number().int().min(1).max(50_000).optional(),
   })
   .strict()
-  .superRefine(checkSize);
+  .superRefine(checkSizing);
 
-/** A Secrets Manager secret injected into tasks as an environment variable. */
+/** A Secrets Manager secret or an SSM SecureString parameter, injected into tasks as an environment variable. */
 export const SecretRefSchema = z
   .object({
     /** Name of the secret (the execution role may read `name-??????`). */
     secretName: z.string().min(1).optional(),
     /** Full ARN of the secret. */
     secretArn: z.string().regex(/^arn:aws[a-z-]*:secretsmanager:/, { message: 'must be a Secrets Manager ARN (arn:aws:secretsmanager:...)' }).optional(),
-    /** JSON key inside the secret. @default the whole secret string */
+    /** Name of an SSM Parameter Store parameter (SecureString), such as /mcp-fleet/api-key. */
+    parameterName: z.string().regex(/^\/?[A-Za-z0-9_.\-/]+$/, { message: 'an SSM parameter name, such as /mcp-fleet/api-key' }).optional(),
+    /** JSON key inside the secret (Secrets Manager only). @default the whole secret string */
     field: z.string().min(1).optional(),
   })
   .strict()
-  .refine((s) => (s.secretName === undefined) !== (s.secretArn === undefined), {
-    message: 'give exactly one of secretName or secretArn',
-  });
+  .refine((s) => [s.secretName, s.secretArn, s.parameterName].filter((v) => v !== undefined).length === 1, {
+    message: 'give exactly one of secretName, secretArn (Secrets Manager) or parameterName (SSM Parameter Store)',
+  })
+  .refine((s) => s.field === undefined || s.parameterName === undefined, { message: 'field selects a JSON key of a Secrets Manager secret; an SSM parameter has none' });
 
 /** Fleet-wide deploy settings (`deploy:`). */
 export const DeploySchema = z
@@ -124,8 +196,8 @@ export const DeploySchema = z
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { message: 'a region looks like us-east-1' }).optional(),
     /** `service-per-server` isolates each server; `packed` runs all in one service to save money. */
     layout: z.enum(['service-per-server', 'packed']).default('service-per-server'),
-    /** Size of the one service of the `packed` layout. @default cpu 512, memoryMiB 1024 */
-    packed: z.object(ServiceSizingShape).strict().superRefine(checkSize).default({ cpu: 512, memoryMiB: 1024 }),
+    /** Size of the one service of the `packed` layout. @default cpu 512, memory derived from the children */
+    packed: z.object(ServiceSizingShape).strict().superRefine(checkSizing).default({ cpu: DEFAULT_PACKED_CPU }),
     /** Fleet default for Fargate Spot. */
     spot: z.boolean().default(true),
     /** Domain for HTTPS and host routing. @default none: path routing over HTTP on the load balancer's DNS name */
@@ -137,10 +209,20 @@ export const DeploySchema = z
         hostedZoneId: z.string().min(1).optional(),
         /** An existing ACM certificate covering every host name (you then point DNS at the load balancer). */
         certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:/, { message: 'must be an ACM certificate ARN (arn:aws:acm:...)' }).optional(),
+        /**
+         * Names of the created certificate: `wildcard` covers the domain and
+         * `*.<domain>`, so adding a server never re-issues it; `hostnames` lists
+         * every host name (ACM allows 10 names by default).
+         * @default wildcard
+         */
+        certificateNames: z.enum(['wildcard', 'hostnames']).optional(),
       })
       .strict()
       .refine((d) => d.hostedZoneId !== undefined || d.certificateArn !== undefined, {
         message: 'give hostedZoneId (a certificate is created) or certificateArn (an existing certificate), or both',
+      })
+      .refine((d) => d.certificateArn === undefined || d.certificateNames === undefined, {
+        message: 'certificateNames shapes a certificate the stack creates; with certificateArn the stack creates none, so remove one of them',
       })
       .optional(),
     /** The Application Load Balancer. */
@@ -150,13 +232,13 @@ export const DeploySchema = z
         internal: z.boolean().default(false),
         /** Source CIDRs allowed to reach the load balancer. @default anywhere (internet-facing) or the VPC (internal) */
         allowedCidrs: z.array(z.string().regex(/^[0-9a-fA-F.:]+\/\d{1,3}$/, { message: 'a CIDR looks like 203.0.113.0/24' })).optional(),
-        /** Idle timeout; SSE streams need a long one (the gateway sends keep-alives). */
-        idleTimeoutSeconds: z.number().int().min(60).max(4000).default(3600),
+        /** Idle timeout: below gateway.httpKeepAliveSeconds and above gateway.sseKeepAliveSeconds (see `timeouts.ts`). */
+        idleTimeoutSeconds: z.number().int().min(1).max(4000).default(LOAD_BALANCER_IDLE_TIMEOUT_SECONDS),
         /** S3 bucket name for access logs. @default no access logs */
         accessLogsBucket: z.string().min(3).optional(),
       })
       .strict()
-      .default({ internal: false, idleTimeoutSeconds: 3600 }),
+      .default({ internal: false, idleTimeoutSeconds: LOAD_BALANCER_IDLE_TIMEOUT_SECONDS }),
     /** The VPC. */
     network: z
       .object({
@@ -183,17 +265,33 @@ export const DeploySchema = z
       .object({
         /** An existing image instead of building one; build it from the context `synth` stages in cdk.out/asset.<hash>/. */
         uri: z.string().min(1).optional(),
-        /** Node.js major version of the image. */
-        nodeVersion: z.string().regex(/^\d+$/).default('22'),
+        /** Node.js major version of the image (the base is `node:<nodeVersion>-bookworm-slim`). */
+        nodeVersion: z.string().regex(/^\d+$/).default(DEFAULT_NODE_VERSION),
         /** uv version installed in the image. */
-        uvVersion: z.string().regex(/^\d+\.\d+\.\d+$/).default('0.9.5'),
+        uvVersion: z.string().regex(/^\d+\.\d+\.\d+$/).default(DEFAULT_UV_VERSION),
+        /**
+         * The base image, pinned by digest (`node:22-bookworm-slim@sha256:...`).
+         * @default the pinned digest mcp-fleet ships for the default nodeVersion
+         */
+        baseImage: z.string().regex(PINNED_IMAGE, { message: 'pin it by digest: name:tag@sha256:<64 hex digits>, from `docker buildx imagetools inspect name:tag`' }).optional(),
+        /**
+         * The uv image the `uv` binary is copied from, pinned by digest.
+         * @default the pinned digest mcp-fleet ships for the default uvVersion
+         */
+        uvImage: z.string().regex(PINNED_IMAGE, { message: 'pin it by digest: ghcr.io/astral-sh/uv:<version>@sha256:<64 hex digits>' }).optional(),
         /** Python version uv installs for PyPI servers. */
         pythonVersion: z.string().regex(/^\d+\.\d+$/).default('3.12'),
+        /**
+         * Resolve PyPI servers' dependencies as they were at this moment (uv
+         * `--exclude-newer`), so two builds install the same tree.
+         * @default none: each build resolves afresh (synth warns)
+         */
+        pythonResolvedAt: z.string().regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}Z)?$/, { message: 'a date such as 2026-11-01 or 2026-11-01T00:00:00Z' }).optional(),
         /** CPU architecture of tasks and image. */
         architecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
       })
       .strict()
-      .default({ nodeVersion: '22', uvVersion: '0.9.5', pythonVersion: '3.12', architecture: 'x86_64' }),
+      .default({ nodeVersion: DEFAULT_NODE_VERSION, uvVersion: DEFAULT_UV_VERSION, pythonVersion: '3.12', architecture: 'x86_64' }),
     /** Every `${NAME}` the config references, mapped to a Secrets Manager secret. */
     secrets: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'an environment variable name' }), SecretRefSchema).default({}),
     /** Logs, dashboard and alarms. */
@@ -213,9 +311,16 @@ export const DeploySchema = z
         alarmTopicArn: z.string().regex(/^arn:aws[a-z-]*:sns:/).optional(),
         /** Alarm when more than this percentage of requests get a 5xx. */
         max5xxPercent: z.number().positive().max(100).default(5),
+        /** Alarm when a service's memory stays above this percentage (children start failing near 100). */
+        maxMemoryPercent: z.number().min(10).max(100).default(90),
+        /**
+         * CloudWatch Container Insights on the cluster: per-task metrics, billed as
+         * custom metrics (about $26 a month for the reference fleet; `mcp-fleet cost` shows it).
+         */
+        containerInsights: z.boolean().default(false),
       })
       .strict()
-      .default({ logRetentionDays: 30, dashboard: true, max5xxPercent: 5 }),
+      .default({ logRetentionDays: 30, dashboard: true, max5xxPercent: 5, maxMemoryPercent: 90, containerInsights: false }),
   })
   .strict();
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AuthSchema, authServerReferenceIssues, LimitsSchema, MetricsSchema } from './auth-schema.js';
 import { DeploySchema, ServerDeploySchema } from './deploy-schema.js';
+import { GATEWAY_HTTP_KEEP_ALIVE_SECONDS, SSE_KEEP_ALIVE_SECONDS } from './timeouts.js';
 
 /**
  * The config schema: the single source of truth for the types of an mcp-fleet
@@ -117,12 +118,12 @@ export const GatewaySchema = z
     allowedOrigins: z.array(z.string().min(1)).default([]),
     /** A client session with no request for this long is ended and its child stopped. */
     sessionIdleTimeoutSeconds: z.number().positive().default(900),
-    /** Interval of SSE keep-alive comments (a load balancer drops idle connections after 60 s). */
-    sseKeepAliveSeconds: z.number().positive().default(15),
+    /** Interval of SSE keep-alive comments; below the load balancer's idle timeout (see `timeouts.ts`). */
+    sseKeepAliveSeconds: z.number().positive().default(SSE_KEEP_ALIVE_SECONDS),
     /** Time allowed for a drain on SIGTERM before children are killed and the process exits. */
     shutdownGraceSeconds: z.number().positive().default(25),
-    /** Node's HTTP keep-alive timeout; keep it above the load balancer's idle timeout. */
-    httpKeepAliveSeconds: z.number().positive().default(65),
+    /** Node's HTTP keep-alive timeout; above the load balancer's idle timeout (see `timeouts.ts`). */
+    httpKeepAliveSeconds: z.number().positive().default(GATEWAY_HTTP_KEEP_ALIVE_SECONDS),
     /** Largest accepted request body. */
     maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
     /**

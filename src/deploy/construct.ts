@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Aspects, CfnOutput, Duration, RemovalPolicy, Stack, Token, type IAspect } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -15,8 +15,9 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import type { FleetConfig } from '../config/schema.js';
 import { FleetError } from '../errors.js';
 import { containerCommand } from './image.js';
@@ -58,12 +59,18 @@ export interface McpFleetProps {
 /** Seconds a replica's A record may be cached: short, so a replaced task stops being a peer quickly. */
 export const PEER_DNS_TTL_SECONDS = 10;
 
+/** Where the task's writable scratch volume is mounted; the rest of the root filesystem is read-only. */
+export const TMP_MOUNT = '/tmp';
+
 /** One deployed ECS service and what fronts it. */
 export interface McpFleetService {
   readonly plan: ServicePlan;
   readonly service: ecs.FargateService;
   readonly taskDefinition: ecs.FargateTaskDefinition;
+  /** The target group of the service's first server (the only one unless packed). */
   readonly targetGroup: elbv2.ApplicationTargetGroup;
+  /** One target group per server, each health-checked at that server's `/ready/<server>`. */
+  readonly targetGroups: ReadonlyMap<string, elbv2.ApplicationTargetGroup>;
   readonly logGroup: logs.LogGroup;
   readonly taskRole: iam.Role;
   /** `host:port` whose A records are this service's replicas (the value of `MCP_FLEET_PEERS_DNS`). */
@@ -115,9 +122,12 @@ export class McpFleet extends Construct {
     this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc: this.vpc,
       enableFargateCapacityProviders: true,
-      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+      // Explicit either way, so an account-level default cannot turn on a bill the config did not ask for.
+      containerInsightsV2: deploy.observability.containerInsights ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
     });
     this.cluster.addDefaultCapacityProviderStrategy([{ capacityProvider: deploy.spot ? 'FARGATE_SPOT' : 'FARGATE', weight: 1 }]);
+    // The capacity provider associations only exist once the cluster's aspect ran at synthesis; services must wait for them.
+    Aspects.of(this).add(new ServicesAfterCapacityProviders(this.cluster), { priority: 800 });
 
     // Replicas find each other by DNS: each service's tasks are A records under this namespace.
     const namespaceName = props.namespaceName ?? defaultNamespaceName(Stack.of(this).stackName);
@@ -168,13 +178,13 @@ export class McpFleet extends Construct {
       if (domain.hostedZoneId !== undefined) {
         zone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', { hostedZoneId: domain.hostedZoneId, zoneName: domain.name });
       }
-      const hostnames = this.plan.routes.flatMap((r) => r.hostnames);
+      const names = this.plan.certificate;
       const certificate =
-        domain.certificateArn !== undefined
-          ? acm.Certificate.fromCertificateArn(this, 'Certificate', domain.certificateArn)
+        domain.certificateArn !== undefined || names === undefined
+          ? acm.Certificate.fromCertificateArn(this, 'Certificate', domain.certificateArn!)
           : new acm.Certificate(this, 'Certificate', {
-              domainName: domain.name,
-              subjectAlternativeNames: hostnames.filter((h) => h !== domain.name),
+              domainName: names.domainName,
+              subjectAlternativeNames: [...names.subjectAlternativeNames],
               validation: acm.CertificateValidation.fromDns(zone),
             });
       this.listener = this.loadBalancer.addListener('Https', {
@@ -233,8 +243,10 @@ export class McpFleet extends Construct {
           cpuArchitecture: deploy.image.architecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
         },
       });
+      // The root filesystem is read-only; children and the gateway write to this task-local scratch volume only.
+      taskDefinition.addVolume({ name: 'tmp' });
       const peersDns = `${svc.id}.${namespaceName}:${this.plan.port}`;
-      taskDefinition.addContainer('gateway', {
+      const container = taskDefinition.addContainer('gateway', {
         image,
         command: containerCommand(this.plan, svc.id, svc.servers),
         portMappings: [{ containerPort: this.plan.port, name: 'mcp' }],
@@ -245,6 +257,10 @@ export class McpFleet extends Construct {
         ),
         logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: svc.id }),
         stopTimeout,
+        readonlyRootFilesystem: true,
+        // An init process as PID 1 reaps the children's orphans (a server's own subprocesses) and forwards SIGTERM.
+        linuxParameters: new ecs.LinuxParameters(this, `${sid}LinuxParameters`, { initProcessEnabled: true }),
+        // About the gateway process only: a broken server shows in its own target group, never kills the task.
         healthCheck: {
           command: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${this.plan.port}/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`],
           interval: Duration.seconds(15),
@@ -253,6 +269,7 @@ export class McpFleet extends Construct {
           retries: 3,
         },
       });
+      container.addMountPoints({ containerPath: TMP_MOUNT, sourceVolume: 'tmp', readOnly: false });
       const taskSecurityGroup = new ec2.SecurityGroup(this, `${sid}SecurityGroup`, {
         vpc: this.vpc,
         // Kept as first deployed although replicas now also admit each other: a new description would replace the group.
@@ -262,8 +279,9 @@ export class McpFleet extends Construct {
       const service = new ecs.FargateService(this, `${sid}Service`, {
         cluster: this.cluster,
         taskDefinition,
-        desiredCount: svc.autoscaling?.minCount ?? svc.desiredCount,
-        capacityProviderStrategies: [{ capacityProvider: svc.spot ? 'FARGATE_SPOT' : 'FARGATE', weight: 1 }],
+        // With autoscaling the count is left to it: a template count would reset a scaled-out service on every deploy.
+        ...(svc.autoscaling === undefined ? { desiredCount: svc.desiredCount } : {}),
+        capacityProviderStrategies: capacityProviderStrategy(svc),
         circuitBreaker: { enable: true, rollback: true },
         minHealthyPercent: 100,
         maxHealthyPercent: 200,
@@ -279,44 +297,53 @@ export class McpFleet extends Construct {
           dnsTtl: Duration.seconds(PEER_DNS_TTL_SECONDS),
         },
       });
+      if (svc.autoscaling !== undefined) (service.node.defaultChild as ecs.CfnService).addPropertyDeletionOverride('DesiredCount');
       for (const endpoint of this.interfaceEndpoints) endpoint.connections.allowDefaultPortFrom(taskSecurityGroup, `HTTPS from mcp-fleet service ${svc.id}`);
       taskSecurityGroup.addIngressRule(lbSecurityGroup, ec2.Port.tcp(this.plan.port), 'gateway port from the load balancer');
       lbSecurityGroup.addEgressRule(taskSecurityGroup, ec2.Port.tcp(this.plan.port), `to mcp-fleet service ${svc.id}`);
       // A replica forwards a request for a session it does not own to the owner, over plain HTTP inside the VPC.
       taskSecurityGroup.addIngressRule(taskSecurityGroup, ec2.Port.tcp(this.plan.port), `gateway port from other replicas of mcp-fleet service ${svc.id}`);
 
-      const targetGroup = new elbv2.ApplicationTargetGroup(this, `${sid}Targets`, {
-        vpc: this.vpc,
-        port: this.plan.port,
-        protocol: elbv2.ApplicationProtocol.HTTP,
-        targetType: elbv2.TargetType.IP,
-        targets: [service.loadBalancerTarget({ containerName: 'gateway', containerPort: this.plan.port })],
-        deregistrationDelay: stopTimeout,
-        healthCheck: { path: '/ready', healthyHttpCodes: '200', interval: Duration.seconds(15), timeout: Duration.seconds(5), healthyThresholdCount: 2, unhealthyThresholdCount: 3 },
-      });
+      // One target group per server, health-checked at that server's readiness: in a packed task a broken
+      // server fails only its own group, and its healthy neighbours keep serving.
+      const targetGroups = new Map<string, elbv2.ApplicationTargetGroup>();
+      for (const route of this.plan.routes.filter((r) => r.service === svc.id)) {
+        const tgId = this.plan.deploy.layout === 'packed' ? pascalCase(route.server) : sid;
+        targetGroups.set(
+          route.server,
+          new elbv2.ApplicationTargetGroup(this, `${tgId}Targets`, {
+            vpc: this.vpc,
+            port: this.plan.port,
+            protocol: elbv2.ApplicationProtocol.HTTP,
+            targetType: elbv2.TargetType.IP,
+            targets: [service.loadBalancerTarget({ containerName: 'gateway', containerPort: this.plan.port })],
+            deregistrationDelay: stopTimeout,
+            healthCheck: { path: route.healthCheckPath, healthyHttpCodes: '200', interval: Duration.seconds(15), timeout: Duration.seconds(5), healthyThresholdCount: 2, unhealthyThresholdCount: 3 },
+          }),
+        );
+      }
 
-      services.push({ plan: svc, service, taskDefinition, targetGroup, logGroup, taskRole, peersDns });
+      services.push({ plan: svc, service, taskDefinition, targetGroup: [...targetGroups.values()][0]!, targetGroups, logGroup, taskRole, peersDns });
     }
     this.services = services;
 
-    // Routing: a host-header rule per server with host names, else a path rule.
+    // Routing: a host-header rule per server with host names, else a path rule; priorities come from the plan,
+    // derived from each server's name so that adding or reordering servers moves no rule.
     const serverUrls: Record<string, string> = {};
-    let priority = 1;
     const scheme = this.plan.https ? 'https' : 'http';
     const pathHost = publicHost ?? this.loadBalancer.loadBalancerDnsName;
     for (const route of this.plan.routes) {
-      const target = services.find((s) => s.plan.id === route.service)!;
+      const target = services.find((s) => s.plan.id === route.service)!.targetGroups.get(route.server)!;
       const rid = pascalCase(route.server);
+      for (const rule of route.rules) {
+        new elbv2.ApplicationListenerRule(this, rule.id, {
+          listener: this.listener,
+          priority: rule.priority,
+          conditions: [rule.hostnames.length > 0 ? elbv2.ListenerCondition.hostHeaders([...rule.hostnames]) : elbv2.ListenerCondition.pathPatterns([`/servers/${route.server}/*`])],
+          action: elbv2.ListenerAction.forward([target]),
+        });
+      }
       if (route.hostnames.length > 0) {
-        // ALB allows 5 condition values per rule.
-        for (let i = 0; i < route.hostnames.length; i += 5) {
-          new elbv2.ApplicationListenerRule(this, `${rid}HostRule${i === 0 ? '' : i / 5}`, {
-            listener: this.listener,
-            priority: priority++,
-            conditions: [elbv2.ListenerCondition.hostHeaders(route.hostnames.slice(i, i + 5))],
-            action: elbv2.ListenerAction.forward([target.targetGroup]),
-          });
-        }
         serverUrls[route.server] = `https://${route.hostnames[0]}/mcp`;
         if (zone !== undefined) {
           route.hostnames.forEach((host, i) => {
@@ -328,12 +355,6 @@ export class McpFleet extends Construct {
           });
         }
       } else {
-        new elbv2.ApplicationListenerRule(this, `${rid}PathRule`, {
-          listener: this.listener,
-          priority: priority++,
-          conditions: [elbv2.ListenerCondition.pathPatterns([`/servers/${route.server}/*`])],
-          action: elbv2.ListenerAction.forward([target.targetGroup]),
-        });
         serverUrls[route.server] = `${scheme}://${pathHost}/servers/${route.server}/mcp`;
       }
     }
@@ -347,6 +368,8 @@ export class McpFleet extends Construct {
       if (svc.autoscaling === undefined) continue;
       const scaling = service.autoScaleTaskCount({ minCapacity: svc.autoscaling.minCount, maxCapacity: svc.autoscaling.maxCount });
       scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: svc.autoscaling.cpuTargetPercent });
+      // Children are memory-bound: a task fills its memory with sessions long before its CPU.
+      scaling.scaleOnMemoryUtilization('Memory', { targetUtilizationPercent: svc.autoscaling.memoryTargetPercent });
       if (svc.autoscaling.requestsPerTarget !== undefined) {
         scaling.scaleOnRequestCount('Requests', { requestsPerTarget: svc.autoscaling.requestsPerTarget, targetGroup });
       }
@@ -403,6 +426,10 @@ export class McpFleet extends Construct {
     for (const [name, ref] of Object.entries(this.plan.deploy.secrets)) {
       if (!used.has(name)) continue;
       const id = `Secret${pascalCase(name.toLowerCase())}`;
+      if (ref.parameterName !== undefined) {
+        out.set(name, ecs.Secret.fromSsmParameter(ssm.StringParameter.fromSecureStringParameterAttributes(this, id, { parameterName: ref.parameterName })));
+        continue;
+      }
       const secret =
         ref.secretArn !== undefined
           ? secretsmanager.Secret.fromSecretCompleteArn(this, id, ref.secretArn)
@@ -439,10 +466,35 @@ export class McpFleet extends Construct {
     );
     for (const s of this.services) {
       const sid = pascalCase(s.plan.id);
+      for (const [server, targetGroup] of s.targetGroups) {
+        const tid = pascalCase(server);
+        alarms.push(
+          targetGroup.metrics.unhealthyHostCount({ period, statistic: 'Maximum' }).createAlarm(this, `${tid}UnhealthyHostsAlarm`, {
+            alarmDescription: `Server ${server} has tasks failing /ready/${server}`,
+            threshold: 0,
+            evaluationPeriods: 3,
+            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          }),
+        );
+        // UnHealthyHostCount stays at 0 when every task is gone; this one speaks then.
+        if (s.plan.minTasks >= 1) {
+          alarms.push(
+            targetGroup.metrics.healthyHostCount({ period, statistic: 'Minimum' }).createAlarm(this, `${tid}NoHealthyHostAlarm`, {
+              alarmDescription: `Server ${server} has no healthy task: its endpoint is down`,
+              threshold: 1,
+              evaluationPeriods: 2,
+              comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+              // The load balancer reports host counts every minute; silence means the group lost its targets.
+              treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+            }),
+          );
+        }
+      }
       alarms.push(
-        s.targetGroup.metrics.unhealthyHostCount({ period, statistic: 'Maximum' }).createAlarm(this, `${sid}UnhealthyHostsAlarm`, {
-          alarmDescription: `Service ${s.plan.id} has targets failing /ready`,
-          threshold: 0,
+        s.service.metricMemoryUtilization({ period, statistic: 'Maximum' }).createAlarm(this, `${sid}MemoryAlarm`, {
+          alarmDescription: `Service ${s.plan.id} uses more than ${obs.maxMemoryPercent}% of its task memory: children start failing near 100% (raise memoryMiB or autoscale)`,
+          threshold: obs.maxMemoryPercent,
           evaluationPeriods: 3,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -490,26 +542,38 @@ export class McpFleet extends Construct {
       }),
       new cloudwatch.GraphWidget({ title: 'Target response time (p90)', left: [lb.targetResponseTime({ period, statistic: 'p90' })], width: 8 }),
     );
-    dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: 'Healthy hosts', left: perService((s) => s.targetGroup.metrics.healthyHostCount({ period, label: s.plan.id })), width: 6 }),
+    const healthy = this.services.flatMap((s) => [...s.targetGroups].map(([server, tg]) => tg.metrics.healthyHostCount({ period, statistic: 'Minimum', label: server })));
+    const widgets: cloudwatch.IWidget[] = [
+      new cloudwatch.GraphWidget({ title: 'Healthy tasks per server', left: healthy, leftAnnotations: [{ value: 1, label: 'alarm below' }], width: 6 }),
       new cloudwatch.GraphWidget({ title: 'CPU %', left: perService((s) => s.service.metricCpuUtilization({ period, label: s.plan.id })), width: 6 }),
-      new cloudwatch.GraphWidget({ title: 'Memory %', left: perService((s) => s.service.metricMemoryUtilization({ period, label: s.plan.id })), width: 6 }),
       new cloudwatch.GraphWidget({
-        title: 'Running tasks',
-        left: perService(
-          (s) =>
-            new cloudwatch.Metric({
-              namespace: 'ECS/ContainerInsights',
-              metricName: 'RunningTaskCount',
-              dimensionsMap: { ClusterName: this.cluster.clusterName, ServiceName: s.service.serviceName },
-              period,
-              statistic: 'Average',
-              label: s.plan.id,
-            }),
-        ),
+        title: 'Memory % (max)',
+        left: perService((s) => s.service.metricMemoryUtilization({ period, statistic: 'Maximum', label: s.plan.id })),
+        leftAnnotations: [{ value: obs.maxMemoryPercent, label: 'alarm above' }],
         width: 6,
       }),
-    );
+    ];
+    // Task counts come from Container Insights only; without it the healthy-task graph shows the same thing per server.
+    if (obs.containerInsights) {
+      widgets.push(
+        new cloudwatch.GraphWidget({
+          title: 'Running tasks',
+          left: perService(
+            (s) =>
+              new cloudwatch.Metric({
+                namespace: 'ECS/ContainerInsights',
+                metricName: 'RunningTaskCount',
+                dimensionsMap: { ClusterName: this.cluster.clusterName, ServiceName: s.service.serviceName },
+                period,
+                statistic: 'Average',
+                label: s.plan.id,
+              }),
+          ),
+          width: 6,
+        }),
+      );
+    }
+    dashboard.addWidgets(...widgets);
     dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms, width: 24 }));
   }
 
@@ -527,6 +591,36 @@ export class McpFleet extends Construct {
     for (const [server, url] of Object.entries(this.serverUrls)) {
       new CfnOutput(scope, `${pascalCase(server)}UrlOutput`, { key: OutputKeys.serverUrl(server), value: url, description: `MCP endpoint of ${server}` });
     }
+  }
+}
+
+/**
+ * The capacity provider strategy of a service: with Spot, the first
+ * `onDemandBase` tasks on regular Fargate and the rest on Spot; without, all regular.
+ */
+export function capacityProviderStrategy(svc: ServicePlan): ecs.CapacityProviderStrategy[] {
+  if (!svc.spot) return [{ capacityProvider: 'FARGATE', weight: 1 }];
+  if (svc.onDemandBase === 0) return [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }];
+  return [
+    { capacityProvider: 'FARGATE', base: svc.onDemandBase, weight: 0 },
+    { capacityProvider: 'FARGATE_SPOT', weight: 1 },
+  ];
+}
+
+/**
+ * Makes every ECS service of the fleet depend on the cluster's capacity provider
+ * associations, so CloudFormation never creates a service before its capacity
+ * providers are associated, nor deletes the associations while a service still
+ * uses them. The associations are made by the cluster's own aspect, so this one
+ * runs after it (a higher priority number).
+ */
+class ServicesAfterCapacityProviders implements IAspect {
+  constructor(private readonly cluster: ecs.Cluster) {}
+
+  visit(node: IConstruct): void {
+    if (!(node instanceof ecs.CfnService)) return;
+    const associations = this.cluster.node.children.find((c): c is ecs.CfnClusterCapacityProviderAssociations => c instanceof ecs.CfnClusterCapacityProviderAssociations);
+    if (associations !== undefined) node.node.addDependency(associations);
   }
 }
 

@@ -1,4 +1,3 @@
-import { DEFAULT_CPU, DEFAULT_MEMORY_MIB } from '../config/deploy-schema.js';
 import { FleetError } from '../errors.js';
 import type { DeployPlan, ServicePlan } from './plan.js';
 
@@ -41,6 +40,8 @@ export interface RegionPrices {
   readonly alarmMonth: number;
   /** CloudWatch dashboard, per month (past the free three). */
   readonly dashboardMonth: number;
+  /** CloudWatch custom metric, per metric-month (first 10,000 metrics); Container Insights metrics are billed so. */
+  readonly metricMonth: number;
 }
 
 const US: RegionPrices = {
@@ -56,7 +57,17 @@ const US: RegionPrices = {
   secretMonth: 0.4,
   alarmMonth: 0.1,
   dashboardMonth: 3,
+  metricMonth: 0.3,
 };
+
+/**
+ * Metrics Container Insights (standard) publishes for ECS on Fargate, counted
+ * from its metric list: per cluster (CPU, memory, network, storage, ephemeral
+ * storage, task and service counts), and per service and per task definition
+ * family (the same resource metrics; the service adds desired, running and
+ * pending task, deployment and task set counts).
+ */
+export const CONTAINER_INSIGHTS_METRICS = { perCluster: 11, perService: 15, perTaskFamily: 10 } as const;
 
 /** List prices per region, as of {@link PRICE_DATE}. */
 export const PRICES: Readonly<Record<string, RegionPrices>> = {
@@ -90,8 +101,11 @@ export interface CostEstimate {
   readonly priceDate: string;
   readonly lines: readonly CostLine[];
   readonly totalUsd: number;
-  /** The same fleet with every service on demand, on Spot, and packed into `deploy.packed`. */
-  readonly alternatives: { readonly allOnDemandUsd: number; readonly allSpotUsd: number; readonly packedUsd: number };
+  /**
+   * The same fleet with every task on demand, every task on Spot (no on-demand
+   * base), and packed into `deploy.packed` (undefined when the servers do not fit one task).
+   */
+  readonly alternatives: { readonly allOnDemandUsd: number; readonly allSpotUsd: number; readonly packedUsd: number | undefined };
   /** What the estimate leaves out. */
   readonly notes: readonly string[];
 }
@@ -103,7 +117,16 @@ export function fargateTaskMonthlyUsd(prices: RegionPrices, cpu: number, memoryM
 }
 
 function tasksOf(s: ServicePlan): number {
-  return s.autoscaling?.minCount ?? s.desiredCount;
+  return s.minTasks;
+}
+
+/**
+ * Alarms the construct creates for these services: per service a memory alarm;
+ * per server (target group) an unhealthy-hosts alarm and, when the service runs
+ * at least one task, a no-healthy-host alarm; plus the fleet's 5xx rate and task restarts.
+ */
+export function alarmCount(services: readonly ServicePlan[]): number {
+  return services.reduce((n, s) => n + 1 + s.servers.length * (s.minTasks >= 1 ? 2 : 1), 2);
 }
 
 function computeLines(plan: DeployPlan, services: readonly ServicePlan[], prices: RegionPrices, a: Required<CostAssumptions>): CostLine[] {
@@ -111,11 +134,13 @@ function computeLines(plan: DeployPlan, services: readonly ServicePlan[], prices
   const lines: CostLine[] = [];
   for (const s of services) {
     const tasks = tasksOf(s);
-    const each = fargateTaskMonthlyUsd(prices, s.cpu, s.memoryMiB, s.spot);
+    const onDemand = s.spot ? Math.min(s.onDemandBase, tasks) : tasks;
+    const spot = tasks - onDemand;
+    const kinds = [onDemand > 0 ? `${onDemand} on-demand` : '', spot > 0 ? `${spot} Spot` : ''].filter((k) => k !== '').join(' + ') || '0';
     lines.push({
-      item: `Fargate ${s.spot ? 'Spot' : 'on-demand'}: ${s.id}`,
-      detail: `${tasks} × ${s.cpu / 1024} vCPU, ${s.memoryMiB / 1024} GB${s.autoscaling ? ` (autoscaling ${s.autoscaling.minCount}-${s.autoscaling.maxCount}, at minimum)` : ''}`,
-      monthlyUsd: tasks * each,
+      item: `Fargate: ${s.id}`,
+      detail: `${kinds} × ${s.cpu / 1024} vCPU, ${s.memoryMiB / 1024} GB${s.autoscaling ? ` (autoscaling ${s.autoscaling.minCount}-${s.autoscaling.maxCount}, at minimum)` : ''}`,
+      monthlyUsd: onDemand * fargateTaskMonthlyUsd(prices, s.cpu, s.memoryMiB, false) + spot * fargateTaskMonthlyUsd(prices, s.cpu, s.memoryMiB, true),
     });
   }
   lines.push({ item: 'Application Load Balancer', detail: `1 ALB + ${a.lcu} LCU average`, monthlyUsd: (prices.albHour + a.lcu * prices.lcuHour) * HOURS_PER_MONTH });
@@ -132,7 +157,7 @@ function computeLines(plan: DeployPlan, services: readonly ServicePlan[], prices
     detail: `${logGb} GB/month ingested, kept ${plan.deploy.observability.logRetentionDays} days`,
     monthlyUsd: logGb * prices.logsIngestGb + logGb * Math.min(plan.deploy.observability.logRetentionDays / 30, 12) * prices.logsStoreGbMonth,
   });
-  const alarms = services.length + 2;
+  const alarms = alarmCount(services);
   lines.push({
     item: 'CloudWatch alarms and dashboard',
     detail: `${alarms} alarms${plan.deploy.observability.dashboard ? ' + 1 dashboard' : ''}`,
@@ -141,6 +166,11 @@ function computeLines(plan: DeployPlan, services: readonly ServicePlan[], prices
   // Declared secrets, plus the fleet secret the stack generates to sign session ids.
   const secrets = Object.keys(plan.deploy.secrets).length + 1;
   lines.push({ item: 'Secrets Manager', detail: `${secrets - 1} declared + 1 fleet secret`, monthlyUsd: secrets * prices.secretMonth });
+  if (plan.deploy.observability.containerInsights) {
+    const m = CONTAINER_INSIGHTS_METRICS;
+    const metrics = m.perCluster + services.length * (m.perService + m.perTaskFamily);
+    lines.push({ item: 'Container Insights', detail: `${metrics} metrics (1 cluster, ${services.length} services)`, monthlyUsd: metrics * prices.metricMonth });
+  }
   return lines;
 }
 
@@ -161,20 +191,8 @@ export function estimateMonthlyCost(plan: DeployPlan, region: string, assumption
     azs: assumptions.azs ?? plan.deploy.network.maxAzs,
   };
   const lines = computeLines(plan, plan.services, prices, a);
-  const withSpot = (spot: boolean) => plan.services.map((s) => ({ ...s, spot }));
-  const p = plan.deploy.packed;
-  const allServers = plan.services.flatMap((s) => s.servers);
-  const packed: ServicePlan = {
-    id: 'fleet',
-    servers: allServers,
-    cpu: p.cpu ?? DEFAULT_CPU,
-    memoryMiB: p.memoryMiB ?? DEFAULT_MEMORY_MIB,
-    desiredCount: p.desiredCount ?? 1,
-    spot: p.spot ?? plan.deploy.spot,
-    autoscaling: p.autoscaling,
-    secretNames: [],
-    taskPolicyStatements: [],
-  };
+  const withSpot = (spot: boolean) => plan.services.map((s) => ({ ...s, spot, onDemandBase: 0 }));
+  const packed = plan.packedAlternative;
   return {
     region,
     priceDate: PRICE_DATE,
@@ -183,12 +201,13 @@ export function estimateMonthlyCost(plan: DeployPlan, region: string, assumption
     alternatives: {
       allOnDemandUsd: sum(computeLines(plan, withSpot(false), prices, a)),
       allSpotUsd: sum(computeLines(plan, withSpot(true), prices, a)),
-      packedUsd: sum(computeLines(plan, [packed], prices, a)),
+      packedUsd: packed === undefined ? undefined : sum(computeLines(plan, [packed], prices, a)),
     },
     notes: [
       `List prices of ${PRICE_DATE} (aws.amazon.com/fargate/pricing, /elasticloadbalancing/pricing, /cloudwatch/pricing); check them before you budget.`,
       `Fargate Spot is modelled at ${SPOT_PRICE_FRACTION * 100}% of on-demand; real Spot prices move.`,
-      'Not included: data transfer out, NAT data processing, Container Insights metrics, Route 53 zone ($0.50/month) and queries, Cloud Map service discovery (registered tasks and its private DNS zone), ECR storage.',
+      `Fargate Spot tasks beyond each service's on-demand base (servers.<name>.deploy.onDemandBase, default 1).`,
+      `Not included: data transfer out, NAT data processing${plan.deploy.observability.containerInsights ? ', Container Insights performance log ingestion' : ''}, Route 53 zone ($0.50/month) and queries, Cloud Map service discovery (registered tasks and its private DNS zone), ECR storage.`,
     ],
   };
 }

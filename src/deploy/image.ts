@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -5,6 +6,7 @@ import { stringify as toYaml } from 'yaml';
 import { DeploySchema } from '../config/deploy-schema.js';
 import type { FleetConfig, ServerConfig } from '../config/schema.js';
 import { FleetError } from '../errors.js';
+import { baseImagesOf } from './pins.js';
 import type { DeployPlan } from './plan.js';
 
 /** Where the image keeps preinstalled servers; `/opt/mcp/bin/<server>` is each server's launcher. */
@@ -97,13 +99,16 @@ function scopeAuth(auth: NonNullable<FleetConfig['gateway']['auth']>, servers: r
 }
 
 /** The config as the container reads it: commands point at preinstalled launchers; no deploy section. */
-function containerConfig(config: FleetConfig, installs: readonly ServerInstall[], servers: readonly string[]): string {
+function containerConfig(config: FleetConfig, installs: readonly ServerInstall[], servers: readonly string[], sessionCaps: ReadonlyMap<string, number>): string {
   const out: Record<string, unknown> = {
     version: config.version,
     gateway: { ...config.gateway, host: '0.0.0.0', ...(config.gateway.auth ? { auth: scopeAuth(config.gateway.auth, servers) } : {}) },
     servers: Object.fromEntries(
       servers.map((name) => {
-        const { deploy: _deploy, ...server } = config.servers[name]!;
+        const { deploy: _deploy, ...configured } = config.servers[name]!;
+        // A task accepts only the sessions its memory holds (see memory.ts); past that, 503 + Retry-After.
+        const cap = sessionCaps.get(name);
+        const server = cap === undefined || cap >= configured.maxSessions ? configured : { ...configured, maxSessions: cap };
         const install = installs.find((i) => i.server === name)!;
         if (install.kind === 'as-is') return [name, server];
         return [name, { ...server, command: `${INSTALL_ROOT}/bin/${name}`, args: [...install.args] }];
@@ -187,17 +192,27 @@ function shellQuote(s: string): string {
   return /^[A-Za-z0-9._\-=@/:[\],+]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Options of {@link renderBuildContext}. */
+export interface RenderOptions {
+  /** The gateway comes with its package-lock.json (a git checkout), so the image runs `npm ci`. @default true */
+  readonly gatewayLockfile?: boolean;
+  /** `install/npm/package-lock.json` will be in the context (generated at synth), so the image runs `npm ci`. @default false */
+  readonly serverLockfile?: boolean;
+}
+
 /**
  * Renders the Docker build context of a fleet: a Dockerfile (Node LTS slim + uv,
- * servers preinstalled and pinned, non-root, HEALTHCHECK on /health), the
- * container configs (whole fleet and one per service) and the install manifests.
+ * base images pinned by digest, servers preinstalled and pinned, installed and
+ * run as the non-root `node` user, HEALTHCHECK on /health), the container
+ * configs (whole fleet and one per service) and the install manifests.
  * Pure: writes nothing.
  */
-export function renderBuildContext(config: FleetConfig, plan: DeployPlan, options: { readonly gatewayLockfile?: boolean } = {}): RenderedContext {
+export function renderBuildContext(config: FleetConfig, plan: DeployPlan, options: RenderOptions = {}): RenderedContext {
   const image = (config.deploy ?? DeploySchema.parse({})).image;
   const names = Object.keys(config.servers);
   const installs = names.map((n) => serverInstall(n, config.servers[n]!));
-  const warnings: string[] = [];
+  const bases = baseImagesOf(image);
+  const warnings: string[] = [...bases.warnings];
   for (const i of installs) {
     if (i.kind === 'as-is') {
       warnings.push(`servers.${i.server}: command "${config.servers[i.server]!.command}" is not npx or uvx, so nothing is preinstalled; the image must already provide it`);
@@ -209,6 +224,15 @@ export function renderBuildContext(config: FleetConfig, plan: DeployPlan, option
   }
   const npm = installs.filter((i) => i.kind === 'npm');
   const pypi = installs.filter((i) => i.kind === 'pypi');
+  if (npm.length > 0 && options.serverLockfile !== true) {
+    warnings.push('the npm servers are installed without a lockfile, so their dependencies may differ between builds; let synth generate one (it needs the npm registry)');
+  }
+  if (pypi.length > 0 && image.pythonResolvedAt === undefined) {
+    warnings.push(
+      `deploy.image.pythonResolvedAt: not set, so the dependencies of ${pypi.map((i) => i.name).join(', ')} resolve afresh on each build; set it to today's date (such as ${new Date().toISOString().slice(0, 10)}) to install the same tree every time`,
+    );
+  }
+  const sessionCaps = new Map(plan.services.flatMap((s) => Object.entries(s.sessionCaps)));
 
   const files = new Map<string, string>();
   files.set(
@@ -224,44 +248,54 @@ export function renderBuildContext(config: FleetConfig, plan: DeployPlan, option
     )}\n`,
   );
   files.set('install/link-bins.mjs', LINK_BINS_SCRIPT);
-  files.set('fleet.yaml', containerConfig(config, installs, names));
-  for (const s of plan.services) files.set(`services/${s.id}.yaml`, containerConfig(config, installs, s.servers));
+  files.set('fleet.yaml', containerConfig(config, installs, names, sessionCaps));
+  for (const s of plan.services) files.set(`services/${s.id}.yaml`, containerConfig(config, installs, s.servers, sessionCaps));
   files.set('.dockerignore', '**/.git\n**/*.map\n');
 
+  const excludeNewer = image.pythonResolvedAt === undefined ? '' : ` --exclude-newer ${image.pythonResolvedAt.length === 10 ? `${image.pythonResolvedAt}T00:00:00Z` : image.pythonResolvedAt}`;
   const lines = [
     '# syntax=docker/dockerfile:1',
     '# Generated by mcp-fleet from your config. Runs the mcp-fleet gateway with every',
     '# server preinstalled, so a task starts without downloading anything.',
-    `FROM ghcr.io/astral-sh/uv:${image.uvVersion} AS uv`,
+    '# Base images are pinned by digest (deploy.image.baseImage / uvImage to change them).',
+    `FROM ${bases.uv} AS uv`,
     '',
-    `FROM node:${image.nodeVersion}-bookworm-slim`,
+    `FROM ${bases.node}`,
     'COPY --from=uv /uv /uvx /usr/local/bin/',
     `ENV NODE_ENV=production \\`,
     `    UV_TOOL_DIR=${INSTALL_ROOT}/uv/tools \\`,
     `    UV_TOOL_BIN_DIR=${INSTALL_ROOT}/uv/bin \\`,
     `    UV_PYTHON_INSTALL_DIR=${INSTALL_ROOT}/python \\`,
     '    UV_PYTHON_PREFERENCE=only-managed \\',
+    '    UV_COMPILE_BYTECODE=1 \\',
     '    UV_NO_CACHE=1 \\',
+    '    PYTHONDONTWRITEBYTECODE=1 \\',
     '    npm_config_update_notifier=false',
     '',
-    '# The gateway: a built mcp-fleet with its production dependencies only.',
-    `WORKDIR ${APP_ROOT}`,
-    `COPY app/ ${APP_ROOT}/`,
-    options.gatewayLockfile === false
-      ? 'RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force'
-      : 'RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force',
+    '# Everything below is installed, and later run, by the unprivileged "node" user of the base image.',
+    `RUN mkdir -p ${APP_ROOT} ${INSTALL_ROOT} && chown node:node ${APP_ROOT} ${INSTALL_ROOT}`,
+    'USER node',
     '',
-    '# The servers, installed now and pinned, never fetched at task start.',
-    `COPY install/ ${INSTALL_ROOT}/install/`,
+    '# The gateway: a built mcp-fleet with its runtime dependencies only (the deploy',
+    '# tooling, aws-cdk-lib and the AWS SDK, are optional dependencies and left out).',
+    `WORKDIR ${APP_ROOT}`,
+    `COPY --chown=node:node app/ ${APP_ROOT}/`,
+    options.gatewayLockfile === false
+      ? 'RUN npm install --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force'
+      : 'RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force',
+    '',
+    '# The servers, installed now from the lockfile written at synth, never fetched at task start.',
+    `COPY --chown=node:node install/ ${INSTALL_ROOT}/install/`,
   ];
   if (npm.length > 0) {
-    lines.push(`RUN cd ${INSTALL_ROOT}/install/npm && npm install --omit=dev --no-audit --no-fund && npm cache clean --force`);
+    const install = options.serverLockfile === true ? 'npm ci' : 'npm install';
+    lines.push(`RUN cd ${INSTALL_ROOT}/install/npm && ${install} --omit=dev --no-audit --no-fund && npm cache clean --force`);
   }
   if (pypi.length > 0) {
     lines.push(`RUN uv python install ${image.pythonVersion}`);
     for (const i of pypi) {
       const withs = i.with.map((w) => ` --with ${shellQuote(w)}`).join('');
-      lines.push(`RUN uv tool install --python ${image.pythonVersion}${withs} ${shellQuote(i.spec)}`);
+      lines.push(`RUN uv tool install --python ${image.pythonVersion}${excludeNewer}${withs} ${shellQuote(i.spec)}`);
     }
   }
   lines.push(
@@ -270,8 +304,8 @@ export function renderBuildContext(config: FleetConfig, plan: DeployPlan, option
     `COPY fleet.yaml ${APP_ROOT}/fleet.yaml`,
     `COPY services/ ${APP_ROOT}/services/`,
     '',
-    '# Run as the unprivileged "node" user of the base image.',
-    'USER node',
+    '# On ECS the root filesystem is read-only and /tmp a task-local volume: home and caches live there.',
+    'ENV HOME=/tmp',
     `EXPOSE ${plan.port}`,
     `HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \\`,
     `  CMD ["node", "-e", "fetch('http://127.0.0.1:${plan.port}/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]`,
@@ -294,6 +328,35 @@ export interface WriteBuildContextOptions {
   readonly outDir: string;
   /** mcp-fleet package to put in the image (needs `dist/`). @default the running package */
   readonly packageRoot?: string;
+  /**
+   * Write `install/npm/package-lock.json` for the npm servers now (`npm install
+   * --package-lock-only`, which needs the npm registry), so the image installs
+   * exactly that tree with `npm ci`. @default true
+   */
+  readonly lockServers?: boolean;
+}
+
+/** Resolves the npm servers' dependency tree into a package-lock.json in `dir` (no install, no scripts). */
+export function lockNpmServers(dir: string): Promise<void> {
+  return new Promise((resolveLock, reject) => {
+    execFile(
+      'npm',
+      ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--omit=dev'],
+      { cwd: dir, env: { ...process.env, npm_config_update_notifier: 'false' }, maxBuffer: 16 * 1024 * 1024 },
+      (error, _stdout, stderr) => {
+        if (error === null) {
+          resolveLock();
+          return;
+        }
+        reject(
+          new FleetError('IMAGE_LOCK_FAILED', `could not lock the npm servers' packages: ${stderr.trim().split('\n').slice(-3).join(' ') || error.message}`, {
+            cause: error,
+            hint: 'synth resolves the servers\' npm packages into a lockfile and needs the npm registry for it; check the package names and versions in args, and your network or npm registry settings',
+          }),
+        );
+      },
+    );
+  });
 }
 
 /**
@@ -316,7 +379,8 @@ export async function writeBuildContext(config: FleetConfig, plan: DeployPlan, o
     () => true,
     () => false,
   );
-  const rendered = renderBuildContext(config, plan, { gatewayLockfile: lockfile });
+  const lockServers = (options.lockServers ?? true) && Object.entries(config.servers).some(([n, s]) => serverInstall(n, s).kind === 'npm');
+  const rendered = renderBuildContext(config, plan, { gatewayLockfile: lockfile, serverLockfile: lockServers });
   const warnings = [...rendered.warnings];
   if (!lockfile) warnings.push(`${root} has no package-lock.json, so the image resolves the gateway's dependencies from their version ranges at build time`);
   await rm(options.outDir, { recursive: true, force: true });
@@ -332,5 +396,6 @@ export async function writeBuildContext(config: FleetConfig, plan: DeployPlan, o
   await writeFile(join(app, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
   if (lockfile) await cp(join(root, 'package-lock.json'), join(app, 'package-lock.json'));
   await cp(join(root, 'dist'), join(app, 'dist'), { recursive: true, filter: (src) => !src.endsWith('.map') && !src.endsWith('.tsbuildinfo') });
+  if (lockServers) await lockNpmServers(join(options.outDir, 'install', 'npm'));
   return { ...rendered, warnings };
 }

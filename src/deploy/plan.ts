@@ -1,13 +1,16 @@
 import { ConfigError } from '../errors.js';
 import {
   DEFAULT_CPU,
-  DEFAULT_MEMORY_MIB,
   DeploySchema,
   type AutoscalingConfig,
   type DeployConfig,
   type PolicyStatementConfig,
 } from '../config/deploy-schema.js';
-import type { FleetConfig } from '../config/schema.js';
+import type { FleetConfig, ServerConfig } from '../config/schema.js';
+import { idleTimeoutProblems } from '../config/timeouts.js';
+import { needsInternet } from './known-servers.js';
+import { literalSecretProblems } from './literal-secrets.js';
+import { planTaskMemory } from './memory.js';
 
 /** One ECS service of the deployment: a single server, or every server when packed. */
 export interface ServicePlan {
@@ -16,14 +19,32 @@ export interface ServicePlan {
   /** Servers this service runs (`--server` flags of the container). */
   readonly servers: readonly string[];
   readonly cpu: number;
+  /** Task memory: as configured, or the smallest size that holds the children (see `memory.ts`). */
   readonly memoryMiB: number;
+  /** Tasks when not autoscaling (with autoscaling, `autoscaling.minCount`). */
   readonly desiredCount: number;
+  /** Fewest tasks the service runs: `autoscaling.minCount`, else `desiredCount`. */
+  readonly minTasks: number;
   readonly spot: boolean;
+  /** With Spot, the first this-many tasks run on regular Fargate (0 without Spot: every task is regular). */
+  readonly onDemandBase: number;
   readonly autoscaling: AutoscalingConfig | undefined;
+  /** `maxSessions` of each per-session server in one task of this service: what its memory holds. */
+  readonly sessionCaps: Readonly<Record<string, number>>;
   /** Names of the environment variables injected from Secrets Manager into this service's tasks. */
   readonly secretNames: readonly string[];
   /** Statements of this service's task role. */
   readonly taskPolicyStatements: readonly PolicyStatementConfig[];
+}
+
+/** One listener rule: its construct id (public contract), priority and condition. */
+export interface ListenerRulePlan {
+  /** Construct id of the rule: `<Server>HostRule`, `<Server>HostRule1`, ... or `<Server>PathRule`. */
+  readonly id: string;
+  /** Derived from the server name (and chunk), so it never depends on config order. */
+  readonly priority: number;
+  /** Up to five host names (an ALB rule holds five condition values), or none for a path rule. */
+  readonly hostnames: readonly string[];
 }
 
 /** How requests reach a server. */
@@ -32,6 +53,16 @@ export interface RoutePlan {
   readonly service: string;
   /** Host names with a host-header rule; empty means path routing at `/servers/<name>/`. */
   readonly hostnames: readonly string[];
+  /** The listener rules that forward to the server's target group. */
+  readonly rules: readonly ListenerRulePlan[];
+  /** Readiness path of the server's target group health check. */
+  readonly healthCheckPath: string;
+}
+
+/** The certificate the stack creates, when it creates one. */
+export interface CertificatePlan {
+  readonly domainName: string;
+  readonly subjectAlternativeNames: readonly string[];
 }
 
 /** Everything the construct and the CLI need, derived once from a validated config. */
@@ -41,12 +72,16 @@ export interface DeployPlan {
   readonly routes: readonly RoutePlan[];
   /** HTTPS with a certificate (a domain is configured), else plain HTTP on the load balancer's name. */
   readonly https: boolean;
+  /** Names of the certificate to create (a domain with a hosted zone and no certificateArn). */
+  readonly certificate: CertificatePlan | undefined;
   /** Container port of the gateway. */
   readonly port: number;
   /** ECS stopTimeout and deregistration delay, a little above the gateway's drain. */
   readonly stopTimeoutSeconds: number;
   /** Things that work but that the user should know. */
   readonly warnings: readonly string[];
+  /** The same servers packed into one `deploy.packed` service, for the cost comparison; undefined when they do not fit. */
+  readonly packedAlternative: ServicePlan | undefined;
 }
 
 /**
@@ -114,8 +149,8 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
       }
     });
     if (deploy.layout === 'packed' && server.deploy !== undefined) {
-      const { cpu, memoryMiB, desiredCount, spot, autoscaling } = server.deploy;
-      if ([cpu, memoryMiB, desiredCount, spot, autoscaling].some((v) => v !== undefined)) {
+      const { cpu, memoryMiB, desiredCount, spot, autoscaling, onDemandBase } = server.deploy;
+      if ([cpu, memoryMiB, desiredCount, spot, autoscaling, onDemandBase].some((v) => v !== undefined)) {
         warnings.push(`servers.${name}.deploy: sizing is ignored with layout packed; size the one service under deploy.packed`);
       }
     }
@@ -136,6 +171,7 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
     if (declared.has(n)) problems.push(`deploy.secrets.${n}: is set by the stack itself (${n === FleetEnv.clusterSecret ? 'a generated fleet secret' : 'from the deployment'}); remove it from deploy.secrets and from the config's \${...} references`);
   }
   for (const n of declared) if (!used.has(n)) warnings.push(`deploy.secrets.${n}: declared but not referenced by any server or API key; it is not injected`);
+  problems.push(...literalSecretProblems(config));
 
   // On ECS the stack wires clustering through the environment; gateway.cluster would win over it.
   const cluster = config.gateway.cluster;
@@ -156,53 +192,185 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
   if (domain === undefined && !deploy.loadBalancer.internal) {
     warnings.push('no deploy.domain: the load balancer serves plain HTTP, so bearer tokens cross the internet unencrypted; add a domain for HTTPS');
   }
-  if (deploy.network.privateSubnets && deploy.network.vpcId === undefined && !deploy.network.useDefaultVpc && deploy.network.natGateways === 0 && !deploy.network.vpcEndpoints) {
+  problems.push(
+    ...idleTimeoutProblems({
+      loadBalancerIdleSeconds: deploy.loadBalancer.idleTimeoutSeconds,
+      httpKeepAliveSeconds: config.gateway.httpKeepAliveSeconds,
+      sseKeepAliveSeconds: config.gateway.sseKeepAliveSeconds,
+    }),
+  );
+  const net = deploy.network;
+  const newVpc = net.vpcId === undefined && !net.useDefaultVpc;
+  if (net.privateSubnets && newVpc && net.natGateways === 0 && !net.vpcEndpoints) {
     problems.push('deploy.network.natGateways: is 0 with privateSubnets and no vpcEndpoints, so tasks cannot pull their image; set natGateways >= 1 or vpcEndpoints: true');
+  } else if (net.privateSubnets) {
+    // VPC endpoints reach AWS only: a server that fetches from the internet needs a NAT gateway.
+    for (const name of names) {
+      const egress = needsInternet(name, config.servers[name]!);
+      if (!egress.needs) continue;
+      if (newVpc && net.natGateways === 0) {
+        problems.push(
+          `servers.${name}.deploy.internetEgress: the server needs the internet (${egress.why}), but its tasks run in private subnets with no NAT gateway (VPC endpoints reach AWS services only); set deploy.network.natGateways >= 1, or privateSubnets: false, or internetEgress: false if it does not`,
+        );
+      } else if (!newVpc) {
+        warnings.push(`servers.${name}: needs the internet (${egress.why}); make sure the private subnets of ${net.vpcId ?? 'the default VPC'} route to a NAT gateway`);
+      }
+    }
   }
-  if (problems.length > 0) throw new ConfigError(file, problems);
 
   const grace = config.gateway.shutdownGraceSeconds;
   const stopTimeoutSeconds = Math.min(Math.ceil(grace) + 5, 120);
   if (grace + 5 > 120) warnings.push(`gateway.shutdownGraceSeconds ${grace} exceeds what Fargate allows (stopTimeout max 120 s); drains are cut at 120 s`);
 
-  let services: ServicePlan[];
+  const services: ServicePlan[] = [];
+  const servicePlan = (id: string, servers: readonly string[], sizing: ServiceSizing, field: string, taskPolicyStatements: readonly PolicyStatementConfig[], notes: string[] | undefined): ServicePlan | string => {
+    const cpu = sizing.cpu ?? DEFAULT_CPU;
+    const memory = planTaskMemory(config.servers, servers, cpu, sizing.memoryMiB);
+    if (!memory.ok) return `${field}.memoryMiB: ${memory.problem}`;
+    for (const [server, cap] of Object.entries(memory.memory.sessionCaps)) {
+      const configured = config.servers[server]!.maxSessions;
+      if (cap < configured) {
+        notes?.push(`servers.${server}.maxSessions: ${configured} is lowered to ${cap} per task, what ${memory.memory.memoryMiB} MiB holds (one child per session); more sessions get 503 until autoscaling adds a task, or raise ${field}.memoryMiB`);
+      }
+    }
+    const spot = sizing.spot ?? deploy.spot;
+    const desiredCount = sizing.desiredCount ?? 1;
+    const minTasks = sizing.autoscaling?.minCount ?? desiredCount;
+    return {
+      id,
+      servers,
+      cpu,
+      memoryMiB: memory.memory.memoryMiB,
+      desiredCount: sizing.autoscaling?.minCount ?? desiredCount,
+      minTasks,
+      spot,
+      onDemandBase: spot ? (sizing.onDemandBase ?? (minTasks >= 1 ? 1 : 0)) : 0,
+      autoscaling: sizing.autoscaling,
+      sessionCaps: memory.memory.sessionCaps,
+      secretNames: secretsOf(config, servers),
+      taskPolicyStatements,
+    };
+  };
+  const sizeService = (...args: Parameters<typeof servicePlan>): void => {
+    const planned = servicePlan(...args);
+    if (typeof planned === 'string') problems.push(planned);
+    else services.push(planned);
+  };
+  const packedStatements = names.flatMap((n) => config.servers[n]!.deploy?.taskPolicyStatements ?? []);
   if (deploy.layout === 'packed') {
-    const p = deploy.packed;
-    services = [
-      {
-        id: 'fleet',
-        servers: names,
-        cpu: p.cpu ?? DEFAULT_CPU,
-        memoryMiB: p.memoryMiB ?? DEFAULT_MEMORY_MIB,
-        desiredCount: p.desiredCount ?? 1,
-        spot: p.spot ?? deploy.spot,
-        autoscaling: p.autoscaling,
-        secretNames: secretsOf(config, names),
-        taskPolicyStatements: names.flatMap((n) => config.servers[n]!.deploy?.taskPolicyStatements ?? []),
-      },
-    ];
+    // ECS attaches at most five target groups to a service, and each server has its own (its own health check).
+    if (names.length > MAX_TARGET_GROUPS_PER_SERVICE) {
+      problems.push(
+        `deploy.layout: packed runs ${names.length} servers in one service, but ECS attaches at most ${MAX_TARGET_GROUPS_PER_SERVICE} target groups to a service and each server has its own (so one broken server does not fail the others' health checks); use layout service-per-server, or deploy the rest as a second fleet`,
+      );
+    }
+    sizeService('fleet', names, deploy.packed, 'deploy.packed', packedStatements, warnings);
   } else {
-    services = names.map((name) => {
+    for (const name of names) {
       const d = config.servers[name]!.deploy;
-      return {
-        id: name,
-        servers: [name],
-        cpu: d?.cpu ?? DEFAULT_CPU,
-        memoryMiB: d?.memoryMiB ?? DEFAULT_MEMORY_MIB,
-        desiredCount: d?.desiredCount ?? 1,
-        spot: d?.spot ?? deploy.spot,
-        autoscaling: d?.autoscaling,
-        secretNames: secretsOf(config, [name]),
-        taskPolicyStatements: d?.taskPolicyStatements ?? [],
-      };
-    });
+      sizeService(name, [name], d ?? {}, `servers.${name}.deploy`, d?.taskPolicyStatements ?? [], warnings);
+    }
   }
-  const routes: RoutePlan[] = names.map((name) => ({
-    server: name,
-    service: deploy.layout === 'packed' ? 'fleet' : name,
-    hostnames: config.servers[name]!.hostnames,
-  }));
-  return { deploy, services, routes, https: domain !== undefined, port: config.gateway.port, stopTimeoutSeconds, warnings };
+  const packed = servicePlan('fleet', names, deploy.packed, 'deploy.packed', packedStatements, undefined);
+  const packedAlternative = typeof packed === 'string' ? undefined : packed;
+
+  const routes: RoutePlan[] = names.map((name) => {
+    const server = config.servers[name]!;
+    return {
+      server: name,
+      service: deploy.layout === 'packed' ? 'fleet' : name,
+      hostnames: server.hostnames,
+      rules: listenerRulesOf(name, server),
+      healthCheckPath: `/ready/${name}`,
+    };
+  });
+  problems.push(...priorityCollisions(routes, config));
+
+  let certificate: CertificatePlan | undefined;
+  if (domain !== undefined && domain.certificateArn === undefined) {
+    const hostnames = names.flatMap((n) => config.servers[n]!.hostnames).filter((h) => h !== domain.name);
+    if ((domain.certificateNames ?? 'wildcard') === 'wildcard') {
+      // One wildcard label covers fetch.example.com, not a.b.example.com: those are listed as well.
+      const deeper = hostnames.filter((h) => h.slice(0, -(domain.name.length + 1)).includes('.'));
+      for (const h of deeper) warnings.push(`deploy.domain: ${h} is not covered by *.${domain.name}, so the certificate lists it too and is re-issued when such names change; prefer names one level below ${domain.name}`);
+      certificate = { domainName: domain.name, subjectAlternativeNames: [`*.${domain.name}`, ...deeper] };
+    } else {
+      if (hostnames.length + 1 > ACM_NAMES_PER_CERTIFICATE) {
+        problems.push(
+          `deploy.domain.certificateNames: is hostnames, but ${hostnames.length + 1} names exceed the ${ACM_NAMES_PER_CERTIFICATE} names ACM allows per certificate by default; use certificateNames: wildcard, or certificateArn of a certificate you raised the quota for`,
+        );
+      }
+      certificate = { domainName: domain.name, subjectAlternativeNames: hostnames };
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return { deploy, services, routes, https: domain !== undefined, certificate, port: config.gateway.port, stopTimeoutSeconds, warnings, packedAlternative };
+}
+
+/** ECS: target groups one service may register with. */
+export const MAX_TARGET_GROUPS_PER_SERVICE = 5;
+/** ACM: names one certificate may hold, by default. */
+export const ACM_NAMES_PER_CERTIFICATE = 10;
+/** Listener rule priorities are derived into [FIRST, LAST]; below FIRST are the priorities of releases that numbered rules in config order. */
+export const LISTENER_PRIORITY_FIRST = 1000;
+/** Highest priority an ALB rule may have. */
+export const LISTENER_PRIORITY_LAST = 50_000;
+
+type ServiceSizing = {
+  readonly cpu?: number | undefined;
+  readonly memoryMiB?: number | undefined;
+  readonly desiredCount?: number | undefined;
+  readonly spot?: boolean | undefined;
+  readonly onDemandBase?: number | undefined;
+  readonly autoscaling?: AutoscalingConfig | undefined;
+};
+
+/**
+ * The listener rule priority of a server (and of its extra host-name rules):
+ * FNV-1a of the name, folded into [{@link LISTENER_PRIORITY_FIRST}, {@link LISTENER_PRIORITY_LAST}].
+ * It depends on nothing but the name, so adding, removing or reordering other
+ * servers never moves it (CloudFormation would hit PriorityInUse).
+ */
+export function listenerPriorityOf(key: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(key)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return LISTENER_PRIORITY_FIRST + (hash % (LISTENER_PRIORITY_LAST - LISTENER_PRIORITY_FIRST + 1));
+}
+
+function listenerRulesOf(name: string, server: ServerConfig): ListenerRulePlan[] {
+  const rid = pascalCase(name);
+  const fixed = server.deploy?.listenerPriority;
+  const priority = (chunk: number): number => (fixed !== undefined ? fixed + chunk : listenerPriorityOf(chunk === 0 ? name : `${name}#${chunk}`));
+  if (server.hostnames.length === 0) return [{ id: `${rid}PathRule`, priority: priority(0), hostnames: [] }];
+  const rules: ListenerRulePlan[] = [];
+  // ALB allows 5 condition values per rule.
+  for (let i = 0; i < server.hostnames.length; i += 5) {
+    rules.push({ id: `${rid}HostRule${i === 0 ? '' : i / 5}`, priority: priority(i / 5), hostnames: server.hostnames.slice(i, i + 5) });
+  }
+  return rules;
+}
+
+function priorityCollisions(routes: readonly RoutePlan[], config: FleetConfig): string[] {
+  const owner = new Map<number, string>();
+  const problems: string[] = [];
+  for (const route of routes) {
+    for (const rule of route.rules) {
+      const other = owner.get(rule.priority);
+      if (other !== undefined && other !== route.server) {
+        const fixed = config.servers[route.server]!.deploy?.listenerPriority !== undefined;
+        problems.push(
+          `servers.${route.server}.deploy.listenerPriority: ${fixed ? `is ${rule.priority}` : `the name hashes to listener priority ${rule.priority}`}, which server ${other} has too; set servers.${route.server}.deploy.listenerPriority to a free number from ${LISTENER_PRIORITY_FIRST} to ${LISTENER_PRIORITY_LAST} (it must then never change)`,
+        );
+      } else if (rule.priority > LISTENER_PRIORITY_LAST) {
+        problems.push(`servers.${route.server}.deploy.listenerPriority: its rules would need priorities up to ${rule.priority}, above ${LISTENER_PRIORITY_LAST}; choose a lower one`);
+      }
+      owner.set(rule.priority, route.server);
+    }
+  }
+  return problems;
 }
 
 /** `fetch-docs` → `FetchDocs`: a server name as a CloudFormation logical id / output key part. */

@@ -55,6 +55,13 @@ export function acknowledgeNagFindings(fleet: McpFleet): void {
   if (deploy.loadBalancer.accessLogsBucket === undefined) {
     ack(fleet.loadBalancer, 'AwsSolutions-ELB2', 'Access logs are opt-in (deploy.loadBalancer.accessLogsBucket): they need an existing bucket and cost money; the gateway logs every request itself.');
   }
+  if (!deploy.observability.containerInsights) {
+    ack(
+      fleet.cluster,
+      'AwsSolutions-ECS4',
+      'Container Insights is opt-in (deploy.observability.containerInsights): it is billed as custom metrics, about $26 a month for the reference fleet, and mcp-fleet cost prices it when on. The dashboard and alarms use the free ECS service and load balancer metrics.',
+    );
+  }
   ack(
     fleet.clusterSecret,
     'AwsSolutions-SMG4',

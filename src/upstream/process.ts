@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { DEFAULT_INHERITED_ENV_VARS } from '@modelcontextprotocol/client/stdio';
 import type { Logger } from '../log.js';
 import { LineSplitter } from './framing.js';
+import { taskEnvironment } from './task-env.js';
 
 /**
  * One stdio MCP server process: its own process group, stdin for messages to it,
@@ -46,7 +47,8 @@ export const EXTRA_INHERITED_ENV = [
 
 /**
  * The child's environment: the SDK's default inherited variables and
- * {@link EXTRA_INHERITED_ENV}, read from `parent`, then the server's own `env`.
+ * {@link EXTRA_INHERITED_ENV}, read from `parent` (with the AWS task variables
+ * inside an ECS task, see `task-env.ts`), then the server's own `env`.
  */
 export function childEnvironment(
   parent: Readonly<Record<string, string | undefined>>,
@@ -58,7 +60,7 @@ export function childEnvironment(
     // As the SDK's getDefaultEnvironment: a value that starts with "()" is a shell function, not inherited.
     if (value !== undefined && !value.startsWith('()')) env[key] = value;
   }
-  return { ...env, ...own };
+  return { ...env, ...taskEnvironment(parent), ...own };
 }
 
 /** How a child ended. */

@@ -241,10 +241,10 @@ describe('CLI without AWS', () => {
 
   it('cost prints the lines, the total, and the Spot and packed savings with the price date', async () => {
     const text = await runCli(['cost', '--config', REFERENCE_YAML]);
-    expect(text).toMatch(/^Fargate Spot: fetch\s+1 × 0\.25 vCPU, 0\.5 GB\s+\$2\.70$/m);
-    expect(text).toMatch(/^total\s+us-east-1\s+\$54\.91$/m);
-    expect(text).toContain('All on-demand: $73.84   all Spot: $54.91 (saves $18.92)');
-    expect(text).toMatch(/packed into one service: \$43\.65/);
+    expect(text).toMatch(/^Fargate: fetch\s+1 on-demand × 0\.25 vCPU, 0\.5 GB\s+\$9\.01$/m);
+    expect(text).toMatch(/^total\s+us-east-1\s+\$74\.44$/m);
+    expect(text).toContain('All on-demand: $74.44   all Spot: $55.51 (saves $18.92)');
+    expect(text).toMatch(/packed into one service: \$56\.87/);
     expect(text).toMatch(/List prices of \d{4}-\d{2}-\d{2}/);
   });
 });

@@ -2,7 +2,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildFleetApp, type FleetStack } from '../../src/deploy/stack.js';
-import { configOf } from './helpers.js';
+import { configOf, SYNTH_TIMEOUT_MS } from './helpers.js';
 
 // GIVEN an internal (VPC-only) fleet running an existing image, synthesized once.
 let stack: FleetStack;
@@ -14,7 +14,7 @@ beforeAll(() => {
   });
   ({ stack } = buildFleetApp({ config }));
   template = Template.fromStack(stack);
-});
+}, SYNTH_TIMEOUT_MS);
 
 describe('internal load balancer with an existing image', () => {
   it('is internal and admits only the VPC CIDR', () => {

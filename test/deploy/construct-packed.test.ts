@@ -2,22 +2,26 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FleetStack } from '../../src/deploy/stack.js';
-import { configOf, resourcesOf, synthFleet } from './helpers.js';
+import { configOf, resourcesOf, SYNTH_TIMEOUT_MS, synthFleet } from './helpers.js';
 
 // GIVEN the reference servers packed into one on-demand service, with no domain
-// (path routing), private subnets with VPC endpoints, a CIDR allow-list, and one
-// server that needs an AWS permission; synthesized once.
+// (path routing), private subnets with VPC endpoints and a NAT gateway, a CIDR
+// allow-list, one server that needs an AWS permission, one per-session server,
+// and the API key in SSM Parameter Store; synthesized once.
 const PACKED = {
   gateway: { shutdownGraceSeconds: 40, auth: { apiKeys: [{ name: 'team', env: 'MCP_FLEET_API_KEY' }] } },
   servers: {
-    fetch: { command: 'uvx', args: ['mcp-server-fetch==2025.4.7'] },
+    fetch: { command: 'uvx', args: ['mcp-server-fetch==2026.10.24'], policy: 'pool', pool: { min: 1, max: 2 } },
     'aws-docs': {
       command: 'uvx',
-      args: ['awslabs.aws-documentation-mcp-server@1.1.0'],
+      args: ['awslabs.aws-documentation-mcp-server@1.2.3'],
+      policy: 'pool',
+      pool: { min: 1, max: 2 },
       env: { FASTMCP_LOG_LEVEL: 'ERROR' },
       deploy: { taskPolicyStatements: [{ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::docs-bucket/*'] }] },
     },
-    searxng: { command: 'npx', args: ['-y', 'mcp-searxng@1.16.0'], env: { SEARXNG_URL: '${SEARXNG_URL}' } },
+    // One child per session: 1024 MiB less the gateway and six fixed children (4 pooled, 1 pooled + 1 spare) holds 3 sessions.
+    searxng: { command: 'npx', args: ['-y', 'mcp-searxng@1.16.0'], spares: 1, pool: { min: 0, max: 1 }, env: { SEARXNG_URL: '${SEARXNG_URL}' } },
   },
   deploy: {
     stackName: 'PackedFleet',
@@ -29,7 +33,7 @@ const PACKED = {
     network: { privateSubnets: true, natGateways: 1, vpcEndpoints: true },
     secrets: {
       SEARXNG_URL: { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:searxng-AbCdEf', field: 'url' },
-      MCP_FLEET_API_KEY: { secretName: 'mcp-fleet/api-key' },
+      MCP_FLEET_API_KEY: { parameterName: '/mcp-fleet/api-key' },
     },
     observability: { logRetentionDays: 7, dashboard: false },
   },
@@ -39,7 +43,7 @@ let stack: FleetStack;
 let template: Template;
 beforeAll(async () => {
   ({ stack, template } = await synthFleet(configOf(PACKED)));
-});
+}, SYNTH_TIMEOUT_MS);
 
 describe('packed layout', () => {
   it('runs all servers in one on-demand service of the packed size', () => {
@@ -66,6 +70,32 @@ describe('packed layout', () => {
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '45' }]),
     });
+  });
+
+  it('gives each server its own target group, health-checked at /ready/<server>, all fed by the one service', () => {
+    const groups = resourcesOf(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
+    expect(Object.values(groups).map((g) => g.Properties['HealthCheckPath']).sort()).toEqual(['/ready/aws-docs', '/ready/fetch', '/ready/searxng']);
+    const service = Object.values(resourcesOf(template, 'AWS::ECS::Service'))[0]!;
+    const registered = (service.Properties['LoadBalancers'] as Array<{ TargetGroupArn: { Ref: string } }>).map((l) => l.TargetGroupArn.Ref).sort();
+    expect(registered).toEqual(Object.keys(groups).sort());
+    for (const server of ['fetch', 'aws-docs', 'searxng']) {
+      const group = stack.fleet.services[0]!.targetGroups.get(server)!;
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
+        Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: [`/servers/${server}/*`] } }],
+        Actions: [Match.objectLike({ Type: 'forward', TargetGroupArn: stack.resolve(group.targetGroupArn) })],
+      });
+      expect(group.healthCheck.path).toBe(`/ready/${server}`);
+    }
+  });
+
+  it('injects the API key from SSM Parameter Store, and lets the execution role read that parameter only', () => {
+    const def = Object.values(resourcesOf(template, 'AWS::ECS::TaskDefinition'))[0]!;
+    const secrets = (def.Properties['ContainerDefinitions'] as Array<{ Secrets: Array<{ Name: string; ValueFrom: unknown }> }>)[0]!.Secrets;
+    expect(JSON.stringify(secrets.find((x) => x.Name === 'MCP_FLEET_API_KEY')!.ValueFrom)).toContain(':parameter/mcp-fleet/api-key');
+    const statements = Object.values(resourcesOf(template, 'AWS::IAM::Policy')).flatMap((p) => (p.Properties['PolicyDocument'] as { Statement: Array<{ Action: unknown; Resource: unknown }> }).Statement);
+    const ssm = statements.filter((s) => JSON.stringify(s.Action).includes('ssm:GetParameters'));
+    expect(ssm).toHaveLength(1);
+    expect(JSON.stringify(ssm[0]!.Resource)).toContain(':parameter/mcp-fleet/api-key');
   });
 
   it('routes /servers/<name>/* by path on plain HTTP when no domain is given, defaulting to 403', () => {

@@ -33,13 +33,31 @@ export async function fakePackageRoot(): Promise<string> {
   return root;
 }
 
-/** Synthesizes a fleet offline once (writes its build context) and returns the stack and its template. */
+/**
+ * Time limit of a `beforeAll` that synthesizes a stack (with loading aws-cdk-lib):
+ * 5-15 s on a quiet machine, and up to ten times that on a shared one seen at a
+ * load of 20 on 2 cores; the limit only bounds a hang.
+ */
+export const SYNTH_TIMEOUT_MS = 300_000;
+
+/**
+ * Synthesizes a fleet offline once (writes its build context) and returns the stack and its template.
+ * The servers' npm lockfile is not generated here (that needs the registry; `synth-offline.test.ts` does it for real).
+ */
 export async function synthFleet(config: FleetConfig): Promise<{ stack: FleetStack; template: Template; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'mcp-fleet-synth-'));
   const buildContextDir = join(dir, 'image');
-  await writeBuildContext(config, planDeployment(config), { outDir: buildContextDir, packageRoot: await fakePackageRoot() });
+  await writeBuildContext(config, planDeployment(config), { outDir: buildContextDir, packageRoot: await fakePackageRoot(), lockServers: false });
   const { stack } = buildFleetApp({ config, outdir: join(dir, 'cdk.out'), buildContextDir });
   return { stack, template: Template.fromStack(stack), dir };
+}
+
+/** Synthesizes a config that runs an existing image (no build context), once. */
+export function synthWithImage(raw: Record<string, unknown>): { stack: FleetStack; template: Template } {
+  const deploy = (raw['deploy'] ?? {}) as Record<string, unknown>;
+  const image = { uri: '123456789012.dkr.ecr.us-east-1.amazonaws.com/mcp-fleet:1.0.0', ...((deploy['image'] ?? {}) as Record<string, unknown>) };
+  const { stack } = buildFleetApp({ config: configOf({ ...raw, deploy: { ...deploy, image } }) });
+  return { stack, template: Template.fromStack(stack) };
 }
 
 /** Resources of one type in a template, by logical id. */

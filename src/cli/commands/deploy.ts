@@ -103,7 +103,8 @@ export function planSummary(plan: DeployPlan, config: FleetConfig): string {
   const rows = plan.routes.map((r) => {
     const s = plan.services.find((x) => x.id === r.service)!;
     const count = s.autoscaling ? `${s.autoscaling.minCount}-${s.autoscaling.maxCount}` : String(s.desiredCount);
-    return [r.server, s.id, endpoints[r.server] ?? '', `${s.cpu / 1024} vCPU / ${s.memoryMiB} MiB`, s.spot ? 'Spot' : 'on-demand', count, s.secretNames.join(', ') || '-'];
+    const capacity = !s.spot ? 'on-demand' : s.onDemandBase > 0 ? `${s.onDemandBase} on-demand, rest Spot` : 'Spot';
+    return [r.server, s.id, endpoints[r.server] ?? '', `${s.cpu / 1024} vCPU / ${s.memoryMiB} MiB`, capacity, count, s.secretNames.join(', ') || '-'];
   });
   return table(['server', 'service', 'endpoint', 'size', 'capacity', 'tasks', 'secrets'], rows);
 }
@@ -219,7 +220,9 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
       const alt = estimate.alternatives;
       io.out(
         `\nAll on-demand: ${usd(alt.allOnDemandUsd)}   all Spot: ${usd(alt.allSpotUsd)} (saves ${usd(alt.allOnDemandUsd - alt.allSpotUsd)})   ` +
-          `packed into one service: ${usd(alt.packedUsd)} (saves ${usd(estimate.totalUsd - alt.packedUsd)} against this layout)\n`,
+          (alt.packedUsd === undefined
+            ? 'packed into one service: does not fit one task (see deploy.packed)\n'
+            : `packed into one service: ${usd(alt.packedUsd)} (saves ${usd(estimate.totalUsd - alt.packedUsd)} against this layout)\n`),
       );
       for (const n of estimate.notes) io.out(`${dim(n)}\n`);
     });
