@@ -30,7 +30,7 @@ const STYLE: Record<string, { color: string; shape: string }> = {
   floor: { color: '#000000', shape: 'cross' },
   direct: { color: '#7f7f7f', shape: 'diamond' },
   'mcp-fleet': { color: '#d62728', shape: 'circle' },
-  'mcp-fleet-pool': { color: '#ff7f0e', shape: 'square' },
+  'mcp-fleet-per-session': { color: '#ff7f0e', shape: 'square' },
   'mcp-fleet-shared': { color: '#e377c2', shape: 'triangle-up' },
   'mcp-fleet-modern': { color: '#8c564b', shape: 'triangle-down' },
   'mcp-fleet-cold': { color: '#bcbd22', shape: 'arrow' },

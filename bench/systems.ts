@@ -304,12 +304,14 @@ function fleetUnavailable(options: StartOptions = {}): string | undefined {
 const BENCH_MAX_BODY_BYTES = 64 * 1024 * 1024;
 /** Enough for 200 idle sessions of one server plus the clients of the other phases. */
 const BENCH_MAX_SESSIONS = 256;
+/** The 8 MiB rows' answers are lines of a little more than 8 MiB: above the default servers.<name>.maxMessageBytes. */
+const BENCH_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 
 /** An mcp-fleet config serving the workloads; JSON is valid YAML, so no YAML writer is needed. */
 function fleetConfig(workloads: readonly Workload[], server: Record<string, unknown>): string {
   const servers: Record<string, unknown> = {};
   for (const w of workloads) {
-    servers[w.id] = { command: w.command, args: w.args, ...(w.env ? { env: w.env } : {}), maxSessions: BENCH_MAX_SESSIONS, ...server };
+    servers[w.id] = { command: w.command, args: w.args, ...(w.env ? { env: w.env } : {}), maxSessions: BENCH_MAX_SESSIONS, maxMessageBytes: BENCH_MAX_MESSAGE_BYTES, ...server };
   }
   return JSON.stringify(
     {
@@ -440,12 +442,12 @@ export const SYSTEMS: readonly SystemSpec[] = [
       };
     },
   },
-  fleetSystem('mcp-fleet', 'mcp-fleet, default policy (legacy sessions)', 'default policy', 'sessions', {}),
-  fleetSystem('mcp-fleet-pool', 'mcp-fleet, legacy sessions, policy: pool', 'pool', 'sessions', { policy: 'pool' }),
+  fleetSystem('mcp-fleet', 'mcp-fleet, default policy (pool), legacy sessions', 'default policy', 'sessions', {}),
+  fleetSystem('mcp-fleet-per-session', 'mcp-fleet, legacy sessions, policy: per-session (a child each)', 'per-session', 'sessions', { policy: 'per-session' }),
   fleetSystem('mcp-fleet-shared', 'mcp-fleet, legacy sessions, policy: shared (one child)', 'shared', 'sessions', { policy: 'shared' }),
   fleetSystem('mcp-fleet-modern', 'mcp-fleet, modern stateless 2026-07-28, default policy', 'default policy', 'modern', {}),
-  // The default with no spare child: a new session waits for its child to start.
-  fleetSystem('mcp-fleet-cold', 'mcp-fleet, default policy, spares: 0 (a new session starts its child)', 'default policy', 'sessions', { spares: 0 }, ['cold']),
+  // A child per session with no spare: a new session waits for its child to start.
+  fleetSystem('mcp-fleet-cold', 'mcp-fleet, policy: per-session, spares: 0 (a new session starts its child)', 'per-session', 'sessions', { policy: 'per-session', spares: 0 }, ['cold']),
   {
     id: 'supergateway',
     label: 'supergateway --stateful (child per session)',

@@ -29,6 +29,9 @@ export const HostnameSchema = z
 /** How a server's child processes are shared between clients. */
 export const ChildPolicySchema = z.enum(['per-session', 'pool', 'shared']);
 
+/** The policy of a server that sets none: the warm pool (a child per session only when asked for). */
+export const DEFAULT_CHILD_POLICY = 'pool' satisfies z.infer<typeof ChildPolicySchema>;
+
 /** One stdio MCP server. */
 export const ServerSchema = z
   .object({

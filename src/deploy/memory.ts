@@ -1,5 +1,5 @@
 import { FARGATE_SIZES } from '../config/deploy-schema.js';
-import type { ServerConfig } from '../config/schema.js';
+import { DEFAULT_CHILD_POLICY, type ServerConfig } from '../config/schema.js';
 
 /**
  * How much memory a task needs and how many sessions it may accept.
@@ -45,7 +45,7 @@ interface ServerNeed {
 }
 
 function needOf(name: string, server: ServerConfig): ServerNeed {
-  const perSession = (server.policy ?? 'per-session') === 'per-session';
+  const perSession = (server.policy ?? DEFAULT_CHILD_POLICY) === 'per-session';
   return {
     name,
     childMiB: server.deploy?.childMemoryMiB ?? DEFAULT_CHILD_MEMORY_MIB,

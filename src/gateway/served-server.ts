@@ -1,4 +1,4 @@
-import type { ChildPolicy, FleetConfig } from '../config/schema.js';
+import { DEFAULT_CHILD_POLICY, type ChildPolicy, type FleetConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { ErrorCode } from '../protocol.js';
 import type { Channel } from '../upstream/channel.js';
@@ -94,7 +94,7 @@ export class ServedServer {
 
   /** The configured policy (`pool` when not set: a child per session only when asked for). */
   get policy(): ChildPolicy {
-    return this.upstream.config.policy ?? 'pool';
+    return this.upstream.config.policy ?? DEFAULT_CHILD_POLICY;
   }
 
   /** Time a child has to answer one request. */

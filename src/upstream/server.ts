@@ -1,4 +1,4 @@
-import type { ServerConfig } from '../config/schema.js';
+import { DEFAULT_CHILD_POLICY, type ServerConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, GATEWAY_INFO, MODERN_VERSION, NEWEST_LEGACY_VERSION, Meta } from '../protocol.js';
 import { Channel, type WireMessage } from './channel.js';
@@ -236,7 +236,7 @@ export class UpstreamServer {
    */
   private refillSpares(): void {
     // Spares serve sessions that get a child of their own; pooled servers keep their pool warm instead.
-    if (this.config.policy !== 'per-session') return;
+    if ((this.config.policy ?? DEFAULT_CHILD_POLICY) !== 'per-session') return;
     while (!this.closed && this.state === 'ready' && this.spares.length < this.config.spares) {
       const spare: StdioProcess = this.startProcess({
         line: () => {},

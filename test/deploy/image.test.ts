@@ -106,7 +106,7 @@ describe('image build context of the reference deployment', () => {
   });
 
   it("caps each per-session server's sessions in the task's config at what the task memory holds", () => {
-    const config = configOf({ servers: { memory: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory@2026.8.31'] }, pooled: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything@2026.1.26'], policy: 'pool' } } });
+    const config = configOf({ servers: { memory: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory@2026.8.31'], policy: 'per-session' }, pooled: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything@2026.1.26'], policy: 'pool' } } });
     const context = renderBuildContext(config, planDeployment(config));
     expect(parseYaml(context.files.get('services/memory.yaml')!).servers.memory.maxSessions).toBe(4);
     expect(parseYaml(context.files.get('fleet.yaml')!).servers.memory.maxSessions).toBe(4);

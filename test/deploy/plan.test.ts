@@ -163,7 +163,7 @@ describe('deploy validation rejects impossible configs with the field and the fi
   });
 
   it('a task memory too small for the children it must hold', () => {
-    const problems = problemsOf({ servers: { fetch: { ...fetch, deploy: { memoryMiB: 512 } } } });
+    const problems = problemsOf({ servers: { fetch: { ...fetch, policy: 'per-session', deploy: { memoryMiB: 512 } } } });
     expect(problems).toEqual([
       expect.stringMatching(/^servers\.fetch\.deploy\.memoryMiB: is 512 MiB, but the gateway \(128 MiB\) and the children of fetch need at least 704 MiB \(fetch: 5 fixed children \+ 1 per session × 96 MiB\); raise memoryMiB, or lower pool\.max or spares, or use policy: pool/),
     ]);
@@ -226,11 +226,11 @@ describe('deploy plan', () => {
 
   it('sizes a per-session server from its children and caps its sessions at what the memory holds', () => {
     // 5 fixed children (pool.max 4 + 1 spare) and 4 sessions of 96 MiB, plus the gateway: 992 MiB, so 1024 MiB, which holds 4 sessions.
-    const plan = planDeployment(configOf({ servers: { fetch } }));
+    const plan = planDeployment(configOf({ servers: { fetch: { ...fetch, policy: 'per-session' } } }));
     expect(plan.services[0]).toMatchObject({ cpu: 256, memoryMiB: 1024, sessionCaps: { fetch: 4 } });
     expect(plan.warnings.join('\n')).toMatch(/servers\.fetch\.maxSessions: 100 is lowered to 4 per task, what 1024 MiB holds \(one child per session\)/);
     // A declared child size and a given memory: (2048 - 128 - 5 × 64) / 64 = 25 sessions.
-    const sized = planDeployment(configOf({ servers: { fetch: { ...fetch, maxSessions: 10, deploy: { memoryMiB: 2048, childMemoryMiB: 64 } } } }));
+    const sized = planDeployment(configOf({ servers: { fetch: { ...fetch, policy: 'per-session', maxSessions: 10, deploy: { memoryMiB: 2048, childMemoryMiB: 64 } } } }));
     expect(sized.services[0]!.sessionCaps).toEqual({ fetch: 25 });
     expect(sized.warnings.join('\n')).not.toMatch(/maxSessions/);
   });
