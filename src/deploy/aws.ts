@@ -142,6 +142,11 @@ export async function probeTools(url: string, options: { readonly token?: string
     return { ok: true, tools: tools.map((t) => t.name) };
   } catch (error) {
     let message = error instanceof Error ? error.message : String(error);
+    // The SDK's transport errors carry the HTTP status as `code`; say what it means for the user.
+    const status = (error as { code?: unknown }).code;
+    if (status === 401 || status === 403) {
+      message = `HTTP ${status}: the endpoint refused ${options.token === undefined ? 'a request without a key; pass one with --token-env' : 'the key; check --token-env'}`;
+    }
     if (options.token !== undefined) message = message.split(options.token).join('***');
     return { ok: false, error: message };
   } finally {

@@ -100,7 +100,9 @@ describe('status (aws-sdk-client-mock for AWS; a real MCP endpoint for tools/lis
     elbv2.on(DescribeTargetHealthCommand).resolves({ TargetHealthDescriptions: [{ TargetHealth: { State: 'unhealthy', Reason: 'Target.ResponseCodeMismatch' } }] });
     const text = strip(await statusReport(config, 'ref.yaml', clients(), { probe: true, token: 'wrong-token' }));
     expect(text).toContain('unhealthy (Target.ResponseCodeMismatch)');
-    expect(text).toMatch(/^fetch\s+http:\/\/127\.0\.0\.1:\d+\/mcp\s+\S/m);
+    // The row says why the list failed (the endpoint refused the token), not just that something is there.
+    expect(text).toMatch(/^fetch\s+http:\/\/127\.0\.0\.1:\d+\/mcp\s+HTTP 401: the endpoint refused the key; check --token-env$/m);
+    expect(text).not.toMatch(/^fetch\s+http:\/\/127\.0\.0\.1:\d+\/mcp\s+\d+ tools/m);
     expect(text).not.toContain('wrong-token');
   });
 
