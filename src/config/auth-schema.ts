@@ -70,6 +70,9 @@ function isHttpsOrLoopback(value: string): boolean {
   }
 }
 
+/** A group name of the identity provider, as it appears in a groups claim. */
+export const GroupNameSchema = z.string().min(1).max(256);
+
 const SecureUrlSchema = z.string().refine(isHttpsOrLoopback, {
   message: 'must be an https:// URL (http:// is accepted only for localhost and 127.0.0.1, for testing)',
 });
@@ -77,8 +80,11 @@ const SecureUrlSchema = z.string().refine(isHttpsOrLoopback, {
 /** The gateway as an OAuth 2.1 resource server: it validates JWT access tokens of one authorization server. */
 export const OAuthSchema = z
   .object({
-    /** Issuer identifier of the authorization server; tokens must carry exactly this `iss`. */
-    issuer: SecureUrlSchema,
+    /**
+     * Issuer identifier of the authorization server; tokens must carry exactly this `iss`.
+     * @default `authorizationServer.issuer` when the built-in authorization server is on (then leave it out)
+     */
+    issuer: SecureUrlSchema.optional(),
     /** URL of the issuer's JSON Web Key Set. @default discovered from the issuer's RFC 8414 or OpenID metadata */
     jwksUri: SecureUrlSchema.optional(),
     /** Authorization servers listed in the Protected Resource Metadata. @default [issuer] */
@@ -94,6 +100,14 @@ export const OAuthSchema = z
     requiredScopes: z.array(ScopeSchema).default([]),
     /** Scopes required per server name, instead of `requiredScopes`. @default {} */
     serverScopes: z.record(z.string(), z.array(ScopeSchema)).default({}),
+    /**
+     * Groups allowed per server name: a token must name at least one of them in its
+     * groups claim (`groupsClaim`) to use that server. Servers not listed need no group.
+     * @default {}
+     */
+    serverGroups: z.record(z.string(), z.array(GroupNameSchema).min(1, { message: 'list at least one group; leave the server out to need none' })).default({}),
+    /** Claim of the access token that lists the caller's groups (a string array, or a space-separated string). */
+    groupsClaim: z.string().min(1).default('groups'),
     /** `scopes_supported` of the Protected Resource Metadata. @default the scopes required for that server */
     scopesSupported: z.array(ScopeSchema).optional(),
     /**
@@ -119,6 +133,207 @@ export const OAuthSchema = z
   })
   .strict();
 
+/**
+ * Environment variables through which a deployment hands the authorization server
+ * what exists only once deployed (a contract between `src/deploy/` and the gateway).
+ */
+export const AUTH_ENV = {
+  /** DynamoDB table of the store; when set, the store is that table, whatever `store` says. */
+  table: 'MCP_FLEET_AUTH_TABLE',
+  /** Issuer of the OpenID provider, when `upstream.issuer` is left out. */
+  upstreamIssuer: 'MCP_FLEET_UPSTREAM_ISSUER',
+  /** Client id at the OpenID provider, when `upstream.clientId` is left out. */
+  upstreamClientId: 'MCP_FLEET_UPSTREAM_CLIENT_ID',
+} as const;
+
+/** Where a secret comes from: an environment variable (ECS `secrets`) or a mounted file. Never the secret itself. */
+export const SecretSourceSchema = z
+  .object({
+    /** Environment variable holding the secret. */
+    env: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'env must be the name of an environment variable, such as MCP_FLEET_AUTH_SECRET' })
+      .optional(),
+    /** File holding the secret; surrounding white space is ignored. */
+    file: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((s) => (s.env === undefined) !== (s.file === undefined), {
+    message: 'a secret needs exactly one of env (a variable name) or file (a path); the secret itself never goes into the config',
+  });
+
+function isOriginOnly(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.pathname === '/' || url.pathname === '') && url.search === '' && url.hash === '' && !value.endsWith('/');
+  } catch {
+    return false;
+  }
+}
+
+/** The login behind the authorization server: an OpenID Connect provider (Cognito, Okta, Entra ID, Google, Keycloak, ...). */
+export const UpstreamOidcSchema = z
+  .object({
+    /**
+     * Issuer of the OpenID provider, e.g. `https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCd`. Its discovery document is read at the first sign-in.
+     * @default the environment variable MCP_FLEET_UPSTREAM_ISSUER (set by the deployment when `deploy.auth.cognito` creates the user pool)
+     */
+    issuer: SecureUrlSchema.optional(),
+    /**
+     * Client id of the gateway at the provider (a confidential web client whose callback is `<issuer>/oauth/callback`).
+     * @default the environment variable MCP_FLEET_UPSTREAM_CLIENT_ID (set by the deployment with `deploy.auth.cognito`)
+     */
+    clientId: z.string().min(1, { message: 'clientId is the id of the app client that the gateway uses at the OpenID provider' }).optional(),
+    /** Client secret of the gateway at the provider. */
+    clientSecret: SecretSourceSchema,
+    /** Scopes asked of the provider. */
+    scopes: z.array(ScopeSchema).default(['openid', 'email', 'profile']),
+    /** Claim of the provider's ID token (or userinfo) that names the user; it becomes the principal `oauth:<value>`. */
+    subjectClaim: z.string().min(1).default('sub'),
+    /** Claim that lists the user's groups (`cognito:groups` for Cognito, `groups` for Okta, Entra ID and Keycloak). */
+    groupsClaim: z.string().min(1).default('groups'),
+    /** Only members of one of these groups may sign in. @default everyone the provider signs in */
+    allowedGroups: z.array(GroupNameSchema).min(1).optional(),
+    /** Read the userinfo endpoint too (for providers that keep groups out of the ID token). */
+    fetchUserinfo: z.boolean().default(false),
+    /** Time allowed for each request to the provider. */
+    timeoutSeconds: z.number().positive().max(60).default(10),
+  })
+  .strict();
+
+/** A client registered in the config (for clients that can be given a client id, or confidential ones). */
+export const StaticClientSchema = z
+  .object({
+    /** Client id the client sends. */
+    clientId: z.string().regex(/^[\x21-\x7E]{1,255}$/, { message: 'a clientId is 1-255 printable ASCII characters without spaces' }),
+    /** Name shown on the consent page. @default the client id */
+    name: z.string().min(1).max(100).optional(),
+    /** Exact redirect URIs (loopback ones match on any port, RFC 8252). */
+    redirectUris: z.array(z.string().min(1)).min(1, { message: 'list the redirect URIs the client uses' }),
+    /** Secret of a confidential client (sent with client_secret_basic or client_secret_post). @default none: a public client (PKCE only) */
+    secret: SecretSourceSchema.optional(),
+  })
+  .strict();
+
+/** Where tokens, clients and keys are kept. */
+export const AuthStoreSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      /** A local JSON file (one gateway process; the default). */
+      type: z.literal('file'),
+      /** Path of the file; created with mode 0600. */
+      path: z.string().min(1).default('.mcp-fleet/auth-store.json'),
+    })
+    .strict(),
+  z
+    .object({
+      /** An Amazon DynamoDB table shared by every replica (partition key `pk`, TTL attribute `expiresAt`). */
+      type: z.literal('dynamodb'),
+      /** Table name. */
+      table: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, { message: 'table must be a DynamoDB table name (3-255 of letters, digits, _ . -)' }),
+      /** AWS region. @default the SDK's (AWS_REGION) */
+      region: z.string().min(1).optional(),
+      /** Endpoint override, for a local DynamoDB-compatible server. @default AWS */
+      endpoint: z.url().optional(),
+    })
+    .strict(),
+]);
+
+/**
+ * The built-in OAuth 2.1 authorization server (`gateway.auth.authorizationServer`): MCP
+ * clients register (Client ID Metadata Documents, dynamic registration, or the config),
+ * sign in through an OpenID provider, and get short-lived access tokens for one server
+ * (or the fleet) and rotating refresh tokens.
+ */
+export const AuthorizationServerSchema = z
+  .object({
+    /**
+     * Public origin of the authorization server, such as `https://mcp.example.com` (no path):
+     * the `iss` of its tokens. Requests for that host must reach the gateway.
+     */
+    issuer: SecureUrlSchema.refine(isOriginOnly, { message: 'issuer must be an origin such as https://mcp.example.com, without path, query or trailing slash' }),
+    /** The OpenID provider where users sign in. */
+    upstream: UpstreamOidcSchema,
+    /**
+     * A resource identifier for the whole fleet: a token asked for it works on every
+     * server (still subject to per-server scopes and groups). @default none: tokens are for one server each
+     */
+    fleetResource: SecureUrlSchema.optional(),
+    /**
+     * Scopes clients may be granted; a scope with `groups` is granted only to members of one
+     * of them. Scopes required by `oauth.requiredScopes` and `oauth.serverScopes` must be listed.
+     * @default {}
+     */
+    scopes: z.record(ScopeSchema, z.object({ groups: z.array(GroupNameSchema).min(1).optional() }).strict()).default({}),
+    /** Clients registered in the config. */
+    clients: z.array(StaticClientSchema).default([]),
+    /** RFC 7591 dynamic client registration (deprecated by MCP, still used by many clients). */
+    registration: z
+      .object({
+        /** Serve `/oauth/register`. */
+        enabled: z.boolean().default(true),
+        /** Require `Authorization: Bearer <token>` on registration, the token given by SHA-256 digest, env or file. @default open registration */
+        initialAccessToken: z
+          .object({ sha256: Sha256HexSchema.optional(), env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(), file: z.string().min(1).optional() })
+          .strict()
+          .refine((t) => [t.sha256, t.env, t.file].filter((v) => v !== undefined).length === 1, {
+            message: 'initialAccessToken needs exactly one of sha256, env or file',
+          })
+          .optional(),
+        /** Registrations accepted per minute by one gateway process, from all callers together (a flood gets 429). */
+        perMinute: z.number().int().positive().default(30),
+        /** A registered client unused for this long is forgotten. */
+        clientTtlDays: z.number().positive().default(90),
+      })
+      .strict()
+      .default({ enabled: true, perMinute: 30, clientTtlDays: 90 }),
+    /** OAuth Client ID Metadata Documents: an https URL as client_id, whose document the server fetches. */
+    clientIdMetadataDocuments: z
+      .object({
+        /** Accept URL client ids. */
+        enabled: z.boolean().default(true),
+        /** Hosts whose documents are accepted (`claude.ai`, `*.example.com`). @default any public host */
+        allowedHosts: z.array(z.string().regex(/^(\*\.)?[a-z0-9.-]+$/i, { message: 'a host pattern is a host name, optionally starting with *.' })).default([]),
+        /** Largest document accepted. */
+        maxBytes: z.number().int().positive().max(65536).default(5120),
+        /** Time allowed for fetching a document. */
+        timeoutSeconds: z.number().positive().max(30).default(5),
+        /** Longest time a fetched document is reused (shorter when its Cache-Control says so). */
+        cacheSeconds: z.number().int().min(0).max(86400).default(600),
+        /**
+         * Fetch documents from private, loopback and link-local addresses too. Off by default:
+         * a URL client id is chosen by whoever calls, and must not reach the gateway's network.
+         */
+        allowPrivateAddresses: z.boolean().default(false),
+      })
+      .strict()
+      .default({ enabled: true, allowedHosts: [], maxBytes: 5120, timeoutSeconds: 5, cacheSeconds: 600, allowPrivateAddresses: false }),
+    /**
+     * Redirect URI hosts accepted for clients registered dynamically or by metadata document
+     * (`claude.ai`, `*.example.com`); loopback and app schemes (`cursor://`) are always accepted. @default any https host
+     */
+    allowedRedirectHosts: z.array(z.string().regex(/^(\*\.)?[a-z0-9.-]+$/i, { message: 'a host pattern is a host name, optionally starting with *.' })).default([]),
+    /** Lifetime of access tokens (short: they cannot be recalled before they expire, only their refresh). */
+    accessTokenTtlSeconds: z.number().int().min(30).max(3600).default(600),
+    /** A refresh token unused for this long expires. */
+    refreshTokenTtlSeconds: z.number().int().min(60).default(14 * 86400),
+    /** Longest life of one sign-in: after it the user signs in again. */
+    sessionMaxSeconds: z.number().int().min(60).default(90 * 86400),
+    /** Lifetime of an authorization code. */
+    authorizationCodeTtlSeconds: z.number().int().min(10).max(600).default(60),
+    /** Time a user has to finish signing in. */
+    loginTimeoutSeconds: z.number().int().min(60).max(3600).default(600),
+    /** A new signing key is made this often; old keys stay published until their tokens expired. */
+    signingKeyRotationDays: z.number().positive().default(30),
+    /** Secret (at least 32 characters) that encrypts the signing keys at rest and signs consent forms. */
+    secret: SecretSourceSchema.default({ env: 'MCP_FLEET_AUTH_SECRET' }),
+    /** Where clients, grants, codes and keys are kept. */
+    store: AuthStoreSchema.default({ type: 'file', path: '.mcp-fleet/auth-store.json' }),
+    /** Longest time a replica trusts that a sign-in was not revoked (each request checks the store at most this often per sign-in). */
+    revocationCheckSeconds: z.number().min(0).max(300).default(5),
+  })
+  .strict();
+
 /** Authentication settings of the gateway (`gateway.auth`). Leave the section out to run without auth. */
 export const AuthSchema = z
   .object({
@@ -126,14 +341,60 @@ export const AuthSchema = z
     apiKeys: z.array(ApiKeySchema).default([]),
     /** OAuth 2.1 bearer tokens (JWT) from one authorization server. @default off */
     oauth: OAuthSchema.optional(),
+    /** The built-in authorization server, in front of an OpenID provider. @default off */
+    authorizationServer: AuthorizationServerSchema.optional(),
   })
   .strict()
   .superRefine((auth, ctx) => {
-    if (auth.apiKeys.length === 0 && auth.oauth === undefined) {
+    if (auth.apiKeys.length === 0 && auth.oauth === undefined && auth.authorizationServer === undefined) {
       ctx.addIssue({
         code: 'custom',
-        message: 'gateway.auth needs at least one entry under apiKeys or an oauth section; remove gateway.auth to run without auth',
+        message: 'gateway.auth needs at least one entry under apiKeys, an oauth section or an authorizationServer section; remove gateway.auth to run without auth',
       });
+    }
+    const server = auth.authorizationServer;
+    if (auth.oauth !== undefined && auth.oauth.issuer === undefined && server === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['oauth', 'issuer'], message: 'oauth.issuer is required: the URL of the authorization server whose tokens are accepted (or configure authorizationServer)' });
+    }
+    if (server !== undefined && auth.oauth !== undefined) {
+      if (auth.oauth.issuer !== undefined && auth.oauth.issuer !== server.issuer) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['oauth', 'issuer'],
+          input: auth.oauth.issuer,
+          message: `with authorizationServer on, tokens come from ${server.issuer}: leave oauth.issuer out`,
+        });
+      }
+      for (const field of ['jwksUri', 'authorizationServers', 'audiences'] as const) {
+        const value = auth.oauth[field];
+        if (value !== undefined && !(Array.isArray(value) && value.length === 0)) {
+          ctx.addIssue({ code: 'custom', path: ['oauth', field], message: `oauth.${field} does not apply with authorizationServer on (its keys and audiences are its own); remove it` });
+        }
+      }
+    }
+    if (server !== undefined) {
+      const grantable = new Set(Object.keys(server.scopes));
+      const required = [
+        ...(auth.oauth?.requiredScopes ?? []).map((s) => ({ scope: s, path: ['oauth', 'requiredScopes'] })),
+        ...Object.entries(auth.oauth?.serverScopes ?? {}).flatMap(([name, list]) => list.map((s) => ({ scope: s, path: ['oauth', 'serverScopes', name] }))),
+      ];
+      for (const { scope, path } of required) {
+        if (!grantable.has(scope)) {
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            input: scope,
+            message: `scope "${scope}" is required but authorizationServer.scopes does not list it, so no token could carry it; add "${scope}: {}" under authorizationServer.scopes`,
+          });
+        }
+      }
+      const ids = new Set<string>();
+      for (const [i, client] of server.clients.entries()) {
+        if (ids.has(client.clientId)) {
+          ctx.addIssue({ code: 'custom', path: ['authorizationServer', 'clients', i, 'clientId'], message: `clientId "${client.clientId}" is listed twice` });
+        }
+        ids.add(client.clientId);
+      }
     }
     const seen = new Set<string>();
     for (const [i, key] of auth.apiKeys.entries()) {
@@ -192,6 +453,36 @@ export const MetricsSchema = z
   })
   .strict();
 
+/**
+ * What `mcp-fleet deploy` creates for the built-in authorization server (`deploy.auth`):
+ * always a DynamoDB table for its store and a generated secret; with `cognito`, an
+ * Amazon Cognito user pool and app client as the OpenID provider (otherwise the
+ * config's `upstream.issuer` is used, and its client secret comes from `deploy.secrets`).
+ */
+export const DeployAuthSchema = z
+  .object({
+    /** Create a Cognito user pool and app client as the provider. @default none: use `upstream.issuer` */
+    cognito: z
+      .object({
+        /** Prefix of the Cognito hosted sign-in domain (`<prefix>.auth.<region>.amazoncognito.com`), globally unique. */
+        domainPrefix: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, { message: 'domainPrefix is lower-case letters, digits and "-", such as acme-mcp-login' }),
+        /** User pool groups to create (for `oauth.serverGroups` and scope groups). */
+        groups: z.array(GroupNameSchema).default([]),
+        /** Let people create their own accounts. Off: an administrator creates users. */
+        selfSignUp: z.boolean().default(false),
+        /** Multi-factor authentication of the user pool. */
+        mfa: z.enum(['off', 'optional', 'required']).default('optional'),
+      })
+      .strict()
+      .optional(),
+    /** Keep the store table (sign-ins, clients, keys) when the stack is destroyed. */
+    retainTable: z.boolean().default(false),
+  })
+  .strict();
+
+/** Parsed `deploy.auth`. */
+export type DeployAuthConfig = z.infer<typeof DeployAuthSchema>;
+
 /** A reference from `gateway.auth` to a server that the config does not define. */
 export interface AuthServerReferenceIssue {
   /** Path below `gateway.auth`, e.g. `['apiKeys', 0, 'servers', 1]`. */
@@ -218,9 +509,11 @@ export function authServerReferenceIssues(auth: AuthConfig, serverNames: readonl
       }
     }
   }
-  for (const server of Object.keys(auth.oauth?.serverScopes ?? {})) {
-    if (!known.has(server)) {
-      issues.push({ path: ['oauth', 'serverScopes', server], input: server, message: `oauth.serverScopes names server "${server}", which is not defined (servers: ${list})` });
+  for (const field of ['serverScopes', 'serverGroups'] as const) {
+    for (const server of Object.keys(auth.oauth?.[field] ?? {})) {
+      if (!known.has(server)) {
+        issues.push({ path: ['oauth', field, server], input: server, message: `oauth.${field} names server "${server}", which is not defined (servers: ${list})` });
+      }
     }
   }
   return issues;
@@ -232,6 +525,12 @@ export type AuthConfig = z.infer<typeof AuthSchema>;
 export type ApiKeyConfig = z.infer<typeof ApiKeySchema>;
 /** Parsed OAuth settings. */
 export type OAuthConfig = z.infer<typeof OAuthSchema>;
+/** Parsed settings of the built-in authorization server. */
+export type AuthorizationServerConfig = z.infer<typeof AuthorizationServerSchema>;
+/** Where a secret is read from. */
+export type SecretSource = z.infer<typeof SecretSourceSchema>;
+/** Parsed store settings. */
+export type AuthStoreConfig = z.infer<typeof AuthStoreSchema>;
 /** Parsed limits. */
 export type LimitsConfig = z.infer<typeof LimitsSchema>;
 /** Parsed metrics settings. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LOAD_BALANCER_IDLE_TIMEOUT_SECONDS } from './timeouts.js';
+import { DeployAuthSchema } from './auth-schema.js';
 
 /**
  * The `deploy:` section of a config (fleet-wide) and `servers.<name>.deploy`
@@ -292,6 +293,8 @@ export const DeploySchema = z
       })
       .strict()
       .default({ nodeVersion: DEFAULT_NODE_VERSION, uvVersion: DEFAULT_UV_VERSION, pythonVersion: '3.12', architecture: 'x86_64' }),
+    /** AWS resources of the built-in authorization server (`gateway.auth.authorizationServer`): store table, secret, optional Cognito. */
+    auth: DeployAuthSchema.default({ retainTable: false }),
     /** Every `${NAME}` the config references, mapped to a Secrets Manager secret. */
     secrets: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'an environment variable name' }), SecretRefSchema).default({}),
     /** Logs, dashboard and alarms. */

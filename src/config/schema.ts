@@ -197,6 +197,18 @@ export const FleetConfigSchema = z
       }
     }
     const auth = config.gateway.auth;
+    const upstream = auth?.authorizationServer?.upstream;
+    if (upstream !== undefined && config.deploy?.auth.cognito === undefined) {
+      for (const field of ['issuer', 'clientId'] as const) {
+        if (upstream[field] === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['gateway', 'auth', 'authorizationServer', 'upstream', field],
+            message: `upstream.${field} is required (or add deploy.auth.cognito to have the deployment create a Cognito user pool and set it)`,
+          });
+        }
+      }
+    }
     if (auth !== undefined) {
       for (const issue of authServerReferenceIssues(auth, Object.keys(config.servers))) {
         ctx.addIssue({ code: 'custom', path: ['gateway', 'auth', ...issue.path], input: issue.input, message: issue.message });

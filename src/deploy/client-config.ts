@@ -41,6 +41,20 @@ export function serverEndpoints(config: FleetConfig, source: EndpointSource): Se
   });
 }
 
+/**
+ * True when the fleet's clients sign in with OAuth by themselves (the built-in
+ * authorization server, or an external issuer): their config then carries no key.
+ */
+export function signsInWithOAuth(config: FleetConfig): boolean {
+  const auth = config.gateway.auth;
+  return auth?.authorizationServer !== undefined || auth?.oauth !== undefined;
+}
+
+/** Whether the client config carries an API key: only when the fleet has keys and does not sign clients in with OAuth (unless asked). */
+export function apiKeyRequired(config: FleetConfig, preferApiKey = false): boolean {
+  return (config.gateway.auth?.apiKeys.length ?? 0) > 0 && (preferApiKey || !signsInWithOAuth(config));
+}
+
 /** How the bearer token appears in the output. */
 export interface TokenOptions {
   /** Whether the gateway wants a bearer token at all. */

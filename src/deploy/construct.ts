@@ -20,6 +20,7 @@ import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct, type IConstruct } from 'constructs';
 import type { FleetConfig } from '../config/schema.js';
 import { FleetError } from '../errors.js';
+import { McpFleetAuth } from './auth-construct.js';
 import { containerCommand } from './image.js';
 import { FleetEnv, OutputKeys, pascalCase, planDeployment, type DeployPlan, type ServicePlan } from './plan.js';
 
@@ -109,6 +110,8 @@ export class McpFleet extends Construct {
    * replica can tell which replica owns a session. Injected as `MCP_FLEET_CLUSTER_SECRET`.
    */
   readonly clusterSecret: secretsmanager.Secret;
+  /** The built-in authorization server's table, secret and Cognito pool, when the config turns it on. */
+  readonly auth: McpFleetAuth | undefined;
 
   constructor(scope: Construct, id: string, props: McpFleetProps) {
     super(scope, id);
@@ -213,6 +216,7 @@ export class McpFleet extends Construct {
       this.alarmTopic = topic;
     } else this.alarmTopic = undefined;
 
+    this.auth = this.plan.auth === undefined ? undefined : new McpFleetAuth(this, 'Auth', { plan: this.plan.auth });
     const image = props.image ?? this.makeImage(props.buildContextDir);
     const secrets = this.importSecrets();
     const publicHost = deploy.domain?.name;
@@ -251,9 +255,9 @@ export class McpFleet extends Construct {
         command: containerCommand(this.plan, svc.id, svc.servers),
         portMappings: [{ containerPort: this.plan.port, name: 'mcp' }],
         // Only non-secret values here; every secret goes through `secrets`.
-        environment: { [FleetEnv.allowedHosts]: allowedHosts.join(','), [FleetEnv.peersDns]: peersDns },
+        environment: { [FleetEnv.allowedHosts]: allowedHosts.join(','), [FleetEnv.peersDns]: peersDns, ...this.auth?.environment },
         secrets: Object.fromEntries(
-          [...svc.secretNames.map((n): [string, ecs.Secret] => [n, secrets.get(n)!]), [FleetEnv.clusterSecret, clusterSecret] as [string, ecs.Secret]].sort(([a], [b]) => a.localeCompare(b)),
+          [...svc.secretNames.map((n): [string, ecs.Secret] => [n, secrets.get(n)!]), [FleetEnv.clusterSecret, clusterSecret] as [string, ecs.Secret], ...Object.entries(this.auth?.secrets ?? {})].sort(([a], [b]) => a.localeCompare(b)),
         ),
         logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: svc.id }),
         stopTimeout,
@@ -323,6 +327,7 @@ export class McpFleet extends Construct {
         );
       }
 
+      this.auth?.grantTo(taskRole);
       services.push({ plan: svc, service, taskDefinition, targetGroup: [...targetGroups.values()][0]!, targetGroups, logGroup, taskRole, peersDns });
     }
     this.services = services;
@@ -362,6 +367,14 @@ export class McpFleet extends Construct {
       new route53.ARecord(this, 'ApexRecord', { zone, recordName: `${publicHost}.`, target: route53.RecordTarget.fromAlias(new route53Targets.LoadBalancerTarget(this.loadBalancer)) });
     }
     this.serverUrls = serverUrls;
+    if (this.auth !== undefined) {
+      const targetOf = (server: string): elbv2.ApplicationTargetGroup => {
+        const owner = services.find((s) => s.plan.id === this.plan.routes.find((r) => r.server === server)!.service)!;
+        return owner.targetGroups.get(server) ?? owner.targetGroup;
+      };
+      const pathRouted = this.plan.routes.filter((r) => r.hostnames.length === 0).map((r) => ({ server: r.server, targetGroup: targetOf(r.server) }));
+      this.auth.addRoutes(this.listener, services[0]!.targetGroup, pathRouted);
+    }
 
     // Request-count scaling needs the target group attached to the listener, so it comes after routing.
     for (const { plan: svc, service, targetGroup } of services) {

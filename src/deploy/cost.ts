@@ -42,6 +42,14 @@ export interface RegionPrices {
   readonly dashboardMonth: number;
   /** CloudWatch custom metric, per metric-month (first 10,000 metrics); Container Insights metrics are billed so. */
   readonly metricMonth: number;
+  /** DynamoDB on-demand, per million write request units. */
+  readonly dynamoWriteMillion: number;
+  /** DynamoDB on-demand, per million read request units. */
+  readonly dynamoReadMillion: number;
+  /** Cognito user pools (Essentials), per monthly active user past the free ones. */
+  readonly cognitoMau: number;
+  /** Monthly active users Cognito (Essentials) does not charge for. */
+  readonly cognitoFreeMau: number;
 }
 
 const US: RegionPrices = {
@@ -58,6 +66,10 @@ const US: RegionPrices = {
   alarmMonth: 0.1,
   dashboardMonth: 3,
   metricMonth: 0.3,
+  dynamoWriteMillion: 0.625,
+  dynamoReadMillion: 0.125,
+  cognitoMau: 0.015,
+  cognitoFreeMau: 10_000,
 };
 
 /**
@@ -86,6 +98,12 @@ export interface CostAssumptions {
   readonly logGbPerServiceMonth?: number;
   /** Availability zones (load balancer nodes, endpoints). @default deploy.network.maxAzs */
   readonly azs?: number;
+  /** Reads of the authorization server's table per month (sign-in checks, refreshes). @default 1,000,000 */
+  readonly authReadsPerMonth?: number;
+  /** Writes of the authorization server's table per month (sign-ins, refreshes, registrations). @default 100,000 */
+  readonly authWritesPerMonth?: number;
+  /** People who sign in through Cognito in a month. @default 50 */
+  readonly monthlyActiveUsers?: number;
 }
 
 /** One line of the estimate. */
@@ -163,9 +181,28 @@ function computeLines(plan: DeployPlan, services: readonly ServicePlan[], prices
     detail: `${alarms} alarms${plan.deploy.observability.dashboard ? ' + 1 dashboard' : ''}`,
     monthlyUsd: alarms * prices.alarmMonth + (plan.deploy.observability.dashboard ? prices.dashboardMonth : 0),
   });
-  // Declared secrets, plus the fleet secret the stack generates to sign session ids.
-  const secrets = Object.keys(plan.deploy.secrets).length + 1;
-  lines.push({ item: 'Secrets Manager', detail: `${secrets - 1} declared + 1 fleet secret`, monthlyUsd: secrets * prices.secretMonth });
+  // Declared secrets, plus the fleet secret the stack generates to sign session ids, plus the authorization server's.
+  const authSecrets = plan.auth === undefined ? 0 : plan.auth.cognito === undefined ? 1 : 2;
+  const secrets = Object.keys(plan.deploy.secrets).length + 1 + authSecrets;
+  lines.push({
+    item: 'Secrets Manager',
+    detail: `${secrets - 1 - authSecrets} declared + 1 fleet secret${authSecrets > 0 ? ` + ${authSecrets} of the authorization server` : ''}`,
+    monthlyUsd: secrets * prices.secretMonth,
+  });
+  if (plan.auth !== undefined) {
+    lines.push({
+      item: 'DynamoDB (authorization server store)',
+      detail: `on demand, ${a.authReadsPerMonth / 1e6}M reads + ${a.authWritesPerMonth / 1e6}M writes a month`,
+      monthlyUsd: (a.authReadsPerMonth / 1e6) * prices.dynamoReadMillion + (a.authWritesPerMonth / 1e6) * prices.dynamoWriteMillion,
+    });
+    if (plan.auth.cognito !== undefined) {
+      lines.push({
+        item: 'Cognito user pool (Essentials)',
+        detail: `${a.monthlyActiveUsers} monthly active users (${prices.cognitoFreeMau} free)`,
+        monthlyUsd: Math.max(0, a.monthlyActiveUsers - prices.cognitoFreeMau) * prices.cognitoMau,
+      });
+    }
+  }
   if (plan.deploy.observability.containerInsights) {
     const m = CONTAINER_INSIGHTS_METRICS;
     const metrics = m.perCluster + services.length * (m.perService + m.perTaskFamily);
@@ -189,6 +226,9 @@ export function estimateMonthlyCost(plan: DeployPlan, region: string, assumption
     lcu: assumptions.lcu ?? 1,
     logGbPerServiceMonth: assumptions.logGbPerServiceMonth ?? 1,
     azs: assumptions.azs ?? plan.deploy.network.maxAzs,
+    authReadsPerMonth: assumptions.authReadsPerMonth ?? 1_000_000,
+    authWritesPerMonth: assumptions.authWritesPerMonth ?? 100_000,
+    monthlyActiveUsers: assumptions.monthlyActiveUsers ?? 50,
   };
   const lines = computeLines(plan, plan.services, prices, a);
   const withSpot = (spot: boolean) => plan.services.map((s) => ({ ...s, spot, onDemandBase: 0 }));
@@ -207,7 +247,7 @@ export function estimateMonthlyCost(plan: DeployPlan, region: string, assumption
       `List prices of ${PRICE_DATE} (aws.amazon.com/fargate/pricing, /elasticloadbalancing/pricing, /cloudwatch/pricing); check them before you budget.`,
       `Fargate Spot is modelled at ${SPOT_PRICE_FRACTION * 100}% of on-demand; real Spot prices move.`,
       `Fargate Spot tasks beyond each service's on-demand base (servers.<name>.deploy.onDemandBase, default 1).`,
-      `Not included: data transfer out, NAT data processing${plan.deploy.observability.containerInsights ? ', Container Insights performance log ingestion' : ''}, Route 53 zone ($0.50/month) and queries, Cloud Map service discovery (registered tasks and its private DNS zone), ECR storage.`,
+      `Not included: data transfer out, NAT data processing${plan.deploy.observability.containerInsights ? ', Container Insights performance log ingestion' : ''}, Route 53 zone ($0.50/month) and queries, Cloud Map service discovery (registered tasks and its private DNS zone), ECR storage${plan.auth !== undefined ? '; for the authorization server, DynamoDB storage and backups (cents for its small table) and the Lambda that reads the Cognito client secret at deploy time' : ''}.`,
     ],
   };
 }

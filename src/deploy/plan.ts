@@ -11,6 +11,7 @@ import { idleTimeoutProblems } from '../config/timeouts.js';
 import { needsInternet } from './known-servers.js';
 import { literalSecretProblems } from './literal-secrets.js';
 import { planTaskMemory } from './memory.js';
+import { authStackSecretNames, authUserSecretNames, planAuth, type AuthDeployPlan } from './auth-plan.js';
 
 /** One ECS service of the deployment: a single server, or every server when packed. */
 export interface ServicePlan {
@@ -82,6 +83,8 @@ export interface DeployPlan {
   readonly warnings: readonly string[];
   /** The same servers packed into one `deploy.packed` service, for the cost comparison; undefined when they do not fit. */
   readonly packedAlternative: ServicePlan | undefined;
+  /** The built-in authorization server's resources, when `gateway.auth.authorizationServer` is on. */
+  readonly auth: AuthDeployPlan | undefined;
 }
 
 /**
@@ -122,6 +125,7 @@ function secretsOf(config: FleetConfig, servers: readonly string[]): string[] {
   for (const s of servers) for (const n of referencedEnvNames(config.servers[s])) names.add(n);
   for (const n of referencedEnvNames(config.gateway)) names.add(n);
   for (const key of config.gateway.auth?.apiKeys ?? []) if (key.env !== undefined) names.add(key.env);
+  for (const n of authUserSecretNames(config)) names.add(n);
   return [...names].sort();
 }
 
@@ -161,7 +165,7 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
   for (const n of used) {
     if (!declared.has(n)) {
       const where = names.filter((s) => referencedEnvNames(config.servers[s]).has(n)).map((s) => `servers.${s}`);
-      if (where.length === 0) where.push('gateway.auth.apiKeys');
+      if (where.length === 0) where.push(authUserSecretNames(config).includes(n) ? 'gateway.auth.authorizationServer' : 'gateway.auth.apiKeys');
       problems.push(
         `deploy.secrets.${n}: ${where.join(', ')} reference${where.length === 1 ? 's' : ''} \${${n}}, which is not declared; add deploy.secrets.${n}: { secretName: <Secrets Manager name> } (values are never put in plain task environment)`,
       );
@@ -170,6 +174,10 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
   for (const n of Object.values(FleetEnv)) {
     if (declared.has(n)) problems.push(`deploy.secrets.${n}: is set by the stack itself (${n === FleetEnv.clusterSecret ? 'a generated fleet secret' : 'from the deployment'}); remove it from deploy.secrets and from the config's \${...} references`);
   }
+  for (const n of authStackSecretNames(config)) {
+    if (declared.has(n)) problems.push(`deploy.secrets.${n}: is set by the stack itself (the authorization server's resources); remove it from deploy.secrets`);
+  }
+  const auth = planAuth(config, problems, warnings);
   for (const n of declared) if (!used.has(n)) warnings.push(`deploy.secrets.${n}: declared but not referenced by any server or API key; it is not injected`);
   problems.push(...literalSecretProblems(config));
 
@@ -186,7 +194,8 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
       problems.push('gateway.cluster.secret: is a literal value, which would be baked into the image; remove it (the stack generates a fleet secret in Secrets Manager) or write ${NAME} and declare NAME in deploy.secrets');
     }
   }
-  if (deploy.loadBalancer.internal === false && (config.gateway.auth?.apiKeys.length ?? 0) === 0) {
+  const oauthOn = config.gateway.auth?.oauth !== undefined || config.gateway.auth?.authorizationServer !== undefined;
+  if (deploy.loadBalancer.internal === false && (config.gateway.auth?.apiKeys.length ?? 0) === 0 && !oauthOn) {
     warnings.push('gateway.auth has no apiKeys: anyone who reaches the internet-facing load balancer can call your servers; add keys or set deploy.loadBalancer.internal');
   }
   if (domain === undefined && !deploy.loadBalancer.internal) {
@@ -304,7 +313,7 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
     }
   }
   if (problems.length > 0) throw new ConfigError(file, problems);
-  return { deploy, services, routes, https: domain !== undefined, certificate, port: config.gateway.port, stopTimeoutSeconds, warnings, packedAlternative };
+  return { deploy, services, routes, https: domain !== undefined, certificate, port: config.gateway.port, stopTimeoutSeconds, warnings, packedAlternative, auth };
 }
 
 /** ECS: target groups one service may register with. */

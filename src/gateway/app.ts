@@ -7,7 +7,7 @@ import type { AuthTarget, Principal } from './auth/index.js';
 import { Cluster, type ClusterSettings } from './cluster/cluster.js';
 import { CorsPolicy } from './cors.js';
 import { classifyPost } from './era.js';
-import { RequestGuard, resourceUrlFor, type ServerRoute } from './guard.js';
+import { RequestGuard, resourceUrlFor, type RequestGuardOptions, type ServerRoute } from './guard.js';
 import { healthReply, readinessReply, serverReadinessReply } from './health.js';
 import { draining, errorReply, HttpError, methodNotAllowed } from './http/errors.js';
 import { emptyReply, StreamReply, toResponse, type Reply } from './http/reply.js';
@@ -43,6 +43,8 @@ export interface GatewayOptions {
   readonly cluster?: ClusterSettings;
   /** Host names allowed for path routing on top of the config's (e.g. `MCP_FLEET_ALLOWED_HOSTS`). */
   readonly extraAllowedHosts?: readonly string[];
+  /** Options of the built-in authorization server (store, trusted CAs, clock), for tests. @default from the config */
+  readonly authorizationServer?: RequestGuardOptions['authorizationServer'];
 }
 
 /** A running gateway. */
@@ -101,7 +103,12 @@ class FleetGateway implements Gateway {
     this.logger = options.logger ?? silentLogger;
     this.router = new Router(config, options.extraAllowedHosts);
     this.metrics = config.gateway.metrics.enabled ? createFleetMetrics() : undefined;
-    this.guard = new RequestGuard(config, { logger: this.logger, ...(options.env ? { env: options.env } : {}), ...(this.metrics ? { metrics: this.metrics } : {}) });
+    this.guard = new RequestGuard(config, {
+      logger: this.logger,
+      ...(options.env ? { env: options.env } : {}),
+      ...(this.metrics ? { metrics: this.metrics } : {}),
+      ...(options.authorizationServer ? { authorizationServer: options.authorizationServer } : {}),
+    });
     this.cors = new CorsPolicy(config.gateway);
     this.sse = {
       keepAliveMs: config.gateway.sseKeepAliveSeconds * 1000,
@@ -140,6 +147,7 @@ class FleetGateway implements Gateway {
   }
 
   async start(): Promise<void> {
+    await this.guard.authenticator.ready();
     await Promise.all([...this.servers.values()].map((s) => s.probe({ keepChild: true })));
     await this.cluster?.start();
     // Warm pools for stateless (2026-07-28) traffic and shared sessions, so the first request spawns nothing.
@@ -189,6 +197,7 @@ class FleetGateway implements Gateway {
     await Promise.all([...this.servers.values()].map((s) => s.close()));
     await Promise.all([...this.servers.values()].map((s) => s.stopAll()));
     this.cluster?.stop();
+    await this.guard.authenticator.close();
   }
 
   private async dispatch(request: InboundRequest, path: string, route: Route, label: { method?: string }): Promise<Reply> {
@@ -213,6 +222,8 @@ class FleetGateway implements Gateway {
         if (!metadata) throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: ${path}`);
         return metadata;
       }
+      case 'authorization-server':
+        return this.guard.authenticator.authorizationServer(request, (resource) => this.serverOfResource(resource));
       case 'server':
         return this.serve(request, route, label);
     }
@@ -404,6 +415,12 @@ class FleetGateway implements Gateway {
     const route = this.router.route(request.headers.get('host'), path === '' ? '/mcp' : path);
     if (route.kind !== 'server' || route.endpoint !== 'mcp' || (path === '' && route.basePath !== '')) return undefined;
     return { server: route.server, resourceUrl: resourceUrlFor(request, route) };
+  }
+
+  /** The server whose `/mcp` endpoint `resource` is (the URL a client asks a token for), routed like a request to it. */
+  private serverOfResource(resource: URL): { server: string } | undefined {
+    const route = this.router.route(resource.host, resource.pathname);
+    return route.kind === 'server' && route.endpoint === 'mcp' ? { server: route.server } : undefined;
   }
 
   /** Logs one request and counts it (when the answer is over, for a stream). */

@@ -1,7 +1,7 @@
 import type { FleetConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { ErrorCode } from '../protocol.js';
-import { createAuthenticator, type Authenticator, type AuthTarget, type Principal } from './auth/index.js';
+import { createAuthenticator, type Authenticator, type AuthenticatorOptions, type AuthTarget, type Principal } from './auth/index.js';
 import { HttpError } from './http/errors.js';
 import type { Reply } from './http/reply.js';
 import type { InboundRequest } from './http/request.js';
@@ -30,6 +30,8 @@ export interface RequestGuardOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Metrics to count refusals in. @default none */
   readonly metrics?: FleetMetrics;
+  /** Options of the built-in authorization server, for tests. @default from the config */
+  readonly authorizationServer?: AuthenticatorOptions['authorizationServer'];
 }
 
 /**
@@ -66,6 +68,7 @@ export class RequestGuard {
     this.authenticator = createAuthenticator(config.gateway.auth, {
       logger: options.logger,
       ...(options.env ? { env: { ...options.env } } : {}),
+      ...(options.authorizationServer ? { authorizationServer: options.authorizationServer } : {}),
     });
     this.limiter = createRateLimiter(config.gateway.limits.rate);
   }

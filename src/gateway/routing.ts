@@ -1,5 +1,6 @@
 import { validateHostHeader } from '@modelcontextprotocol/server';
 import type { FleetConfig } from '../config/schema.js';
+import { isAuthorizationServerPath } from './auth/server/paths.js';
 
 /** Which MCP endpoint a request is for. */
 export type Endpoint = 'mcp' | 'sse' | 'messages';
@@ -16,6 +17,8 @@ export type Route =
   | { readonly kind: 'bad-host' }
   /** `/.well-known/oauth-protected-resource[/...]`: public OAuth metadata. */
   | { readonly kind: 'resource-metadata' }
+  /** `/oauth/...`, `/.well-known/oauth-authorization-server` and the 2025-03-26 default OAuth endpoints: the authorization server. */
+  | { readonly kind: 'authorization-server' }
   /** `gateway.metrics.path` when metrics are served on the gateway's own port. */
   | { readonly kind: 'metrics' };
 
@@ -80,6 +83,7 @@ export class Router {
     if (pathname === '/.well-known/oauth-protected-resource' || pathname.startsWith('/.well-known/oauth-protected-resource/')) {
       return { kind: 'resource-metadata' };
     }
+    if (isAuthorizationServerPath(pathname)) return { kind: 'authorization-server' };
     const parsed = validateHostHeader(hostHeader, []);
     if (parsed.ok === false && parsed.errorCode !== 'invalid_host') return { kind: 'bad-host' };
     const host = parsed.ok ? parsed.hostname : (parsed.hostname ?? '');

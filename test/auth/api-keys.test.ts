@@ -94,7 +94,19 @@ describe('API keys', () => {
     expect(r.status).toBe(401);
     expect(r.reason).toBe('invalid-api-key');
     expect(r.challenge).toContain('error="invalid_token"');
-    expect(r.body).toEqual({ jsonrpc: '2.0', id: null, error: { code: ErrorCode.Unauthorized, message: 'Invalid API key' } });
+    expect(r.body).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: ErrorCode.Unauthorized, message: 'Invalid API key: this gateway expects an API key: send Authorization: Bearer <key> (an operator makes one with `mcp-fleet keys new`)' },
+    });
+  });
+
+  it('GIVEN API keys only WHEN a request has no credentials THEN the 401 carries WWW-Authenticate and says an API key is expected', async () => {
+    const auth = createAuthenticator(config({ apiKeys: [{ name: 'ci', sha256: ci.sha256 }] }), { logger: silentLogger });
+    const r = await refusal(await auth.authenticate(request(undefined), TARGET));
+    expect(r.status).toBe(401);
+    expect(r.challenge).toBe('Bearer realm="mcp-fleet"');
+    expect(r.body).toMatchObject({ error: { message: expect.stringMatching(/expects an API key: send Authorization: Bearer <key>/) } });
   });
 
   it('GIVEN a key WHEN a wrong key of another length is presented THEN it gets 401', async () => {
@@ -188,7 +200,7 @@ describe('AuthSchema', () => {
     expect(() => AuthSchema.parse({ apiKeys: [k, k] })).toThrow(/used twice/);
   });
   it('rejects an empty auth section', () => {
-    expect(() => AuthSchema.parse({})).toThrow(/at least one entry under apiKeys or an oauth section/);
+    expect(() => AuthSchema.parse({})).toThrow(/at least one entry under apiKeys, an oauth section or an authorizationServer section/);
   });
   it('rejects a plain-http issuer that is not loopback', () => {
     expect(() => AuthSchema.parse({ oauth: { issuer: 'http://auth.example.com' } })).toThrow(/https/);

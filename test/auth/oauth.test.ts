@@ -51,7 +51,7 @@ describe.each(['ES256', 'RS256'] as const)('OAuth resource server with %s keys',
   it('GIVEN a valid token for this resource THEN the principal is the subject with its scopes', async () => {
     const token = await issuer.sign({ sub: 'alice', aud: RESOURCE, scope: 'mcp:tools profile' });
     const outcome = await auth.authenticate(request(token), TARGET);
-    expect(outcome).toEqual({ ok: true, principal: { id: 'oauth:alice', kind: 'oauth', scopes: ['mcp:tools', 'profile'] } });
+    expect(outcome).toEqual({ ok: true, principal: { id: 'oauth:alice', kind: 'oauth', scopes: ['mcp:tools', 'profile'], groups: [] } });
   });
 
   it('GIVEN no token THEN 401 points to the path-inserted resource metadata and names the scope', async () => {
@@ -273,9 +273,13 @@ describe('Protected Resource Metadata', () => {
     expect(auth.metadata(new Request(url, { method: 'POST' }), resolve)?.status).toBe(405);
   });
 
-  it('GIVEN no OAuth THEN there is no metadata', () => {
+  it('GIVEN no OAuth THEN the metadata paths answer 404 saying an API key is expected (not a bare Not found)', async () => {
     const keysOnly = createAuthenticator(AuthSchema.parse({ apiKeys: [{ name: 'ci', sha256: 'a'.repeat(64) }] }), { logger: silentLogger });
-    expect(keysOnly.metadata(new Request('http://h/.well-known/oauth-protected-resource/servers/fetch/mcp'), resolve)).toBeUndefined();
-    expect(createAuthenticator(undefined, { logger: silentLogger }).metadata(new Request('http://h/.well-known/oauth-protected-resource'), resolve)).toBeUndefined();
+    const answer = keysOnly.metadata(new Request('http://h/.well-known/oauth-protected-resource/servers/fetch/mcp'), resolve);
+    expect(answer?.status).toBe(404);
+    expect(((await answer?.json()) as { error_description: string }).error_description).toMatch(/does not use OAuth: this gateway expects an API key: send Authorization: Bearer <key>/);
+    const open = createAuthenticator(undefined, { logger: silentLogger }).metadata(new Request('http://h/.well-known/oauth-protected-resource'), resolve);
+    expect(((await open?.json()) as { error_description: string }).error_description).toMatch(/need no credentials/);
+    expect(keysOnly.metadata(new Request('http://h/servers/fetch/mcp'), resolve)).toBeUndefined();
   });
 });

@@ -4,7 +4,7 @@ import { loadConfig } from '../../config/load.js';
 import type { FleetConfig } from '../../config/schema.js';
 import { FleetError } from '../../errors.js';
 import { createAwsClients, describeFleetServices, probeTools, readLogs, readStackOutputs, serverUrlsFromOutputs, type AwsClients } from '../../deploy/aws.js';
-import { CLIENT_KINDS, renderClientConfig, serverEndpoints, type ClientKind, type RenderedClientConfig } from '../../deploy/client-config.js';
+import { apiKeyRequired, CLIENT_KINDS, renderClientConfig, serverEndpoints, signsInWithOAuth, type ClientKind, type RenderedClientConfig } from '../../deploy/client-config.js';
 import { estimateMonthlyCost } from '../../deploy/cost.js';
 import { OutputKeys, planDeployment, type DeployPlan } from '../../deploy/plan.js';
 import { deployFleet, destroyFleet, diffFleet, synthFleet, type DeployEvent, type FleetActionOptions } from '../../deploy/toolkit.js';
@@ -239,7 +239,8 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
     .option('--token-env <name>', 'environment variable that holds the API key', 'MCP_FLEET_TOKEN')
     .option('--show-token', 'write the API key itself (read from --token-env) into the output')
     .option('--json', 'claude-code: print .mcp.json instead of `claude mcp add` commands')
-    .action(async (options: CommonOptions & { for: ClientKind; local?: boolean; port?: number; url?: string; tokenEnv: string; showToken?: boolean; json?: boolean }) => {
+    .option('--api-key', 'send an API key even when the fleet signs clients in with OAuth')
+    .action(async (options: CommonOptions & { for: ClientKind; local?: boolean; port?: number; url?: string; tokenEnv: string; showToken?: boolean; json?: boolean; apiKey?: boolean }) => {
       const config = await load(options, io);
       let urlsFromStack: Record<string, string> | undefined;
       const needsStack = !options.local && options.url === undefined && Object.values(config.servers).some((s) => s.hostnames.length === 0) && config.deploy?.domain === undefined;
@@ -256,7 +257,8 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
         value = process.env[options.tokenEnv];
         if (value === undefined || value === '') throw new FleetError('CLIENT_CONFIG_NO_TOKEN', `--show-token reads the key from $${options.tokenEnv}, which is not set`, { hint: `export ${options.tokenEnv}=<your key>` });
       }
-      const required = (config.gateway.auth?.apiKeys.length ?? 0) > 0;
+      const required = apiKeyRequired(config, options.apiKey ?? false);
+      if (!required && signsInWithOAuth(config)) io.err(dim('# OAuth: the client opens a browser to sign in the first time it connects (docs/AUTH.md)\n'));
       io.out(clientConfigText(renderClientConfig(options.for, endpoints, { required, env: options.tokenEnv, ...(value === undefined ? {} : { value }) }, { json: options.json ?? false })));
     });
 }
@@ -264,14 +266,14 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
 /** What `deploy` prints at the end: the endpoint URLs and the Claude Code commands. */
 export function deployReport(config: FleetConfig, plan: DeployPlan, outputs: Readonly<Record<string, string>>, tokenEnv: string): string {
   const endpoints = serverEndpoints(config, { kind: 'deployed', urlsFromStack: serverUrlsFromOutputs(plan, outputs) });
-  const required = (config.gateway.auth?.apiKeys.length ?? 0) > 0;
+  const required = apiKeyRequired(config);
   const lines = [
     '',
     bold('Endpoints'),
     table(['server', 'url'], endpoints.map((e) => [e.server, e.url])),
     `Load balancer: ${outputs[OutputKeys.loadBalancerDnsName] ?? '?'}`,
     '',
-    bold('Claude Code') + dim(required ? ` (export ${tokenEnv}=<your API key> first)` : ''),
+    bold('Claude Code') + dim(required ? ` (export ${tokenEnv}=<your API key> first)` : signsInWithOAuth(config) ? ' (it signs in with OAuth in the browser: run /mcp in Claude Code)' : ''),
     renderClientConfig('claude-code', endpoints, { required, env: tokenEnv }).text,
     dim('Other clients: mcp-fleet client-config --for claude-desktop|cursor|vscode --config <file>'),
     '',

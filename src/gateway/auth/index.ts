@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
-import type { AuthConfig } from '../../config/auth-schema.js';
+import { OAuthSchema, type AuthConfig } from '../../config/auth-schema.js';
 import type { Logger } from '../../log.js';
-import type { InboundRequest } from '../http/request.js';
+import { readBody, type InboundRequest } from '../http/request.js';
 import { API_KEY_PREFIX, loadApiKeys, matchApiKey, type LoadedApiKey } from './api-keys.js';
 import { authErrorResponse, buildWwwAuthenticate, type BearerChallenge } from './challenge.js';
 import { createJwtVerifier, type JwtVerifier, type TokenFailureReason } from './oauth.js';
+import type { AuthorizationServer, AuthorizationServerOptions, ResourceResolver } from './server/index.js';
+import { checkAuthorizationServerSecrets } from './server/secrets.js';
+import { AUTHORIZATION_SERVER_PATHS } from './server/paths.js';
 import {
   canonicalResourceUrl,
   protectedResourceMetadataResponse,
@@ -15,6 +18,8 @@ import {
 export { API_KEY_PREFIX, generateApiKey, sha256Hex, type GeneratedApiKey } from './api-keys.js';
 export { authErrorResponse, buildWwwAuthenticate, UNAUTHORIZED_RPC_CODE, type BearerChallenge, type BearerError } from './challenge.js';
 export { scopesOf, type TokenFailureReason } from './oauth.js';
+export { isAuthorizationServerPath } from './server/paths.js';
+export type { ResourceResolver } from './server/index.js';
 export {
   buildProtectedResourceMetadata,
   canonicalResourceUrl,
@@ -33,10 +38,19 @@ export interface Principal {
   readonly kind: 'api-key' | 'oauth' | 'anonymous';
   /** Scopes granted (OAuth only; empty otherwise). */
   readonly scopes: readonly string[];
+  /** Groups the token names (OAuth only; empty otherwise). @default [] */
+  readonly groups?: readonly string[];
 }
 
 /** Why a request was refused; stable and low-cardinality, fit for a metric label. */
-export type AuthFailureReason = 'missing-credentials' | 'invalid-api-key' | 'server-not-allowed' | 'insufficient-scope' | TokenFailureReason;
+export type AuthFailureReason =
+  | 'missing-credentials'
+  | 'invalid-api-key'
+  | 'server-not-allowed'
+  | 'insufficient-scope'
+  | 'not-in-group'
+  | 'token-revoked'
+  | TokenFailureReason;
 
 /** The verdict on one request: a principal, or the response to send instead. */
 export type AuthOutcome =
@@ -66,8 +80,17 @@ export interface Authenticator {
    * for the root document) to its server and canonical URL.
    */
   metadata(request: InboundRequest, resolveResource: (path: string) => AuthTarget | undefined): Response | undefined;
+  /**
+   * Answers the authorization server's paths (`/oauth/...`, its RFC 8414 metadata,
+   * and the 2025-03-26 default `/authorize`, `/token`, `/register`): the built-in
+   * authorization server when it is on; otherwise a 404 that says where sign-in
+   * happens instead (an external issuer, or an API key).
+   */
+  authorizationServer(request: InboundRequest, resolveResource: ResourceResolver): Promise<Response>;
+  /** Resolves once the authorization server (when configured) has loaded its store; rejects with the reason it cannot. */
+  ready(): Promise<void>;
   /** Releases what the authenticator holds; call once on shutdown. */
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** Options of {@link createAuthenticator}. */
@@ -78,6 +101,8 @@ export interface AuthenticatorOptions {
   readonly env?: Record<string, string | undefined>;
   /** Reads API keys given as `file`. @default fs.readFileSync(path, 'utf8') */
   readonly readFile?: (p: string) => string;
+  /** Options of the built-in authorization server (a store, extra CAs, a clock), for tests. @default from the config */
+  readonly authorizationServer?: Partial<Pick<AuthorizationServerOptions, 'store' | 'metadataDocumentCa' | 'now'>>;
 }
 
 const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous', kind: 'anonymous', scopes: Object.freeze([]) as readonly string[] });
@@ -99,6 +124,26 @@ const TOKEN_MESSAGES: Record<TokenFailureReason, string> = {
   'issuer-unavailable': 'The authorization server cannot be reached to check the access token; try again shortly',
 };
 
+/** Largest body read for the authorization server (its endpoints take small forms and JSON). */
+const AUTHORIZATION_SERVER_MAX_BODY = 64 * 1024;
+
+/** The web `Request` the authorization server reads (the gateway's core passes a lighter request). */
+async function toWebRequest(request: InboundRequest): Promise<Request> {
+  if (request instanceof Request) return request;
+  const headers = new Headers();
+  request.headers.forEach((value, key) => headers.append(key, value));
+  const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await readBody(request, AUTHORIZATION_SERVER_MAX_BODY);
+  return new Request(request.url, { method: request.method, headers, signal: request.signal, ...(body === undefined ? {} : { body }) });
+}
+
+/** The answer on OAuth paths of a gateway where sign-in works otherwise; 404, with the way to authenticate. */
+function noOAuthHere(description: string): Response {
+  return Response.json(
+    { error: 'not_found', error_description: description },
+    { status: 404, headers: { 'cache-control': 'no-store', 'access-control-allow-origin': '*' } },
+  );
+}
+
 /**
  * The token of an `Authorization: Bearer <token>` header: undefined when there is
  * no Bearer credential, null when the header claims Bearer but is malformed.
@@ -114,14 +159,19 @@ export function bearerToken(header: string | null): string | null | undefined {
 /**
  * Builds the gateway's authenticator. With no config every caller is anonymous.
  * API keys given by `env` or `file` are read here, once; a missing one throws a
- * FleetError (code `AUTH_KEY_MISSING`) naming the key and its source.
+ * FleetError (code `AUTH_KEY_MISSING`) naming the key and its source. With
+ * `authorizationServer` on, the built-in authorization server is created here too,
+ * and its own tokens are the OAuth tokens accepted.
  */
 export function createAuthenticator(config: AuthConfig | undefined, options: AuthenticatorOptions): Authenticator {
   if (config === undefined) {
+    const open = 'This gateway does not use OAuth or any other authentication: MCP requests need no credentials.';
     return {
       authenticate: () => Promise.resolve({ ok: true, principal: ANONYMOUS }),
-      metadata: () => undefined,
-      close: () => {},
+      metadata: (request) => (resourcePathOfMetadataRequest(new URL(request.url).pathname) === undefined ? undefined : noOAuthHere(open)),
+      authorizationServer: () => Promise.resolve(noOAuthHere(open)),
+      ready: () => Promise.resolve(),
+      close: () => Promise.resolve(),
     };
   }
   const logger = options.logger;
@@ -129,10 +179,40 @@ export function createAuthenticator(config: AuthConfig | undefined, options: Aut
     env: options.env ?? process.env,
     readFile: options.readFile ?? ((p) => readFileSync(p, 'utf8')),
   });
-  const oauth = config.oauth;
-  const verifier: JwtVerifier | undefined = oauth === undefined ? undefined : createJwtVerifier(oauth, { logger });
+  const serverConfig = config.authorizationServer;
+  let facade: Promise<AuthorizationServer> | undefined;
+  if (serverConfig !== undefined) {
+    // Missing secrets stop the start here; the module (and its OAuth libraries) loads only for fleets that use it.
+    checkAuthorizationServerSecrets(serverConfig, { env: options.env ?? process.env, ...(options.readFile ? { readFile: options.readFile } : {}) });
+    facade = import('./server/index.js').then((m) =>
+      m.createAuthorizationServer(serverConfig, {
+        logger: logger.child({ component: 'authorization-server' }),
+        ...(options.env === undefined ? {} : { env: options.env }),
+        ...(options.readFile === undefined ? {} : { readFile: options.readFile }),
+        ...options.authorizationServer,
+      }),
+    );
+    facade.catch(() => {});
+  }
+  // With the built-in authorization server on, `oauth` (optional) only says which scopes and groups each server needs.
+  const oauth = config.oauth ?? (facade === undefined ? undefined : OAuthSchema.parse({}));
+  const issuer = serverConfig?.issuer ?? oauth?.issuer;
+  const external: JwtVerifier | undefined = oauth === undefined || facade !== undefined || issuer === undefined ? undefined : createJwtVerifier({ ...oauth, issuer }, { logger });
+  const verify = async (
+    token: string,
+    resourceUrl: string,
+  ): Promise<{ ok: true; subject: string; scopes: readonly string[]; groups: readonly string[] } | { ok: false; reason: AuthFailureReason }> => {
+    if (facade !== undefined) return (await facade).verifyAccessToken(token, resourceUrl);
+    if (external === undefined) return { ok: false, reason: 'invalid-token' };
+    const check = await external.verify(token, resourceUrl);
+    if (!check.ok) return check;
+    const raw = check.claims[oauth?.groupsClaim ?? 'groups'];
+    const groups = Array.isArray(raw) ? raw.filter((g): g is string => typeof g === 'string') : typeof raw === 'string' ? raw.split(' ').filter((g) => g !== '') : [];
+    return { ...check, groups };
+  };
 
   const requiredScopes = (server: string): readonly string[] => oauth?.serverScopes[server] ?? oauth?.requiredScopes ?? [];
+  const authorizationServers = serverConfig === undefined ? (oauth?.authorizationServers ?? (issuer === undefined ? [] : [issuer])) : [serverConfig.issuer];
 
   const challenge = (target: AuthTarget, extra: Omit<BearerChallenge, 'resourceMetadata' | 'realm'> = {}): string =>
     buildWwwAuthenticate(
@@ -140,6 +220,12 @@ export function createAuthenticator(config: AuthConfig | undefined, options: Aut
         ? { realm: 'mcp-fleet', ...extra }
         : { resourceMetadata: protectedResourceMetadataUrl(target.resourceUrl), scope: requiredScopes(target.server), ...extra },
     );
+  const credentialHint =
+    oauth === undefined
+      ? 'this gateway expects an API key: send Authorization: Bearer <key> (an operator makes one with `mcp-fleet keys new`)'
+      : keys.length > 0
+        ? 'send Authorization: Bearer <token>, with an OAuth access token or an API key'
+        : 'send Authorization: Bearer <token>, with an OAuth access token (MCP clients sign in by themselves)';
 
   const refuse = (
     target: AuthTarget,
@@ -159,7 +245,7 @@ export function createAuthenticator(config: AuthConfig | undefined, options: Aut
     async authenticate(request, target) {
       const token = bearerToken(request.headers.get('authorization'));
       if (token === undefined) {
-        return refuse(target, 401, 'missing-credentials', 'Authentication required: send Authorization: Bearer <token>', {
+        return refuse(target, 401, 'missing-credentials', `Authentication required: ${credentialHint}`, {
           'www-authenticate': challenge(target),
         });
       }
@@ -176,19 +262,20 @@ export function createAuthenticator(config: AuthConfig | undefined, options: Aut
         }
         return { ok: true, principal: { id: `key:${key.name}`, kind: 'api-key', scopes: [] } };
       }
-      if (verifier === undefined || (keys.length > 0 && token.startsWith(API_KEY_PREFIX))) {
-        return refuse(target, 401, 'invalid-api-key', 'Invalid API key', {
+      if (oauth === undefined || (keys.length > 0 && token.startsWith(API_KEY_PREFIX))) {
+        return refuse(target, 401, 'invalid-api-key', oauth === undefined ? `Invalid API key: ${credentialHint}` : 'Invalid API key', {
           'www-authenticate': challenge(target, { error: 'invalid_token', errorDescription: 'unknown API key' }),
         });
       }
 
-      const check = await verifier.verify(token, target.resourceUrl);
+      const check = await verify(token, target.resourceUrl);
       if (!check.ok) {
         if (check.reason === 'issuer-unavailable') {
           return refuse(target, 503, check.reason, TOKEN_MESSAGES[check.reason], { 'retry-after': '5' });
         }
-        return refuse(target, 401, check.reason, TOKEN_MESSAGES[check.reason], {
-          'www-authenticate': challenge(target, { error: 'invalid_token', errorDescription: TOKEN_MESSAGES[check.reason] }),
+        const message = check.reason in TOKEN_MESSAGES ? TOKEN_MESSAGES[check.reason as TokenFailureReason] : 'The access token was revoked; sign in again';
+        return refuse(target, 401, check.reason, message, {
+          'www-authenticate': challenge(target, { error: 'invalid_token', errorDescription: message }),
         });
       }
       const required = requiredScopes(target.server);
@@ -203,20 +290,32 @@ export function createAuthenticator(config: AuthConfig | undefined, options: Aut
           { subject: check.subject },
         );
       }
-      return { ok: true, principal: { id: `oauth:${check.subject}`, kind: 'oauth', scopes: check.scopes } };
+      const groups = oauth?.serverGroups[target.server];
+      if (groups !== undefined && !check.groups.some((g) => groups.includes(g))) {
+        return refuse(
+          target,
+          403,
+          'not-in-group',
+          `Server "${target.server}" is only for members of ${groups.join(', ')}`,
+          // No scope to ask for: another token of the same user would be refused too.
+          { 'www-authenticate': buildWwwAuthenticate({ error: 'insufficient_scope', errorDescription: `requires membership in ${groups.join(' or ')}`, resourceMetadata: protectedResourceMetadataUrl(target.resourceUrl) }) },
+          { subject: check.subject },
+        );
+      }
+      return { ok: true, principal: { id: `oauth:${check.subject}`, kind: 'oauth', scopes: check.scopes, groups: check.groups } };
     },
 
     metadata(request, resolveResource) {
-      if (oauth === undefined) return undefined;
       const path = resourcePathOfMetadataRequest(new URL(request.url).pathname);
       if (path === undefined) return undefined;
+      if (oauth === undefined) return noOAuthHere(`This gateway does not use OAuth: ${credentialHint}.`);
       const target = resolveResource(path);
       if (target === undefined) return undefined;
       const scopes = oauth.scopesSupported ?? requiredScopes(target.server);
       return protectedResourceMetadataResponse(
         {
           resource: canonicalResourceUrl(target.resourceUrl) ?? target.resourceUrl,
-          authorizationServers: oauth.authorizationServers ?? [oauth.issuer],
+          authorizationServers,
           scopesSupported: scopes,
           ...(oauth.resourceName === undefined ? {} : { resourceName: oauth.resourceName }),
           ...(oauth.resourceDocumentation === undefined ? {} : { resourceDocumentation: oauth.resourceDocumentation }),
@@ -225,8 +324,24 @@ export function createAuthenticator(config: AuthConfig | undefined, options: Aut
       );
     },
 
-    close() {
-      // jose's remote key sets hold no sockets or timers; nothing to release today.
+    async authorizationServer(request, resolveResource) {
+      const server = await facade;
+      const answer = server === undefined ? undefined : await server.handle(await toWebRequest(request), resolveResource);
+      if (answer !== undefined) return answer;
+      if (serverConfig !== undefined) {
+        return noOAuthHere(`The authorization server of this fleet is ${serverConfig.issuer}; its metadata is at ${serverConfig.issuer}${AUTHORIZATION_SERVER_PATHS.metadata}.`);
+      }
+      if (oauth !== undefined) return noOAuthHere(`This gateway does not issue tokens; its authorization server is ${authorizationServers.join(', ')}.`);
+      return noOAuthHere(`This gateway does not use OAuth: ${credentialHint}.`);
+    },
+
+    async ready() {
+      await facade;
+    },
+
+    async close() {
+      // jose's remote key sets hold no sockets or timers; the authorization server holds its store.
+      await (await facade?.catch(() => undefined))?.close();
     },
   };
 }

@@ -84,7 +84,8 @@ async function discoverJwksUri(issuer: string, timeoutMs: number): Promise<URL> 
   throw new Error(`no usable authorization server metadata for ${issuer} (${problems.join('; ')})`);
 }
 
-function classify(error: unknown): TokenFailureReason {
+/** Maps a jose verification error to a refusal reason; anything else (network, store) means the issuer's keys are unavailable. */
+export function classifyTokenError(error: unknown): TokenFailureReason {
   if (error instanceof errors.JWTExpired) return 'token-expired';
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === 'iss') return 'wrong-issuer';
@@ -126,7 +127,7 @@ export interface JwtVerifierOptions {
  * through jose's `createRemoteJWKSet`, which caches them and fetches again when a
  * token names an unknown key id (key rotation), at most once per cooldown.
  */
-export function createJwtVerifier(config: OAuthConfig, options: JwtVerifierOptions): JwtVerifier {
+export function createJwtVerifier(config: OAuthConfig & { readonly issuer: string }, options: JwtVerifierOptions): JwtVerifier {
   const timeoutMs = config.jwksTimeoutSeconds * 1000;
   const makeJwks = (url: URL): ReturnType<typeof createRemoteJWKSet> =>
     createRemoteJWKSet(url, {
@@ -170,7 +171,7 @@ export function createJwtVerifier(config: OAuthConfig, options: JwtVerifierOptio
         const subject = typeof payload.sub === 'string' ? payload.sub : typeof payload['client_id'] === 'string' ? payload['client_id'] : 'unknown';
         return { ok: true, subject, scopes: scopesOf(payload), claims: payload };
       } catch (error) {
-        const reason = classify(error);
+        const reason = classifyTokenError(error);
         if (reason === 'issuer-unavailable') {
           options.logger.warn('cannot fetch the JWKS of the OAuth issuer', { issuer: config.issuer, error });
         }

@@ -1,3 +1,4 @@
+import { getOAuthProtectedResourceMetadataUrl } from '@modelcontextprotocol/server';
 /** Path prefix of Protected Resource Metadata documents (RFC 9728 section 3). */
 export const PROTECTED_RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource';
 
@@ -26,9 +27,7 @@ export function canonicalResourceUrl(value: string): string | undefined {
  * `https://h/.well-known/oauth-protected-resource/servers/x/mcp`.
  */
 export function protectedResourceMetadataUrl(resourceUrl: string): string {
-  const url = new URL(resourceUrl);
-  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '');
-  return `${url.protocol}//${url.host}${PROTECTED_RESOURCE_METADATA_PATH}${path}`;
+  return getOAuthProtectedResourceMetadataUrl(new URL(resourceUrl));
 }
 
 /**
