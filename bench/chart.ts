@@ -34,6 +34,7 @@ const STYLE: Record<string, { color: string; shape: string }> = {
   'mcp-fleet-shared': { color: '#e377c2', shape: 'triangle-up' },
   'mcp-fleet-modern': { color: '#8c564b', shape: 'triangle-down' },
   'mcp-fleet-cold': { color: '#bcbd22', shape: 'arrow' },
+  'mcp-fleet-hono': { color: '#9467bd', shape: 'wedge' },
   supergateway: { color: '#1f77b4', shape: 'triangle-right' },
   'mcp-proxy': { color: '#2ca02c', shape: 'triangle-left' },
   'mcp-proxy-modern': { color: '#17becf', shape: 'triangle' },

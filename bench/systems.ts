@@ -355,6 +355,27 @@ function fleetSystem(
   };
 }
 
+/**
+ * The adapter comparison: the same built gateway behind @hono/node-server (its
+ * lightweight Request/Response) instead of mcp-fleet's own Node adapter.
+ */
+function honoSystem(): SystemSpec {
+  const base = fleetSystem('mcp-fleet-hono', 'mcp-fleet, default policy, legacy sessions, served through @hono/node-server', 'default policy', 'sessions', {}, ['throughput', 'cpu', 'profile']);
+  return {
+    ...base,
+    version: () => `${fleetVersion()} + @hono/node-server ${packageVersion('@hono/node-server')}`,
+    async start(workloads, options = {}) {
+      mkdirSync(TMP_DIR, { recursive: true });
+      const name = `mcp-fleet-hono-${workloads.map((w) => w.id).join('+')}`;
+      const configFile = join(TMP_DIR, `${name}.yaml`);
+      writeFileSync(configFile, fleetConfig(workloads, {}));
+      const port = await freePort();
+      const proc = await startListening('mcp-fleet-hono', process.execPath, [...profileFlags(options, name), join(ROOT, 'bench/fixtures/hono-gateway.mjs'), configFile, String(port)], port);
+      return perWorkload(workloads.map((w) => ({ workload: w, proc, target: { kind: 'streamable-http', url: `http://127.0.0.1:${port}/servers/${w.id}/mcp`, protocol: 'sessions' } })));
+    },
+  };
+}
+
 function mcpProxySystem(protocol: HttpProtocol): SystemSpec {
   const id = protocol === 'modern' ? 'mcp-proxy-modern' : 'mcp-proxy';
   return {
@@ -446,6 +467,7 @@ export const SYSTEMS: readonly SystemSpec[] = [
   fleetSystem('mcp-fleet-per-session', 'mcp-fleet, legacy sessions, policy: per-session (a child each)', 'per-session', 'sessions', { policy: 'per-session' }),
   fleetSystem('mcp-fleet-shared', 'mcp-fleet, legacy sessions, policy: shared (one child)', 'shared', 'sessions', { policy: 'shared' }),
   fleetSystem('mcp-fleet-modern', 'mcp-fleet, modern stateless 2026-07-28, default policy', 'default policy', 'modern', {}),
+  honoSystem(),
   // A child per session with no spare: a new session waits for its child to start.
   fleetSystem('mcp-fleet-cold', 'mcp-fleet, policy: per-session, spares: 0 (a new session starts its child)', 'per-session', 'sessions', { policy: 'per-session', spares: 0 }, ['cold']),
   {
