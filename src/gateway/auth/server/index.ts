@@ -8,7 +8,7 @@ import { ClientMetadataFetcher } from './cimd.js';
 import { DynamoDbAuthStore } from './dynamodb-store.js';
 import { ClientRegistry, redirectUriMatches, secretMatches, UnknownClientError, type ClientAuthMethod, type RegisteredClient } from './clients.js';
 import { SigningKeys } from './keys.js';
-import { consentPage, errorPage, PAGE_HEADERS } from './pages.js';
+import { consentPage, consentPageHeaders, errorPage, PAGE_HEADERS } from './pages.js';
 import { digest, randomToken, readSecret, s256, sameSecret, SecretBox, upstreamIdentity, type SecretReaders } from './secrets.js';
 import { AUTHORIZATION_SERVER_PATHS } from './paths.js';
 import { FileAuthStore, type AuthStore } from './store.js';
@@ -317,7 +317,7 @@ class FacadeAuthorizationServer implements AuthorizationServer {
       requestId,
       action: `${this.issuer}${AUTHORIZATION_SERVER_PATHS.authorize}`,
     });
-    return new Response(html, { status: 200, headers: { ...PAGE_HEADERS, 'set-cookie': this.browserCookie(requestId, browser) } });
+    return new Response(html, { status: 200, headers: { ...consentPageHeaders(redirect.protocol), 'set-cookie': this.browserCookie(requestId, browser) } });
   }
 
   /** POST /oauth/authorize: the user's answer on the consent page. */

@@ -5,15 +5,32 @@
  * script, every value escaped; never framed (clickjacking) and never cached.
  */
 
+function contentSecurityPolicy(formTargets: string): string {
+  return `default-src 'none'; style-src 'unsafe-inline'; form-action ${formTargets}; frame-ancestors 'none'; base-uri 'none'`;
+}
+
 /** Headers of every page: no framing, no scripts, no caching, no referrer leaking the query. */
 export const PAGE_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy': contentSecurityPolicy("'self' http: https:"),
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
   'x-content-type-options': 'nosniff',
 };
+
+/**
+ * Headers of the consent page for a client whose redirect URI has `scheme`
+ * (`https:`, `http:` or an app's own, such as `cursor:`). Browsers apply
+ * `form-action` to every redirect that follows the form's submission, so the
+ * answer (a code, or `access_denied`) could never reach an app's own scheme
+ * unless that scheme is listed. The scheme was validated at registration
+ * (letters, digits, `+.-`), so it is safe in a header.
+ */
+export function consentPageHeaders(scheme: string): Readonly<Record<string, string>> {
+  if (scheme === 'http:' || scheme === 'https:') return PAGE_HEADERS;
+  return { ...PAGE_HEADERS, 'content-security-policy': contentSecurityPolicy(`'self' http: https: ${scheme}`) };
+}
 
 /** HTML-escapes a value for text and attribute positions. */
 export function escapeHtml(value: string): string {
