@@ -1,9 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { registerImportCommand } from './commands/import.js';
-import { registerKeysCommand } from './commands/keys.js';
-import { registerServeCommand } from './commands/serve.js';
 import { deployToolingInstalled } from './deploy-tooling.js';
 import { reportError } from './output.js';
 
@@ -40,12 +37,18 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
     .version(packageVersion(), '-V, --version', 'print the version of mcp-fleet')
     .option('--debug', 'show stack traces of errors')
     .showHelpAfterError('(run with --help for usage)');
+  const sub = subcommandOf(argv);
+  // `--version` needs no command at all: it loads neither zod nor yaml nor the commands.
+  if (sub === undefined && argv.slice(2).some((arg) => arg === '--version' || arg === '-V')) return program;
+  const [{ registerServeCommand }, { registerImportCommand }, { registerKeysCommand }] = await Promise.all([
+    import('./commands/serve.js'),
+    import('./commands/import.js'),
+    import('./commands/keys.js'),
+  ]);
   registerServeCommand(program);
   registerImportCommand(program);
   registerKeysCommand(program);
-  const sub = subcommandOf(argv);
-  const versionOnly = sub === undefined && argv.slice(2).some((arg) => arg === '--version' || arg === '-V');
-  if (!versionOnly && (sub === undefined || DEPLOY_COMMANDS.has(sub) || !LOCAL_COMMANDS.has(sub))) {
+  if (sub === undefined || DEPLOY_COMMANDS.has(sub) || !LOCAL_COMMANDS.has(sub)) {
     const { registerDeployCommands } = await import('./commands/deploy.js');
     registerDeployCommands(program);
     // Their actions fail with DEPLOY_TOOLING_MISSING there; the help says so up front.

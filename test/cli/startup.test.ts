@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 /** Runs the built CLI with the recorder; returns the run and the deploy-tooling packages it loaded. */
-async function recorded(args: readonly string[], stopAt?: string): Promise<{ run: CliRun; tooling: string[] }> {
+async function recorded(args: readonly string[], stopAt?: string): Promise<{ run: CliRun; tooling: string[]; urls: string[] }> {
   const file = join(dir, `modules-${++runs}.txt`);
   const run = await runBuiltCli(main, args, {
     nodeArgs: ['--import', PRELOAD],
@@ -40,16 +40,18 @@ async function recorded(args: readonly string[], stopAt?: string): Promise<{ run
   });
   const urls = (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
   const tooling = [...new Set(urls.map((u) => DEPLOY_TOOLING.exec(u)?.[1]).filter((p): p is string => p !== undefined))];
-  return { run, tooling };
+  return { run, tooling, urls };
 }
 
 describe('CLI start-up: the deploy tooling loads only for the commands that use it', () => {
   it('GIVEN --version WHEN run THEN it prints the package version and loads no AWS module', async () => {
     const { version } = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
     for (const flag of ['--version', '-V']) {
-      const { run, tooling } = await recorded([flag]);
+      const { run, tooling, urls } = await recorded([flag]);
       expect(run).toMatchObject({ code: 0, stdout: `${version}\n` });
       expect(tooling).toEqual([]);
+      // Not even the config schema (zod) or the commands: the version is all it prints.
+      expect(urls.filter((u) => /\/node_modules\/(zod|yaml)\/|\/cli\/commands\//.test(u))).toEqual([]);
     }
   });
 
