@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { ROOT } from './systems.js';
 import type { ExtraPhaseResult } from './runner.js';
 import { median } from './measure.js';
@@ -51,6 +52,7 @@ function nodeFloorMs(runs: number): number {
 export async function measureCliStartup(context: { readonly fleetMain: string; readonly progress: (line: string) => void }): Promise<ExtraPhaseResult> {
   const rows: string[][] = [];
   const targets: Array<{ target: string; measured: string; met: boolean }> = [];
+  const loadBefore = loadavg()[0]!;
   const floor = nodeFloorMs(TIMED_RUNS);
   rows.push(['`node -e ""` (floor)', fmt(floor), '-', '-']);
   for (const { args, targetMs } of COMMANDS) {
@@ -66,7 +68,7 @@ export async function measureCliStartup(context: { readonly fleetMain: string; r
     header: ['command', 'median ms', 'min ms', 'max ms'],
     rows,
     notes: [
-      `Spawn to exit, ${TIMED_RUNS} runs each after ${WARMUP_RUNS} untimed ones, one after another. The AWS CDK and SDK load only inside the deploy actions that use them (test/cli/startup.test.ts checks which commands load them).`,
+      `Spawn to exit, ${TIMED_RUNS} runs each after ${WARMUP_RUNS} untimed ones, one after another; load average ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after (compare with the node floor on a loaded machine). The AWS CDK and SDK load only inside the deploy actions that use them (test/cli/startup.test.ts checks which commands load them); \`--version\` loads no command module, \`--help\` loads the commands' option choices (zod, yaml, the config schemas).`,
     ],
     targets,
   };
