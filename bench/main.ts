@@ -26,11 +26,11 @@ const USAGE = `usage: tsx bench/main.ts [--quick] [--only id,id] [--phases ${PHA
   --from-result FILE re-render a report from a saved result.json without measuring`;
 
 /**
- * Phases written in other files. The CLI start-up phase (`mcp-fleet --help` and
- * `--version`, bench/cli-startup.ts) goes on the one line below.
+ * Phases written in other files: the CLI start-up phase (`mcp-fleet --help` and
+ * `--version`, bench/cli-startup.ts).
  */
 const EXTRA_PHASES: ExtraPhase[] = [
-  // { id: 'cli', title: 'CLI start-up', run: async (context) => (await import('./cli-startup.js')).measureCliStartup(context) },
+  { id: 'cli', title: 'CLI start-up', run: async (context) => (await import('./cli-startup.js')).measureCliStartup(context) },
 ];
 
 function list(value: string | undefined): string[] | undefined {

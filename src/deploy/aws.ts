@@ -46,15 +46,8 @@ export async function readStackOutputs(cloudFormation: CloudFormationClient, sta
   return outputs;
 }
 
-/** Endpoint URLs of each server, from the stack outputs. */
-export function serverUrlsFromOutputs(plan: DeployPlan, outputs: Readonly<Record<string, string>>): Record<string, string> {
-  const urls: Record<string, string> = {};
-  for (const r of plan.routes) {
-    const url = outputs[OutputKeys.serverUrl(r.server)];
-    if (url !== undefined) urls[r.server] = url;
-  }
-  return urls;
-}
+/** Endpoint URLs of each server, from the stack outputs (in its own module, which does not load the AWS SDK). */
+export { serverUrlsFromOutputs } from './stack-outputs.js';
 
 /** One task of a service. */
 export interface TaskStatus {
@@ -146,11 +139,27 @@ export async function probeTools(url: string, options: { readonly token?: string
     const status = (error as { code?: unknown }).code;
     if (status === 401 || status === 403) {
       message = `HTTP ${status}: the endpoint refused ${options.token === undefined ? 'a request without a key; pass one with --token-env' : 'the key; check --token-env'}`;
+    } else if (typeof status === 'number') {
+      // The gateway's JSON-RPC error says why (a server that cannot start: its command and OS error); show that, not the raw body.
+      const cause = jsonRpcErrorMessage(message);
+      if (cause !== undefined) message = `HTTP ${status}: ${cause}`;
     }
     if (options.token !== undefined) message = message.split(options.token).join('***');
     return { ok: false, error: message };
   } finally {
     await client.close().catch(() => undefined);
+  }
+}
+
+/** The `error.message` of a JSON-RPC body quoted in an SDK transport error, if there is one. */
+function jsonRpcErrorMessage(text: string): string | undefined {
+  const start = text.indexOf('{');
+  if (start === -1) return undefined;
+  try {
+    const body = JSON.parse(text.slice(start)) as { error?: { message?: unknown } };
+    return typeof body.error?.message === 'string' ? body.error.message : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -426,7 +426,8 @@ class FleetGateway implements Gateway {
   /** Logs one request and counts it (when the answer is over, for a stream). */
   private observe(request: InboundRequest, route: ServerRoute, reply: Reply, method: string | undefined, started: number): void {
     const metrics = this.metrics;
-    const log = this.logger.enabled('info');
+    // One record per request is debug: at info the log stays quiet on the hot path.
+    const log = this.logger.enabled('debug');
     if (!metrics && !log) return;
     const finish = (): void => {
       const seconds = (performance.now() - started) / 1000;
@@ -436,7 +437,7 @@ class FleetGateway implements Gateway {
         metrics.requestDuration.observe(labels, seconds);
       }
       if (log) {
-        this.logger.info('request', {
+        this.logger.debug('request', {
           server: route.server,
           session: request.headers.get(Header.sessionId) ?? undefined,
           http: request.method,

@@ -340,11 +340,32 @@ export class StdioProcess {
 export function describeExit(server: string, command: string, exit: ChildExit): string {
   if (exit.reason) return `MCP server "${server}" was stopped: ${exit.reason}`;
   if (exit.spawnError) {
+    // The OS error as Node words it ("spawn uvx ENOENT"): it names the command, never its arguments or environment.
     const code = (exit.spawnError as NodeJS.ErrnoException).code;
+    const os = exit.spawnError.message;
     return code === 'ENOENT'
-      ? `MCP server "${server}" could not be started: command not found: ${command} (check "command" and PATH)`
-      : `MCP server "${server}" could not be started: ${code ?? exit.spawnError.message} (command: ${command})`;
+      ? `MCP server "${server}" could not be started: command not found: ${command} (${os}; install it, or fix "command" and PATH)`
+      : `MCP server "${server}" could not be started: ${code ?? os} (${os}; command: ${command})`;
   }
   if (exit.signal) return `MCP server "${server}" was killed by ${exit.signal} (command: ${command})`;
   return `MCP server "${server}" exited with code ${exit.code} (command: ${command})`;
+}
+
+const SECRET_FLAG = /token|secret|password|api[-_]?key|auth|credential/i;
+
+/**
+ * A server's command line for the operator's console (`serve` output): the
+ * command and its arguments, with the value of any secret-looking flag
+ * (`--api-key X`, `--token=X`) replaced by `***`.
+ */
+export function displayCommandLine(command: string, args: readonly string[]): string {
+  const shown: string[] = [command];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('-') && eq !== -1 && SECRET_FLAG.test(arg.slice(0, eq))) shown.push(`${arg.slice(0, eq)}=***`);
+    else if (i > 0 && args[i - 1]!.startsWith('-') && !args[i - 1]!.includes('=') && SECRET_FLAG.test(args[i - 1]!) && !arg.startsWith('-')) shown.push('***');
+    else shown.push(arg);
+  }
+  return shown.map((part) => (/^[\w@%+=:,./*-]+$/.test(part) ? part : JSON.stringify(part))).join(' ');
 }

@@ -24,9 +24,10 @@ function packageName(specifier: string): string {
 /**
  * Every package the modules reachable from `entry` import statically (`import ... from`,
  * `export ... from`), following relative imports through src/. Dynamic `import()` is
- * not followed: that is how the CLI loads the deploy commands only when asked.
+ * followed only with `dynamic` (serve loads the gateway that way, so `--help` does
+ * not); the CLI loads the deploy commands, and they the AWS SDK and CDK, that way too.
  */
-function staticPackages(entry: string): { packages: Set<string>; files: Set<string> } {
+function staticPackages(entry: string, options: { readonly dynamic?: boolean } = {}): { packages: Set<string>; files: Set<string> } {
   const files = new Set<string>();
   const packages = new Set<string>();
   const visit = (file: string): void => {
@@ -37,6 +38,9 @@ function staticPackages(entry: string): { packages: Set<string>; files: Set<stri
       const spec = m[1]!;
       if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
       else if (!spec.startsWith('node:')) packages.add(packageName(spec));
+    }
+    if (options.dynamic) {
+      for (const m of text.matchAll(/\bimport\(\s*'(\.[^']+)'\s*\)/g)) visit(resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts')));
     }
   };
   visit(entry);
@@ -50,10 +54,13 @@ describe('runtime and deploy dependencies', () => {
   });
 
   it('lets the CLI, and serve through it, start without any optional package', () => {
-    const { packages, files } = staticPackages(join(ROOT, 'src', 'cli', 'main.ts'));
-    expect(files.has(join(ROOT, 'src', 'gateway', 'app.ts'))).toBe(true);
-    expect(files.has(join(ROOT, 'src', 'cli', 'commands', 'deploy.ts'))).toBe(false);
-    for (const name of packages) expect(pkg['dependencies'], `${name} is imported by serve`).toHaveProperty(name);
+    const cli = staticPackages(join(ROOT, 'src', 'cli', 'main.ts'));
+    expect(cli.files.has(join(ROOT, 'src', 'cli', 'commands', 'deploy.ts'))).toBe(false);
+    for (const name of cli.packages) expect(pkg['dependencies'], `${name} is imported by the CLI`).toHaveProperty(name);
+    const serve = staticPackages(join(ROOT, 'src', 'cli', 'commands', 'serve.ts'), { dynamic: true });
+    expect(serve.files.has(join(ROOT, 'src', 'gateway', 'app.ts'))).toBe(true);
+    expect(serve.files.has(join(ROOT, 'src', 'cli', 'commands', 'deploy.ts'))).toBe(false);
+    for (const name of serve.packages) expect(pkg['dependencies'], `${name} is imported by serve`).toHaveProperty(name);
   });
 
   it('builds the image without the optional dependencies', async () => {

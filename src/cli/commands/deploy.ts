@@ -3,12 +3,20 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import type { FleetConfig } from '../../config/schema.js';
 import { FleetError } from '../../errors.js';
-import { createAwsClients, describeFleetServices, probeTools, readLogs, readStackOutputs, serverUrlsFromOutputs, type AwsClients } from '../../deploy/aws.js';
+import type { AwsClients } from '../../deploy/aws.js';
 import { apiKeyRequired, CLIENT_KINDS, renderClientConfig, serverEndpoints, signsInWithOAuth, type ClientKind, type RenderedClientConfig } from '../../deploy/client-config.js';
 import { estimateMonthlyCost } from '../../deploy/cost.js';
 import { OutputKeys, planDeployment, type DeployPlan } from '../../deploy/plan.js';
-import { deployFleet, destroyFleet, diffFleet, synthFleet, type DeployEvent, type FleetActionOptions } from '../../deploy/toolkit.js';
+import { serverUrlsFromOutputs } from '../../deploy/stack-outputs.js';
+import type { DeployEvent, FleetActionOptions } from '../../deploy/toolkit.js';
+import { loadDeployTooling } from '../deploy-tooling.js';
 import { bold, dim, green, red, yellow } from '../output.js';
+
+// The AWS SDK (deploy/aws.js) and the CDK (deploy/toolkit.js) load inside the
+// actions that use them: `--help` and the commands that do not call AWS never pay
+// the seconds they take to load (test/cli/startup.test.ts).
+const awsModule = (command: string) => loadDeployTooling(command, () => import('../../deploy/aws.js'));
+const toolkitModule = (command: string) => loadDeployTooling(command, () => import('../../deploy/toolkit.js'));
 
 /** Where the deploy commands write: data to `out`, progress to `err`. Injectable for tests. */
 export interface DeployCliIo {
@@ -113,10 +121,10 @@ async function tokenFrom(options: { token?: string; tokenEnv: string }): Promise
   return options.token ?? process.env[options.tokenEnv];
 }
 
-function clientsOf(io: DeployCliIo, options: CommonOptions, config: FleetConfig): AwsClients {
+async function clientsOf(io: DeployCliIo, options: CommonOptions, config: FleetConfig, command: string): Promise<AwsClients> {
   const region = regionOf(options, config);
   const o = { ...(options.profile === undefined ? {} : { profile: options.profile }), ...(region === undefined ? {} : { region }) };
-  return (io.clients ?? createAwsClients)(o);
+  return (io.clients ?? (await awsModule(command)).createAwsClients)(o);
 }
 
 async function confirmDefault(question: string): Promise<boolean> {
@@ -129,8 +137,10 @@ async function confirmDefault(question: string): Promise<boolean> {
   }
 }
 
-function clientConfigText(rendered: RenderedClientConfig): string {
-  return rendered.format === 'json' ? `${dim(`# paste into ${rendered.target}`)}\n${rendered.text}` : rendered.text;
+/** Writes a client config: its JSON alone on stdout (so it can be piped or parsed), the hint where to paste it on stderr. */
+function writeClientConfig(rendered: RenderedClientConfig, io: DeployCliIo): void {
+  if (rendered.format === 'json') io.err(`${dim(`# paste into ${rendered.target}`)}\n`);
+  io.out(rendered.text);
 }
 
 /** Registers synth, diff, deploy, destroy, status, logs, cost and client-config. */
@@ -140,6 +150,7 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
     .option('--verbose', 'show the CDK toolkit debug messages')
     .action(async (options: CommonOptions & { out: string; verbose?: boolean }) => {
       const config = await load(options, io);
+      const { synthFleet } = await toolkitModule('synth');
       const result = await synthFleet(actionOptions(options, config, io, options.verbose));
       io.out(planSummary(result.plan, config));
       io.out(`\n${green('template:')} ${result.templateFile}\n`);
@@ -149,6 +160,7 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
     .option('-o, --out <dir>', 'cloud assembly directory', 'cdk.out')
     .action(async (options: CommonOptions & { out: string }) => {
       const config = await load(options, io);
+      const { diffFleet } = await toolkitModule('diff');
       const { changed } = await diffFleet(actionOptions(options, config, io));
       io.out(changed ? 'The deployed stack differs (see above).\n' : 'No differences.\n');
     });
@@ -158,6 +170,7 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
     .option('--token-env <name>', 'environment variable holding the API key, for the printed client config', 'MCP_FLEET_TOKEN')
     .action(async (options: CommonOptions & { out: string; tokenEnv: string }) => {
       const config = await load(options, io);
+      const { deployFleet } = await toolkitModule('deploy');
       const result = await deployFleet(actionOptions(options, config, io));
       io.out(deployReport(config, result.plan, result.outputs, options.tokenEnv));
     });
@@ -175,6 +188,7 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
           return;
         }
       }
+      const { destroyFleet } = await toolkitModule('destroy');
       await destroyFleet(actionOptions(options, config, io));
       io.out(`Stack ${stackName} deleted.\n`);
     });
@@ -185,7 +199,7 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
     .option('--no-probe', 'skip the live tools/list')
     .action(async (options: CommonOptions & { token?: string; tokenEnv: string; probe: boolean }) => {
       const config = await load(options, io);
-      io.out(await statusReport(config, options.config, clientsOf(io, options, config), { probe: options.probe, token: await tokenFrom(options) }));
+      io.out(await statusReport(config, options.config, await clientsOf(io, options, config, 'status'), { probe: options.probe, token: await tokenFrom(options) }));
     });
 
   withCommon(program.command('logs').description("print a server's logs from CloudWatch Logs").argument('<server>', 'server name'))
@@ -197,7 +211,7 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
       const stop = () => controller.abort();
       process.once('SIGINT', stop);
       try {
-        await printLogs(config, options.config, server, clientsOf(io, options, config), io, { follow: options.follow ?? false, sinceMs: options.since, signal: controller.signal });
+        await printLogs(config, options.config, server, await clientsOf(io, options, config, 'logs'), io, { follow: options.follow ?? false, sinceMs: options.since, signal: controller.signal });
       } finally {
         process.off('SIGINT', stop);
       }
@@ -246,7 +260,8 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
       const needsStack = !options.local && options.url === undefined && Object.values(config.servers).some((s) => s.hostnames.length === 0) && config.deploy?.domain === undefined;
       if (needsStack) {
         const plan = planDeployment(config, options.config);
-        urlsFromStack = serverUrlsFromOutputs(plan, await readStackOutputs(clientsOf(io, options, config).cloudFormation, plan.deploy.stackName));
+        const { readStackOutputs } = await awsModule('client-config');
+        urlsFromStack = serverUrlsFromOutputs(plan, await readStackOutputs((await clientsOf(io, options, config, 'client-config')).cloudFormation, plan.deploy.stackName));
       }
       const endpoints = serverEndpoints(
         config,
@@ -259,7 +274,7 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
       }
       const required = apiKeyRequired(config, options.apiKey ?? false);
       if (!required && signsInWithOAuth(config)) io.err(dim('# OAuth: the client opens a browser to sign in the first time it connects (docs/AUTH.md)\n'));
-      io.out(clientConfigText(renderClientConfig(options.for, endpoints, { required, env: options.tokenEnv, ...(value === undefined ? {} : { value }) }, { json: options.json ?? false })));
+      writeClientConfig(renderClientConfig(options.for, endpoints, { required, env: options.tokenEnv, ...(value === undefined ? {} : { value }) }, { json: options.json ?? false }), io);
     });
 }
 
@@ -283,6 +298,7 @@ export function deployReport(config: FleetConfig, plan: DeployPlan, outputs: Rea
 
 /** What `status` prints: services, tasks, targets, and each endpoint's tools. */
 export async function statusReport(config: FleetConfig, file: string, clients: AwsClients, options: { probe: boolean; token?: string | undefined }): Promise<string> {
+  const { describeFleetServices, probeTools, readStackOutputs } = await awsModule('status');
   const plan = planDeployment(config, file);
   const outputs = await readStackOutputs(clients.cloudFormation, plan.deploy.stackName);
   const services = await describeFleetServices(clients, plan, outputs);
@@ -320,6 +336,7 @@ export async function printLogs(
   const route = plan.routes.find((r) => r.server === server);
   if (route === undefined) throw new FleetError('LOGS_UNKNOWN_SERVER', `no server named ${server} in ${file}`, { hint: `servers are: ${plan.routes.map((r) => r.server).join(', ')}` });
   const packed = plan.services.length === 1 && plan.services[0]!.servers.length > 1;
+  const { readLogs } = await awsModule('logs');
   await readLogs(clients.logs, {
     logGroupName: `/mcp-fleet/${plan.deploy.stackName}/${route.service}`,
     ...(packed ? { filterText: server } : {}),

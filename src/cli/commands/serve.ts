@@ -1,12 +1,10 @@
+import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { LogLevelSchema, type FleetConfig } from '../../config/schema.js';
 import { ConfigError, FleetError } from '../../errors.js';
-import { createGateway } from '../../gateway/app.js';
-import { resolveAdvertiseUrl, type ClusterSettings } from '../../gateway/cluster/cluster.js';
-import { listenMetrics } from '../../gateway/metrics-server.js';
-import { listen } from '../../gateway/http/node.js';
-import { createJsonLogger } from '../../log.js';
+import type { ClusterSettings } from '../../gateway/cluster/cluster.js';
+import type { LogFormat } from '../../log.js';
 import { bold, dim, green, info, warn } from '../output.js';
 
 /** Options of `mcp-fleet serve`, as commander parses them. */
@@ -15,6 +13,9 @@ interface ServeOptions {
   readonly port?: number;
   readonly host?: string;
   readonly logLevel?: string;
+  readonly logFormat?: LogFormat;
+  /** `always`: run npx as configured even when the package is installed here. */
+  readonly npx?: 'installed' | 'always';
   readonly server?: string[];
 }
 
@@ -43,6 +44,15 @@ Environment:
   MCP_FLEET_PEERS_DNS       host:port whose A records are the replicas (Cloud Map)
   MCP_FLEET_ADVERTISE_URL   how peers reach this replica (default: the ECS task IP)
 
+A server whose command is "npx <package>" and whose package is installed here (a
+node_modules above the config or the working directory, at the pinned version if
+one is given) runs with node directly: one process instead of npm's three. The log
+says so; --npx always keeps npx.
+
+Logs go to stdout: one JSON object per line when stdout is not a terminal
+(--log-format json), a readable coloured line on a terminal (--log-format pretty).
+Server status lines go to stderr.
+
 SIGTERM or SIGINT drains: /ready turns 503, new sessions are refused, requests in
 flight finish (after SIGTERM, open sessions may also run until they end), children
 are stopped, and the process exits within gateway.shutdownGraceSeconds.
@@ -51,6 +61,9 @@ Examples:
   $ mcp-fleet serve --config examples/fleet.yaml
   $ mcp-fleet serve --config ~/Library/Application\\ Support/Claude/claude_desktop_config.json --port 9000
   $ mcp-fleet serve --config fleet.yaml --host 0.0.0.0 --server fetch`;
+
+/** `--log-format` values (the logger itself, and pino, load only when `serve` runs). */
+const LOG_FORMAT_CHOICES: readonly LogFormat[] = ['json', 'pretty'];
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -108,6 +121,7 @@ export async function clusterSettings(
     ? configured.peers
     : (env['MCP_FLEET_PEERS'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
   const peersDns = configured?.peersDns ?? (env['MCP_FLEET_PEERS_DNS'] || undefined);
+  const { resolveAdvertiseUrl } = await import('../../gateway/cluster/cluster.js');
   return {
     secret,
     advertise: await resolveAdvertiseUrl(configured?.advertise, config.gateway.port, env),
@@ -126,12 +140,35 @@ export function registerServeCommand(program: Command): void {
     .option('-p, --port <port>', 'port to listen on (overrides gateway.port; default 8808)', parsePort)
     .option('--host <address>', 'address to listen on (overrides gateway.host; default 127.0.0.1)')
     .addOption(new Option('--log-level <level>', 'least severe log level (overrides gateway.logLevel)').choices(LogLevelSchema.options))
+    .addOption(new Option('--log-format <format>', 'log lines as JSON or readable text (default: pretty on a terminal, json otherwise)').choices(LOG_FORMAT_CHOICES))
     .option('-s, --server <name>', 'serve only this server (repeatable)', collect)
+    .addOption(
+      new Option('--npx <when>', 'npx servers whose package is installed here (node_modules above the config or the working directory) run with node directly unless "always"')
+        .choices(['installed', 'always'])
+        .default('installed'),
+    )
     .addHelpText('after', HELP_AFTER)
     .action(async (options: ServeOptions) => {
       const loaded = await loadConfig(options.config, { onWarning: warn });
-      const config = applyServeOverrides(loaded, options, options.config);
-      const logger = createJsonLogger({ level: config.gateway.logLevel });
+      // The gateway loads here, not with the command tree, so `--help` does not pay for it.
+      const [{ createGateway }, { listenMetrics }, { listen }, { createLogger }, { runInstalledBinsDirectly }, { displayCommandLine }] = await Promise.all([
+        import('../../gateway/app.js'),
+        import('../../gateway/metrics-server.js'),
+        import('../../gateway/http/node.js'),
+        import('../../log.js'),
+        import('../../upstream/installed-bin.js'),
+        import('../../upstream/process.js'),
+      ]);
+      const overridden = applyServeOverrides(loaded, options, options.config);
+      const logger = createLogger({ level: overridden.gateway.logLevel, format: options.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json') });
+      let config = overridden;
+      if (options.npx !== 'always') {
+        const resolved = runInstalledBinsDirectly(overridden, [dirname(resolve(options.config)), process.cwd()]);
+        config = resolved.config;
+        for (const d of resolved.direct) {
+          logger.info(`${d.server}: running installed ${d.packageName} ${d.version} with node directly instead of npx`, { server: d.server, bin: d.binPath });
+        }
+      }
       const extraAllowedHosts = (process.env['MCP_FLEET_ALLOWED_HOSTS'] ?? '')
         .split(',')
         .map((h) => h.trim())
@@ -196,7 +233,12 @@ export function registerServeCommand(program: Command): void {
       await gateway.start();
       for (const server of gateway.servers.values()) {
         if (server.state === 'ready') info(`  ${green('ready')}   ${server.name} ${dim(`(${server.verdict?.era} era)`)}`);
-        else warn(`${server.name} is not ready: ${server.reason ?? server.state}`);
+        else {
+          // Said once, here: the exact command line and the OS error or exit code; the backoff retries are quiet.
+          warn(`${server.name} is not ready: ${server.reason ?? server.state}`);
+          info(dim(`  command: ${displayCommandLine(server.config.command, server.config.args)}`));
+          info(dim(`  retried with backoff (1 s doubling to 60 s); its clients get this cause meanwhile; state at ${base}/ready/${server.name}`));
+        }
       }
     });
 }
