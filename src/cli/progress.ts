@@ -22,6 +22,8 @@ export interface ProgressOptions {
   readonly now?: () => number;
   /** Spinner redraw interval. @default 100 */
   readonly frameMs?: number;
+  /** Width of the terminal: a longer spinner line would wrap, and `\r` could not redraw it. @default no limit */
+  readonly columns?: () => number | undefined;
 }
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
@@ -127,7 +129,11 @@ export class ProgressRenderer {
     const current = this.running.at(-1);
     if (!this.options.tty || current === undefined) return;
     const progress = this.lastProgress === '' || (current.step !== 'deploy' && current.step !== 'destroy') ? '' : `, ${this.lastProgress}`;
-    this.options.write(`\r\u001b[2K${SPINNER[this.frame]} ${current.step}: ${current.message} ${dim(`(${formatElapsed(this.now() - current.since)}${progress})`)}`);
+    const head = `${SPINNER[this.frame]} ${current.step}: `;
+    const tail = `(${formatElapsed(this.now() - current.since)}${progress})`;
+    const room = (this.options.columns?.() ?? Infinity) - 1 - head.length - tail.length - 1;
+    const message = current.message.length <= room ? current.message : `${current.message.slice(0, Math.max(0, room - 1))}…`;
+    this.options.write(`\r\u001b[2K${head}${message} ${dim(tail)}`);
     this.spinnerShown = true;
   }
 

@@ -56,6 +56,16 @@ describe('progress rendering', () => {
     expect(r.output().endsWith('done in 18.0s\n')).toBe(true);
   });
 
+  it('on a narrow terminal: the spinner line is cut to fit, so it never wraps', () => {
+    let out = '';
+    const progress = new ProgressRenderer({ write: (t) => (out += t), tty: true, now: () => 0, frameMs: 3_600_000, columns: () => 40 });
+    progress.event({ level: 'info', message: "writing the image build context (locking the npm servers' packages through the registry)", step: { name: 'image', state: 'start' } });
+    const line = out.replace(/\u001b\[(?:[0-9;]*m|2K)/g, '').replace('\r', '');
+    expect(line).toBe('⠋ image: writing the image buil… (0.0s)');
+    expect([...line].length).toBeLessThan(40);
+    progress.stop();
+  });
+
   it('shows the reason of a stack event only when it failed or rolls back', () => {
     const base = { stackName: 'S', logicalId: 'L', resourceType: 'AWS::X::Y', reason: 'because' } as const;
     expect(formatActivity({ ...base, status: 'CREATE_IN_PROGRESS' })).toBe('CREATE_IN_PROGRESS AWS::X::Y L');

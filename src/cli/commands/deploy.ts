@@ -83,7 +83,7 @@ function actionOptions(options: CommonOptions & { out?: string }, config: FleetC
     ...(options.profile === undefined ? {} : { profile: options.profile }),
     ...(options.out === undefined ? {} : { outdir: options.out }),
     // Steps and stack events with elapsed time; a spinner only when stderr is the user's terminal.
-    onEvent: new ProgressRenderer({ write: io.err, tty: io === defaultIo && process.stderr.isTTY === true, verbose }).event,
+    onEvent: new ProgressRenderer({ write: io.err, tty: io === defaultIo && process.stderr.isTTY === true, verbose, columns: () => process.stderr.columns }).event,
   };
 }
 
