@@ -5,8 +5,12 @@
  * - HTTP errors (status) live in `src/gateway/http/errors.ts`.
  */
 
-/** Who has to act to fix an error: the user (bad input) or us (a bug, an outage). */
-export type Fault = 'user' | 'program';
+/**
+ * Who has to act to fix an error: the user (bad input), the user's environment
+ * (missing AWS credentials, an AWS call refused, a tool not installed), or us (a
+ * bug). Only `program` is reported as a bug in mcp-fleet.
+ */
+export type Fault = 'user' | 'environment' | 'program';
 
 /** Options of a {@link FleetError}. */
 export interface FleetErrorOptions {

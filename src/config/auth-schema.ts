@@ -29,16 +29,16 @@ export const ApiKeySchema = z
   .object({
     /** Name of the key, shown in logs and metrics (never the key). */
     name: ApiKeyNameSchema,
-    /** SHA-256 hex digest of the key (as `mcp-fleet keys new` prints). The key itself never enters the config. */
+    /** SHA-256 hex digest of the key (as `mcp-fleet keys new` prints). The key itself never enters the config. @example 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 */
     sha256: Sha256HexSchema.optional(),
     /** Environment variable holding the key itself (ECS `secrets` injection from Secrets Manager or SSM). */
     env: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'env must be the name of an environment variable, such as MCP_FLEET_KEY_CI' })
       .optional(),
-    /** File holding the key itself (a mounted secret); surrounding white space is ignored. */
+    /** File holding the key itself (a mounted secret); surrounding white space is ignored. @example /run/secrets/mcp-fleet-api-key */
     file: z.string().min(1).optional(),
-    /** Servers this key may reach. @default all servers */
+    /** Servers this key may reach. @default all servers @example ["fetch", "searxng"] */
     servers: z.array(z.string().min(1)).min(1, { message: 'servers must list at least one server; leave it out to allow all' }).optional(),
   })
   .strict()
@@ -83,11 +83,12 @@ export const OAuthSchema = z
     /**
      * Issuer identifier of the authorization server; tokens must carry exactly this `iss`.
      * @default `authorizationServer.issuer` when the built-in authorization server is on (then leave it out)
+     * @example https://login.example.com
      */
     issuer: SecureUrlSchema.optional(),
-    /** URL of the issuer's JSON Web Key Set. @default discovered from the issuer's RFC 8414 or OpenID metadata */
+    /** URL of the issuer's JSON Web Key Set. @default discovered from the issuer's RFC 8414 or OpenID metadata @example https://login.example.com/.well-known/jwks.json */
     jwksUri: SecureUrlSchema.optional(),
-    /** Authorization servers listed in the Protected Resource Metadata. @default [issuer] */
+    /** Authorization servers listed in the Protected Resource Metadata. @default [issuer] @example ["https://login.example.com"] */
     authorizationServers: z.array(SecureUrlSchema).min(1).optional(),
     /**
      * Audiences accepted besides the canonical URL of the MCP endpoint being called
@@ -98,25 +99,27 @@ export const OAuthSchema = z
     audiences: z.array(z.string().min(1)).default([]),
     /** Scopes every token must carry. @default [] */
     requiredScopes: z.array(ScopeSchema).default([]),
-    /** Scopes required per server name, instead of `requiredScopes`. @default {} */
+    /** Scopes required per server name, instead of `requiredScopes`. @default {} @example {"fetch": ["mcp:fetch"]} */
     serverScopes: z.record(z.string(), z.array(ScopeSchema)).default({}),
     /**
      * Groups allowed per server name: a token must name at least one of them in its
      * groups claim (`groupsClaim`) to use that server. Servers not listed need no group.
      * @default {}
+     * @example {"aws-docs": ["engineering"]}
      */
     serverGroups: z.record(z.string(), z.array(GroupNameSchema).min(1, { message: 'list at least one group; leave the server out to need none' })).default({}),
     /** Claim of the access token that lists the caller's groups (a string array, or a space-separated string). */
     groupsClaim: z.string().min(1).default('groups'),
-    /** `scopes_supported` of the Protected Resource Metadata. @default the scopes required for that server */
+    /** `scopes_supported` of the Protected Resource Metadata. @default the scopes required for that server @example ["mcp:tools"] */
     scopesSupported: z.array(ScopeSchema).optional(),
     /**
      * Required `typ` header of access tokens, such as `at+jwt` (RFC 9068). Set it when
      * the issuer marks access tokens, so ID tokens of the same issuer are refused.
      * @default not checked
+     * @example at+jwt
      */
     tokenType: z.string().min(1).optional(),
-    /** Accepted signature algorithms. @default all asymmetric JWS algorithms */
+    /** Accepted signature algorithms. @default all asymmetric JWS algorithms @example ["RS256"] */
     algorithms: z.array(JwsAlgorithmSchema).min(1).optional(),
     /** Leeway for `exp`, `nbf` and `iat` against clock skew. */
     clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
@@ -126,9 +129,9 @@ export const OAuthSchema = z
     jwksCacheMaxAgeSeconds: z.number().positive().default(600),
     /** Time allowed for a JWKS or metadata fetch. */
     jwksTimeoutSeconds: z.number().positive().default(5),
-    /** `resource_name` of the Protected Resource Metadata. @default none */
+    /** `resource_name` of the Protected Resource Metadata. @default none @example Acme MCP fleet */
     resourceName: z.string().min(1).optional(),
-    /** `resource_documentation` of the Protected Resource Metadata. @default none */
+    /** `resource_documentation` of the Protected Resource Metadata. @default none @example https://wiki.example.com/mcp */
     resourceDocumentation: z.url().optional(),
   })
   .strict();
@@ -149,12 +152,12 @@ export const AUTH_ENV = {
 /** Where a secret comes from: an environment variable (ECS `secrets`) or a mounted file. Never the secret itself. */
 export const SecretSourceSchema = z
   .object({
-    /** Environment variable holding the secret. */
+    /** Environment variable holding the secret. @example OIDC_CLIENT_SECRET */
     env: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'env must be the name of an environment variable, such as MCP_FLEET_AUTH_SECRET' })
       .optional(),
-    /** File holding the secret; surrounding white space is ignored. */
+    /** File holding the secret; surrounding white space is ignored. @example /run/secrets/oidc-client-secret */
     file: z.string().min(1).optional(),
   })
   .strict()
@@ -177,11 +180,13 @@ export const UpstreamOidcSchema = z
     /**
      * Issuer of the OpenID provider, e.g. `https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCd`. Its discovery document is read at the first sign-in.
      * @default the environment variable MCP_FLEET_UPSTREAM_ISSUER (set by the deployment when `deploy.auth.cognito` creates the user pool)
+     * @example https://login.example.com
      */
     issuer: SecureUrlSchema.optional(),
     /**
      * Client id of the gateway at the provider (a confidential web client whose callback is `<issuer>/oauth/callback`).
      * @default the environment variable MCP_FLEET_UPSTREAM_CLIENT_ID (set by the deployment with `deploy.auth.cognito`)
+     * @example mcp-fleet
      */
     clientId: z.string().min(1, { message: 'clientId is the id of the app client that the gateway uses at the OpenID provider' }).optional(),
     /** Client secret of the gateway at the provider. */
@@ -192,7 +197,7 @@ export const UpstreamOidcSchema = z
     subjectClaim: z.string().min(1).default('sub'),
     /** Claim that lists the user's groups (`cognito:groups` for Cognito, `groups` for Okta, Entra ID and Keycloak). */
     groupsClaim: z.string().min(1).default('groups'),
-    /** Only members of one of these groups may sign in. @default everyone the provider signs in */
+    /** Only members of one of these groups may sign in. @default everyone the provider signs in @example ["engineering"] */
     allowedGroups: z.array(GroupNameSchema).min(1).optional(),
     /** Read the userinfo endpoint too (for providers that keep groups out of the ID token). */
     fetchUserinfo: z.boolean().default(false),
@@ -204,11 +209,11 @@ export const UpstreamOidcSchema = z
 /** A client registered in the config (for clients that can be given a client id, or confidential ones). */
 export const StaticClientSchema = z
   .object({
-    /** Client id the client sends. */
+    /** Client id the client sends. @example acme-desktop-app */
     clientId: z.string().regex(/^[\x21-\x7E]{1,255}$/, { message: 'a clientId is 1-255 printable ASCII characters without spaces' }),
-    /** Name shown on the consent page. @default the client id */
+    /** Name shown on the consent page. @default the client id @example Acme desktop app */
     name: z.string().min(1).max(100).optional(),
-    /** Exact redirect URIs (loopback ones match on any port, RFC 8252). */
+    /** Exact redirect URIs (loopback ones match on any port, RFC 8252). @example ["http://127.0.0.1:33418/callback"] */
     redirectUris: z.array(z.string().min(1)).min(1, { message: 'list the redirect URIs the client uses' }),
     /** Secret of a confidential client (sent with client_secret_basic or client_secret_post). @default none: a public client (PKCE only) */
     secret: SecretSourceSchema.optional(),
@@ -229,11 +234,11 @@ export const AuthStoreSchema = z.discriminatedUnion('type', [
     .object({
       /** An Amazon DynamoDB table shared by every replica (partition key `pk`, TTL attribute `expiresAt`). */
       type: z.literal('dynamodb'),
-      /** Table name. */
+      /** Table name. @example mcp-fleet-auth */
       table: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, { message: 'table must be a DynamoDB table name (3-255 of letters, digits, _ . -)' }),
-      /** AWS region. @default the SDK's (AWS_REGION) */
+      /** AWS region. @default the SDK's (AWS_REGION) @example eu-west-1 */
       region: z.string().min(1).optional(),
-      /** Endpoint override, for a local DynamoDB-compatible server. @default AWS */
+      /** Endpoint override, for a local DynamoDB-compatible server. @default AWS @example http://127.0.0.1:8000 */
       endpoint: z.url().optional(),
     })
     .strict(),
@@ -250,6 +255,7 @@ export const AuthorizationServerSchema = z
     /**
      * Public origin of the authorization server, such as `https://mcp.example.com` (no path):
      * the `iss` of its tokens. Requests for that host must reach the gateway.
+     * @example https://mcp.example.com
      */
     issuer: SecureUrlSchema.refine(isOriginOnly, { message: 'issuer must be an origin such as https://mcp.example.com, without path, query or trailing slash' }),
     /** The OpenID provider where users sign in. */
@@ -257,6 +263,7 @@ export const AuthorizationServerSchema = z
     /**
      * A resource identifier for the whole fleet: a token asked for it works on every
      * server (still subject to per-server scopes and groups). @default none: tokens are for one server each
+     * @example https://mcp.example.com
      */
     fleetResource: SecureUrlSchema.optional(),
     /**
@@ -264,7 +271,17 @@ export const AuthorizationServerSchema = z
      * of them. Scopes required by `oauth.requiredScopes` and `oauth.serverScopes` must be listed.
      * @default {}
      */
-    scopes: z.record(ScopeSchema, z.object({ groups: z.array(GroupNameSchema).min(1).optional() }).strict()).default({}),
+    scopes: z
+      .record(
+        ScopeSchema,
+        z
+          .object({
+            /** Groups whose members may be granted the scope. @default anyone signed in @example ["engineering"] */
+            groups: z.array(GroupNameSchema).min(1).optional(),
+          })
+          .strict(),
+      )
+      .default({}),
     /** Clients registered in the config. */
     clients: z.array(StaticClientSchema).default([]),
     /** RFC 7591 dynamic client registration (deprecated by MCP, still used by many clients). */
@@ -274,7 +291,14 @@ export const AuthorizationServerSchema = z
         enabled: z.boolean().default(true),
         /** Require `Authorization: Bearer <token>` on registration, the token given by SHA-256 digest, env or file. @default open registration */
         initialAccessToken: z
-          .object({ sha256: Sha256HexSchema.optional(), env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(), file: z.string().min(1).optional() })
+          .object({
+            /** SHA-256 digest (hex) of the token. @example 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 */
+            sha256: Sha256HexSchema.optional(),
+            /** Environment variable holding the token. @example MCP_FLEET_REGISTRATION_TOKEN */
+            env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+            /** File holding the token. @example /run/secrets/registration-token */
+            file: z.string().min(1).optional(),
+          })
           .strict()
           .refine((t) => [t.sha256, t.env, t.file].filter((v) => v !== undefined).length === 1, {
             message: 'initialAccessToken needs exactly one of sha256, env or file',
@@ -416,14 +440,14 @@ export const LimitsSchema = z
     /** Token-bucket rate limit per principal (API key, OAuth subject, or all anonymous callers together). @default off */
     rate: z
       .object({
-        /** Sustained requests per second. */
+        /** Sustained requests per second. @example 10 */
         requestsPerSecond: z.number().positive(),
-        /** Requests allowed in a burst above the sustained rate. @default 2 × requestsPerSecond, at least 1 */
+        /** Requests allowed in a burst above the sustained rate. @default 2 × requestsPerSecond, at least 1 @example 20 */
         burst: z.number().int().positive().optional(),
       })
       .strict()
       .optional(),
-    /** Most open client sessions per principal, across servers. @default off */
+    /** Most open client sessions per principal, across servers. @default off @example 20 */
     maxSessionsPerKey: z.number().int().positive().optional(),
     /** Requests one child process works on at once; more wait in a queue. */
     maxInFlightPerChild: z.number().int().positive().default(16),
@@ -464,7 +488,7 @@ export const DeployAuthSchema = z
     /** Create a Cognito user pool and app client as the provider. @default none: use `upstream.issuer` */
     cognito: z
       .object({
-        /** Prefix of the Cognito hosted sign-in domain (`<prefix>.auth.<region>.amazoncognito.com`), globally unique. */
+        /** Prefix of the Cognito hosted sign-in domain (`<prefix>.auth.<region>.amazoncognito.com`), globally unique. @example acme-mcp-login */
         domainPrefix: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, { message: 'domainPrefix is lower-case letters, digits and "-", such as acme-mcp-login' }),
         /** User pool groups to create (for `oauth.serverGroups` and scope groups). */
         groups: z.array(GroupNameSchema).default([]),

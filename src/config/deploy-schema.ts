@@ -62,13 +62,13 @@ export const AutoscalingSchema = z
   .object({
     /** Fewest tasks. */
     minCount: z.number().int().min(0).default(1),
-    /** Most tasks. */
+    /** Most tasks. @example 3 */
     maxCount: z.number().int().min(1),
     /** Keep average CPU near this percentage. */
     cpuTargetPercent: z.number().min(10).max(90).default(70),
     /** Keep average memory near this percentage (children are memory-bound, so memory usually scales first). */
     memoryTargetPercent: z.number().min(10).max(90).default(75),
-    /** Keep ALB requests per task per minute near this number. @default not used */
+    /** Keep ALB requests per task per minute near this number. @default not used @example 500 */
     requestsPerTarget: z.number().int().positive().optional(),
   })
   .strict()
@@ -77,10 +77,13 @@ export const AutoscalingSchema = z
 /** One IAM policy statement for a server's task role, in IAM JSON shape. */
 export const PolicyStatementSchema = z
   .object({
+    /** Whether the statement allows or denies its actions. @example Allow */
     effect: z.enum(['Allow', 'Deny']).default('Allow'),
+    /** IAM actions, as service:Action. @example ["bedrock:InvokeModel"] */
     actions: z
       .array(z.string().regex(/^([a-z0-9-]+:[A-Za-z0-9*?]+|\*)$/, { message: 'an IAM action is service:Action, such as s3:GetObject or bedrock:InvokeModel' }))
       .min(1, { message: 'list at least one action, such as s3:GetObject' }),
+    /** ARNs of the resources the actions apply to. @example ["arn:aws:bedrock:us-east-1::foundation-model/*"] */
     resources: z
       .array(z.string().regex(/^(arn:[^:\s]+:[^:\s]*:[^:\s]*:[^:\s]*:.+|\*)$/, { message: 'a resource is an ARN (arn:aws:s3:::bucket/*) or "*"' }))
       .min(1, { message: 'list at least one resource ARN (avoid "*")' }),
@@ -89,18 +92,19 @@ export const PolicyStatementSchema = z
 
 /** Sizing and scaling of one ECS service (a server, or the packed service). */
 const ServiceSizingShape = {
-  /** Fargate CPU units (1024 = 1 vCPU). @default 256 */
+  /** Fargate CPU units (1024 = 1 vCPU). @default 256 @example 512 */
   cpu: z.number().int().positive().optional(),
-  /** Fargate memory in MiB; must be a size Fargate offers for `cpu`. @default 512 */
+  /** Fargate memory in MiB; must be a size Fargate offers for `cpu`. @default 512 @example 1024 */
   memoryMiB: z.number().int().positive().optional(),
-  /** Tasks to run when not autoscaling. @default 1 */
+  /** Tasks to run when not autoscaling. @default 1 @example 2 */
   desiredCount: z.number().int().min(0).optional(),
-  /** Run on Fargate Spot (about 70% cheaper, may be interrupted). @default deploy.spot */
+  /** Run on Fargate Spot (about 70% cheaper, may be interrupted). @default deploy.spot @example false */
   spot: z.boolean().optional(),
   /**
    * With Spot: this many tasks run on regular Fargate and the rest on Spot, so a
    * Spot reclaim never takes the service to zero.
    * @default 1 when the service runs at least one task, else 0
+   * @example 1
    */
   onDemandBase: z.number().int().min(0).optional(),
   /** Autoscaling on CPU, memory and request count. @default fixed desiredCount */
@@ -144,12 +148,14 @@ export const ServerDeploySchema = z
      * Memory one child process of this server uses, in MiB; sizes the task and
      * caps the sessions a task accepts (see docs/DEPLOY.md, "Sizing").
      * @default 96 (Node.js MCP servers measured at 67-90 MiB idle)
+     * @example 160
      */
     childMemoryMiB: z.number().int().min(16).max(16_384).optional(),
     /**
      * Whether the server needs to reach the internet (a fetch or search server).
      * Private subnets without NAT give no way out, so such a layout is refused.
      * @default known for common packages, else true
+     * @example false
      */
     internetEgress: z.boolean().optional(),
     /**
@@ -162,6 +168,7 @@ export const ServerDeploySchema = z
      * Priority of this server's listener rule (1-50000), for the rare case where
      * two server names hash to the same one; synth names both servers then.
      * @default derived from the server name
+     * @example 10
      */
     listenerPriority: z.number().int().min(1).max(50_000).optional(),
   })
@@ -171,13 +178,13 @@ export const ServerDeploySchema = z
 /** A Secrets Manager secret or an SSM SecureString parameter, injected into tasks as an environment variable. */
 export const SecretRefSchema = z
   .object({
-    /** Name of the secret (the execution role may read `name-??????`). */
+    /** Name of the secret (the execution role may read `name-??????`). @example mcp-fleet/searxng-url */
     secretName: z.string().min(1).optional(),
-    /** Full ARN of the secret. */
+    /** Full ARN of the secret. @example arn:aws:secretsmanager:us-east-1:123456789012:secret:mcp-fleet/api-key-AbCdEf */
     secretArn: z.string().regex(/^arn:aws[a-z-]*:secretsmanager:/, { message: 'must be a Secrets Manager ARN (arn:aws:secretsmanager:...)' }).optional(),
-    /** Name of an SSM Parameter Store parameter (SecureString), such as /mcp-fleet/api-key. */
+    /** Name of an SSM Parameter Store parameter (SecureString), such as /mcp-fleet/api-key. @example /mcp-fleet/api-key */
     parameterName: z.string().regex(/^\/?[A-Za-z0-9_.\-/]+$/, { message: 'an SSM parameter name, such as /mcp-fleet/api-key' }).optional(),
-    /** JSON key inside the secret (Secrets Manager only). @default the whole secret string */
+    /** JSON key inside the secret (Secrets Manager only). @default the whole secret string @example apiKey */
     field: z.string().min(1).optional(),
   })
   .strict()
@@ -191,9 +198,9 @@ export const DeploySchema = z
   .object({
     /** CloudFormation stack name. */
     stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, { message: 'a stack name is letters, digits and "-", starting with a letter' }).default('McpFleet'),
-    /** AWS account id; `--account` wins. @default the credentials' account, or environment-agnostic for synth */
+    /** AWS account id; `--account` wins. @default the credentials' account, or environment-agnostic for synth @example 123456789012 */
     account: z.string().regex(/^\d{12}$/, { message: 'an AWS account id is 12 digits' }).optional(),
-    /** AWS region; `--region` wins. @default us-east-1 */
+    /** AWS region; `--region` wins. @default AWS_REGION, AWS_DEFAULT_REGION, then the profile's region (deploy, diff, destroy, status and logs stop when none is set; cost prices us-east-1) */
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { message: 'a region looks like us-east-1' }).optional(),
     /** `service-per-server` isolates each server; `packed` runs all in one service to save money. */
     layout: z.enum(['service-per-server', 'packed']).default('service-per-server'),
@@ -208,7 +215,7 @@ export const DeploySchema = z
         name: z.string().min(1),
         /** Route 53 hosted zone id: a certificate is created and DNS-validated there, and a record per host name. */
         hostedZoneId: z.string().min(1).optional(),
-        /** An existing ACM certificate covering every host name (you then point DNS at the load balancer). */
+        /** An existing ACM certificate covering every host name (you then point DNS at the load balancer). @example arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789 */
         certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:/, { message: 'must be an ACM certificate ARN (arn:aws:acm:...)' }).optional(),
         /**
          * Names of the created certificate: `wildcard` covers the domain and
@@ -231,11 +238,11 @@ export const DeploySchema = z
       .object({
         /** Reachable only inside the VPC. */
         internal: z.boolean().default(false),
-        /** Source CIDRs allowed to reach the load balancer. @default anywhere (internet-facing) or the VPC (internal) */
+        /** Source CIDRs allowed to reach the load balancer. @default anywhere (internet-facing) or the VPC (internal) @example ["203.0.113.0/24"] */
         allowedCidrs: z.array(z.string().regex(/^[0-9a-fA-F.:]+\/\d{1,3}$/, { message: 'a CIDR looks like 203.0.113.0/24' })).optional(),
         /** Idle timeout: below gateway.httpKeepAliveSeconds and above gateway.sseKeepAliveSeconds (see `timeouts.ts`). */
         idleTimeoutSeconds: z.number().int().min(1).max(4000).default(LOAD_BALANCER_IDLE_TIMEOUT_SECONDS),
-        /** S3 bucket name for access logs. @default no access logs */
+        /** S3 bucket name for access logs. @default no access logs @example acme-alb-logs */
         accessLogsBucket: z.string().min(3).optional(),
       })
       .strict()
@@ -243,7 +250,7 @@ export const DeploySchema = z
     /** The VPC. */
     network: z
       .object({
-        /** Use an existing VPC (a lookup: needs credentials at synth). */
+        /** Use an existing VPC (a lookup: needs credentials at synth). @example vpc-0123abcd */
         vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, { message: 'a VPC id looks like vpc-0123abcd' }).optional(),
         /** Use the account's default VPC (a lookup: needs credentials at synth). */
         useDefaultVpc: z.boolean().default(false),
@@ -264,7 +271,7 @@ export const DeploySchema = z
     /** The container image. */
     image: z
       .object({
-        /** An existing image instead of building one; build it from the context `synth` stages in cdk.out/asset.<hash>/. */
+        /** An existing image instead of building one; build it from the context `synth` stages in cdk.out/asset.<hash>/. @example 123456789012.dkr.ecr.us-east-1.amazonaws.com/mcp-fleet:1.2.3 */
         uri: z.string().min(1).optional(),
         /** Node.js major version of the image (the base is `node:<nodeVersion>-bookworm-slim`). */
         nodeVersion: z.string().regex(/^\d+$/).default(DEFAULT_NODE_VERSION),
@@ -273,11 +280,13 @@ export const DeploySchema = z
         /**
          * The base image, pinned by digest (`node:22-bookworm-slim@sha256:...`).
          * @default the pinned digest mcp-fleet ships for the default nodeVersion
+         * @example node:22-bookworm-slim@sha256:<digest>
          */
         baseImage: z.string().regex(PINNED_IMAGE, { message: 'pin it by digest: name:tag@sha256:<64 hex digits>, from `docker buildx imagetools inspect name:tag`' }).optional(),
         /**
          * The uv image the `uv` binary is copied from, pinned by digest.
          * @default the pinned digest mcp-fleet ships for the default uvVersion
+         * @example ghcr.io/astral-sh/uv:0.9.5@sha256:<digest>
          */
         uvImage: z.string().regex(PINNED_IMAGE, { message: 'pin it by digest: ghcr.io/astral-sh/uv:<version>@sha256:<64 hex digits>' }).optional(),
         /** Python version uv installs for PyPI servers. */
@@ -310,7 +319,7 @@ export const DeploySchema = z
         dashboard: z.boolean().default(true),
         /** Send alarms to this e-mail (an SNS topic is created). */
         alarmEmail: z.string().email().optional(),
-        /** Send alarms to this existing SNS topic. */
+        /** Send alarms to this existing SNS topic. @example arn:aws:sns:us-east-1:123456789012:mcp-fleet-alarms */
         alarmTopicArn: z.string().regex(/^arn:aws[a-z-]*:sns:/).optional(),
         /** Alarm when more than this percentage of requests get a 5xx. */
         max5xxPercent: z.number().positive().max(100).default(5),

@@ -41,7 +41,7 @@ export const ServerSchema = z
     args: z.array(z.string()).default([]),
     /** Environment of the child, on top of the gateway's allow-list. Values may reference `${NAME}`. */
     env: z.record(z.string(), z.string()).default({}),
-    /** Working directory of the child. @default the gateway's */
+    /** Working directory of the child. @default the gateway's @example /srv/mcp */
     cwd: z.string().optional(),
     /** Host names routed to this server at `/mcp`, `/sse` and `/messages`. */
     hostnames: z.array(HostnameSchema).default([]),
@@ -55,7 +55,9 @@ export const ServerSchema = z
     /** Warm pool size for the `pool` policy. */
     pool: z
       .object({
+        /** Children started at once and kept warm. @example 2 */
         min: z.number().int().min(0).default(1),
+        /** Most children of the pool: one more starts while every child is busy. @example 8 */
         max: z.number().int().min(1).default(4),
       })
       .strict()
@@ -77,6 +79,7 @@ export const ServerSchema = z
      * Longest message (stdout line) a child may write. A longer one fails the calls in
      * flight on that child with a clear error, and the child is replaced.
      * @default 8 MiB
+     * @example 16777216
      */
     maxMessageBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).optional(),
     /** AWS deploy settings of this server (ignored by `serve`). */
@@ -95,6 +98,7 @@ export const CorsSchema = z
     /**
      * Origins given CORS answers, besides loopback ones; `*` allows any.
      * @default gateway.allowedOrigins
+     * @example ["https://app.example.com"]
      */
     allowedOrigins: z.array(z.string().min(1)).optional(),
     /** How long a browser may cache a preflight answer. */
@@ -136,15 +140,15 @@ export const GatewaySchema = z
      */
     cluster: z
       .object({
-        /** The fleet secret, the same on every replica (at least 32 characters; use ${NAME}). */
+        /** The fleet secret, the same on every replica (at least 32 characters; use ${NAME}). @example ${MCP_FLEET_CLUSTER_SECRET} */
         secret: z.string().refine((s) => s.length >= 32 || /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(s), {
           message: 'the fleet secret must be at least 32 characters (or a ${NAME} reference); generate one with: openssl rand -base64 36',
         }),
-        /** How peers reach this replica. @default MCP_FLEET_ADVERTISE_URL, the ECS task IP, or loopback */
+        /** How peers reach this replica. @default MCP_FLEET_ADVERTISE_URL, the ECS task IP, or loopback @example http://10.0.1.5:8808 */
         advertise: z.string().url().optional(),
         /** Static peer URLs (`http://10.0.1.5:8808`). */
         peers: z.array(z.string().url()).default([]),
-        /** `host:port` whose A records are the replicas (Cloud Map, a headless service). */
+        /** `host:port` whose A records are the replicas (Cloud Map, a headless service). @example gateway.fleet.local:8808 */
         peersDns: z
           .string()
           .regex(/^[^:\s]+:\d{1,5}$/, { message: 'peersDns is host:port, such as gateway.fleet.local:8808' })

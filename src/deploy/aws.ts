@@ -26,24 +26,57 @@ export function createAwsClients(options: { readonly profile?: string; readonly 
   };
 }
 
-/** Reads the outputs of the deployed fleet stack. */
-export async function readStackOutputs(cloudFormation: CloudFormationClient, stackName: string): Promise<Record<string, string>> {
+/** A deployed stack as CloudFormation describes it. */
+export interface DeployedStack {
+  readonly stackName: string;
+  /** Such as `CREATE_COMPLETE` or `UPDATE_ROLLBACK_COMPLETE`. */
+  readonly status: string;
+  readonly outputs: Readonly<Record<string, string>>;
+}
+
+/**
+ * Describes the fleet stack; `undefined` when no stack of that name exists in the
+ * account and region of the client (CloudFormation answers a ValidationError).
+ */
+export async function findStack(cloudFormation: CloudFormationClient, stackName: string): Promise<DeployedStack | undefined> {
   let stacks;
   try {
     ({ Stacks: stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName })));
   } catch (error) {
-    const name = (error as { name?: string }).name;
-    if (name === 'ValidationError') {
-      throw new FleetError('DEPLOY_STACK_NOT_FOUND', `stack ${stackName} is not deployed in this account and region`, {
-        cause: error,
-        hint: 'run `mcp-fleet deploy` first, or pass the --profile and --region it was deployed with',
-      });
-    }
-    throw new FleetError('AWS_CALL_FAILED', `could not describe stack ${stackName}`, { cause: error, fault: 'program', hint: 'check your AWS credentials (--profile) and region (--region)' });
+    if ((error as { name?: string }).name === 'ValidationError') return undefined;
+    // Credentials refused, no network, throttling: the environment, not a bug of ours.
+    throw new FleetError('AWS_CALL_FAILED', `could not describe stack ${stackName}: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+      fault: 'environment',
+      hint: 'check your AWS credentials (--profile) and region (--region)',
+    });
   }
+  const stack = stacks?.[0];
+  if (stack === undefined) return undefined;
   const outputs: Record<string, string> = {};
-  for (const o of stacks?.[0]?.Outputs ?? []) if (o.OutputKey !== undefined && o.OutputValue !== undefined) outputs[o.OutputKey] = o.OutputValue;
-  return outputs;
+  for (const o of stack.Outputs ?? []) if (o.OutputKey !== undefined && o.OutputValue !== undefined) outputs[o.OutputKey] = o.OutputValue;
+  return { stackName: stack.StackName ?? stackName, status: stack.StackStatus ?? 'UNKNOWN', outputs };
+}
+
+/** Reads the outputs of the deployed fleet stack. */
+export async function readStackOutputs(cloudFormation: CloudFormationClient, stackName: string): Promise<Record<string, string>> {
+  const stack = await findStack(cloudFormation, stackName);
+  if (stack === undefined) {
+    const region = await regionOfClient(cloudFormation);
+    throw new FleetError('DEPLOY_STACK_NOT_FOUND', `stack ${stackName} is not deployed in ${region === undefined ? 'this account and region' : `region ${region} of this account`}`, {
+      hint: 'run `mcp-fleet deploy` first, or pass the --profile and --region it was deployed with',
+    });
+  }
+  return { ...stack.outputs };
+}
+
+/** The region a client calls, for messages; `undefined` when it cannot be told. */
+export async function regionOfClient(client: CloudFormationClient): Promise<string | undefined> {
+  try {
+    return await client.config.region();
+  } catch {
+    return undefined;
+  }
 }
 
 /** Endpoint URLs of each server, from the stack outputs (in its own module, which does not load the AWS SDK). */

@@ -9,6 +9,7 @@ import {
   type IIoHost,
   type IoMessage,
   type IoRequest,
+  type StackActivity,
 } from '@aws-cdk/toolkit-lib';
 import type { FleetConfig } from '../config/schema.js';
 import { FleetError } from '../errors.js';
@@ -22,6 +23,62 @@ export interface DeployEvent {
   readonly message: string;
   /** The toolkit's message code, such as `CDK_TOOLKIT_I5000`, when it came from the toolkit. */
   readonly code?: string;
+  /** A long step starting or ending, for a progress line; every start has an end, also on failure. */
+  readonly step?: DeployStep;
+  /** A CloudFormation stack event, as it happens (deploy and destroy). */
+  readonly activity?: StackActivityEvent;
+}
+
+/** A long step of a deploy action: what it is, and whether it starts or ends. */
+export interface DeployStep {
+  /** `image` (build context, npm lock), `synth`, `deploy`, `diff` or `destroy`. */
+  readonly name: 'image' | 'synth' | 'deploy' | 'diff' | 'destroy';
+  readonly state: 'start' | 'end';
+  /** On `end`: whether it succeeded. */
+  readonly ok?: boolean;
+}
+
+/** One CloudFormation resource event of the stack being deployed or deleted. */
+export interface StackActivityEvent {
+  readonly stackName: string;
+  readonly logicalId: string;
+  readonly resourceType: string;
+  /** Such as `CREATE_IN_PROGRESS`, `CREATE_COMPLETE`, `UPDATE_FAILED`. */
+  readonly status: string;
+  readonly reason?: string;
+  /** The construct path (`McpFleet/SvcFetch/Service`), when the assembly knows the resource. */
+  readonly constructPath?: string;
+  /** Resources done so far, and in all, when CloudFormation says. */
+  readonly completed?: number;
+  readonly total?: number;
+}
+
+/** Emits the start of a step, runs it, and always emits its end. */
+async function inStep<T>(options: FleetActionOptions, name: DeployStep['name'], message: string, work: () => Promise<T>): Promise<T> {
+  options.onEvent?.({ level: 'info', message, step: { name, state: 'start' } });
+  let ok = false;
+  try {
+    const result = await work();
+    ok = true;
+    return result;
+  } finally {
+    options.onEvent?.({ level: 'info', message, step: { name, state: 'end', ok } });
+  }
+}
+
+/** The parts of a toolkit stack activity a user reads. */
+function activityOf(data: StackActivity): StackActivityEvent {
+  const e = data.event;
+  return {
+    stackName: e.StackName ?? '',
+    logicalId: e.LogicalResourceId ?? '',
+    resourceType: e.ResourceType ?? '',
+    status: e.ResourceStatus ?? '',
+    ...(e.ResourceStatusReason === undefined ? {} : { reason: e.ResourceStatusReason }),
+    ...(data.metadata?.constructPath === undefined ? {} : { constructPath: data.metadata.constructPath }),
+    completed: data.progress.completed,
+    ...(data.progress.total === undefined ? {} : { total: data.progress.total }),
+  };
 }
 
 /** Options shared by synth, diff, deploy and destroy. */
@@ -47,7 +104,8 @@ class EventIoHost implements IIoHost {
 
   async notify(msg: IoMessage<unknown>): Promise<void> {
     if (msg.level === 'trace') return;
-    this.onEvent?.({ level: msg.level, message: msg.message, ...(msg.code === undefined ? {} : { code: msg.code }) });
+    const activity = msg.code === 'CDK_TOOLKIT_I5502' && msg.data !== undefined ? activityOf(msg.data as StackActivity) : undefined;
+    this.onEvent?.({ level: msg.level, message: msg.message, ...(msg.code === undefined ? {} : { code: msg.code }), ...(activity === undefined ? {} : { activity }) });
   }
 
   async requestResponse<T>(msg: IoRequest<unknown, T>): Promise<T> {
@@ -78,24 +136,28 @@ async function sourceOf(toolkit: Toolkit, options: FleetActionOptions, plan: Dep
   const work = await mkdtemp(join(tmpdir(), 'mcp-fleet-image-'));
   const buildContextDir = join(work, 'image');
   if (needsBuild) {
-    const rendered = await writeBuildContext(config, plan, { outDir: buildContextDir, ...(options.packageRoot === undefined ? {} : { packageRoot: options.packageRoot }) });
+    const rendered = await inStep(options, 'image', "writing the image build context (locking the npm servers' packages through the registry)", () =>
+      writeBuildContext(config, plan, { outDir: buildContextDir, ...(options.packageRoot === undefined ? {} : { packageRoot: options.packageRoot }) }),
+    );
     for (const w of rendered.warnings) options.onEvent?.({ level: 'warn', message: w });
   }
   const deploy = config.deploy;
   const lookups = deploy !== undefined && (deploy.network.vpcId !== undefined || deploy.network.useDefaultVpc);
+  const synthMessage = `synthesizing the CloudFormation template of ${plan.deploy.stackName} (${plan.services.length} ${plan.services.length === 1 ? 'service' : 'services'})`;
   const source = await toolkit.fromAssemblyBuilder(
-    async (props) => {
-      const { app } = buildFleetApp({
-        config,
-        ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
-        ...(options.account === undefined ? {} : { account: options.account }),
-        ...(options.region === undefined ? {} : { region: options.region }),
-        ...(props.outdir === undefined ? {} : { outdir: props.outdir }),
-        ...(props.context === undefined ? {} : { context: props.context }),
-        ...(needsBuild ? { buildContextDir } : {}),
-      });
-      return app.synth();
-    },
+    async (props) =>
+      inStep(options, 'synth', synthMessage, async () => {
+        const { app } = buildFleetApp({
+          config,
+          ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
+          ...(options.account === undefined ? {} : { account: options.account }),
+          ...(options.region === undefined ? {} : { region: options.region }),
+          ...(props.outdir === undefined ? {} : { outdir: props.outdir }),
+          ...(props.context === undefined ? {} : { context: props.context }),
+          ...(needsBuild ? { buildContextDir } : {}),
+        });
+        return app.synth();
+      }),
     { outdir: resolve(options.outdir ?? 'cdk.out'), lookups, disposeOutdir: false },
   );
   return { source, cleanup: () => rm(work, { recursive: true, force: true }) };
@@ -112,7 +174,8 @@ async function withSource<T>(options: FleetActionOptions, action: (toolkit: Tool
     if (error instanceof FleetError) throw error;
     throw new FleetError('DEPLOY_TOOLKIT_FAILED', `the AWS CDK toolkit failed: ${error instanceof Error ? error.message : String(error)}`, {
       cause: error,
-      fault: 'program',
+      // Mostly the account: credentials refused, not bootstrapped, a resource that failed to create.
+      fault: 'environment',
       hint: 'check your AWS credentials (--profile), region (--region), and that the account is bootstrapped (npx cdk bootstrap)',
     });
   } finally {
@@ -147,7 +210,7 @@ export async function synthFleet(options: FleetActionOptions): Promise<SynthResu
 /** Compares the synthesized fleet with the deployed stack; returns whether anything changes. */
 export async function diffFleet(options: FleetActionOptions): Promise<{ changed: boolean }> {
   return withSource(options, async (toolkit, source, plan) => {
-    const diffs = await toolkit.diff(source, { stacks: { strategy: StackSelectionStrategy.PATTERN_MUST_MATCH, patterns: [plan.deploy.stackName] } });
+    const diffs = await inStep(options, 'diff', `comparing with the deployed stack ${plan.deploy.stackName}`, () => toolkit.diff(source, { stacks: { strategy: StackSelectionStrategy.PATTERN_MUST_MATCH, patterns: [plan.deploy.stackName] } }));
     return { changed: Object.values(diffs).some((d) => !d.isEmpty) };
   });
 }
@@ -162,7 +225,9 @@ export interface DeployFleetResult {
 /** Deploys the fleet with CloudFormation (building and pushing the image asset), emitting progress. */
 export async function deployFleet(options: FleetActionOptions): Promise<DeployFleetResult> {
   return withSource(options, async (toolkit, source, plan) => {
-    const result = await toolkit.deploy(source, { stacks: { strategy: StackSelectionStrategy.PATTERN_MUST_MATCH, patterns: [plan.deploy.stackName] } });
+    const result = await inStep(options, 'deploy', `deploying stack ${plan.deploy.stackName} (image build and push, then CloudFormation)`, () =>
+      toolkit.deploy(source, { stacks: { strategy: StackSelectionStrategy.PATTERN_MUST_MATCH, patterns: [plan.deploy.stackName] } }),
+    );
     const stack = result.stacks.find((s) => s.stackName === plan.deploy.stackName) ?? result.stacks[0];
     return { plan, stackName: plan.deploy.stackName, outputs: stack?.outputs ?? {} };
   });
@@ -171,6 +236,8 @@ export async function deployFleet(options: FleetActionOptions): Promise<DeployFl
 /** Deletes the fleet's stack. The caller confirms with the user first. */
 export async function destroyFleet(options: FleetActionOptions): Promise<void> {
   await withSource(options, async (toolkit, source, plan) => {
-    await toolkit.destroy(source, { stacks: { strategy: StackSelectionStrategy.PATTERN_MUST_MATCH, patterns: [plan.deploy.stackName] } });
+    await inStep(options, 'destroy', `deleting stack ${plan.deploy.stackName}`, () =>
+      toolkit.destroy(source, { stacks: { strategy: StackSelectionStrategy.PATTERN_MUST_MATCH, patterns: [plan.deploy.stackName] } }),
+    );
   });
 }

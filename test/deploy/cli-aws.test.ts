@@ -12,6 +12,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { mockClient } from 'aws-sdk-client-mock';
 import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AwsAccessCheck } from '../../src/cli/aws-access.js';
 import { deployReport, printLogs, registerDeployCommands, statusReport, type DeployCliIo } from '../../src/cli/commands/deploy.js';
 import type { FleetConfig } from '../../src/config/schema.js';
 import { createAwsClients, readStackOutputs } from '../../src/deploy/aws.js';
@@ -32,6 +33,8 @@ afterEach(() => {
 });
 
 const strip = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '');
+/** Credentials that are there (the real check is tested through the built CLI in cli-aws-preflight.test.ts). */
+const stubAwsAccess: AwsAccessCheck = async (t) => ({ profile: t.profile, region: t.region ?? 'us-east-1', regionFrom: t.regionFrom ?? 'AWS_REGION', accessKeyId: 'AKIDEXAMPLE' });
 const clients = () => createAwsClients({ region: 'us-east-1' });
 
 /** A real Streamable HTTP MCP endpoint with one tool, that insists on a bearer token. */
@@ -165,7 +168,7 @@ describe('deploy outputs and client-config (aws-sdk-client-mock)', () => {
   async function runCli(args: string[], io: Partial<DeployCliIo> = {}): Promise<string> {
     let out = '';
     const program = new Command().exitOverride();
-    registerDeployCommands(program, { out: (t) => (out += t), err: () => undefined, clients: () => clients(), ...io });
+    registerDeployCommands(program, { out: (t) => (out += t), err: () => undefined, clients: () => clients(), awsAccess: stubAwsAccess, ...io });
     await program.parseAsync(args, { from: 'user' });
     return strip(out);
   }
@@ -203,21 +206,24 @@ describe('CLI without AWS', () => {
     expect(Object.keys(json.mcpServers ?? json.servers)).toEqual(['fetch', 'aws-docs', 'searxng']);
   });
 
-  it('destroy asks first, and deletes nothing when the answer is no', async () => {
+  it('destroy finds the stack, then asks, and deletes nothing when the answer is no (aws-sdk-client-mock for CloudFormation)', async () => {
     let err = '';
     const questions: string[] = [];
+    cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'McpFleet', CreationTime: new Date(), StackStatus: 'UPDATE_COMPLETE' }] });
     const program = new Command().exitOverride();
     registerDeployCommands(program, {
       out: () => undefined,
       err: (t) => (err += t),
+      clients: () => clients(),
+      awsAccess: stubAwsAccess,
       confirm: async (q) => {
         questions.push(q);
         return false;
       },
     });
     await program.parseAsync(['destroy', '--config', REFERENCE_YAML], { from: 'user' });
-    expect(questions).toEqual(['Delete stack McpFleet and every resource in it (log groups included)? [y/N] ']);
-    expect(err).toBe('Nothing was deleted.\n');
+    expect(questions).toEqual(['Delete stack McpFleet (UPDATE_COMPLETE) in us-east-1 and every resource in it (log groups included)? [y/N] ']);
+    expect(strip(err)).toBe('AWS: region us-east-1 (from deploy.region in the config)\nNothing was deleted.\n');
   });
 
   it('refuses a VPC lookup without an account and region, saying which flags to pass', () => {

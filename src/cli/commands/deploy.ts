@@ -11,6 +11,8 @@ import { serverUrlsFromOutputs } from '../../deploy/stack-outputs.js';
 import type { DeployEvent, FleetActionOptions } from '../../deploy/toolkit.js';
 import { loadDeployTooling } from '../deploy-tooling.js';
 import { bold, dim, green, red, yellow } from '../output.js';
+import { checkAwsAccess, describeAwsAccess, type AwsAccessCheck } from '../aws-access.js';
+import { ProgressRenderer } from '../progress.js';
 
 // The AWS SDK (deploy/aws.js) and the CDK (deploy/toolkit.js) load inside the
 // actions that use them: `--help` and the commands that do not call AWS never pay
@@ -26,6 +28,8 @@ export interface DeployCliIo {
   readonly confirm?: (question: string) => Promise<boolean>;
   /** AWS clients. @default created from --profile and --region */
   readonly clients?: (options: { profile?: string; region?: string }) => AwsClients;
+  /** Checks AWS credentials and region before any AWS work. @default the AWS SDK's credential chain */
+  readonly awsAccess?: AwsAccessCheck;
 }
 
 interface CommonOptions {
@@ -86,17 +90,9 @@ function actionOptions(options: CommonOptions & { out?: string }, config: FleetC
     ...(region === undefined ? {} : { region }),
     ...(options.profile === undefined ? {} : { profile: options.profile }),
     ...(options.out === undefined ? {} : { outdir: options.out }),
-    onEvent: (e: DeployEvent) => renderEvent(e, io, verbose),
+    // Steps and stack events with elapsed time; a spinner only when stderr is the user's terminal.
+    onEvent: new ProgressRenderer({ write: io.err, tty: io === defaultIo && process.stderr.isTTY === true, verbose, columns: () => process.stderr.columns }).event,
   };
-}
-
-function renderEvent(e: DeployEvent, io: DeployCliIo, verbose: boolean): void {
-  if (e.level === 'debug' && !verbose) return;
-  const text = e.message.replace(/\n$/, '');
-  if (e.level === 'error') io.err(`${red('error:')} ${text}\n`);
-  else if (e.level === 'warn') io.err(`${yellow('warning:')} ${text}\n`);
-  else if (e.level === 'debug') io.err(`${dim(text)}\n`);
-  else io.err(`${text}\n`);
 }
 
 /** The summary table `synth` prints: one row per server. */
@@ -125,6 +121,13 @@ async function clientsOf(io: DeployCliIo, options: CommonOptions, config: FleetC
   const region = regionOf(options, config);
   const o = { ...(options.profile === undefined ? {} : { profile: options.profile }), ...(region === undefined ? {} : { region }) };
   return (io.clients ?? (await awsModule(command)).createAwsClients)(o);
+}
+
+/** Checks AWS credentials and region (fast, before any synth), says which are used, and returns the options with the region. */
+async function awsFor<T extends CommonOptions>(options: T, config: FleetConfig, io: DeployCliIo) {
+  const aws = await checkAwsAccess(options, config.deploy?.region, io.awsAccess);
+  io.err(`${dim(describeAwsAccess(aws.access))}\n`);
+  return aws;
 }
 
 async function confirmDefault(question: string): Promise<boolean> {
@@ -160,8 +163,9 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
     .option('-o, --out <dir>', 'cloud assembly directory', 'cdk.out')
     .action(async (options: CommonOptions & { out: string }) => {
       const config = await load(options, io);
+      const aws = await awsFor(options, config, io);
       const { diffFleet } = await toolkitModule('diff');
-      const { changed } = await diffFleet(actionOptions(options, config, io));
+      const { changed } = await diffFleet(actionOptions(aws, config, io));
       io.out(changed ? 'The deployed stack differs (see above).\n' : 'No differences.\n');
     });
 
@@ -170,8 +174,9 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
     .option('--token-env <name>', 'environment variable holding the API key, for the printed client config', 'MCP_FLEET_TOKEN')
     .action(async (options: CommonOptions & { out: string; tokenEnv: string }) => {
       const config = await load(options, io);
+      const aws = await awsFor(options, config, io);
       const { deployFleet } = await toolkitModule('deploy');
-      const result = await deployFleet(actionOptions(options, config, io));
+      const result = await deployFleet(actionOptions(aws, config, io));
       io.out(deployReport(config, result.plan, result.outputs, options.tokenEnv));
     });
 
@@ -180,16 +185,26 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
     .option('-o, --out <dir>', 'cloud assembly directory', 'cdk.out')
     .action(async (options: CommonOptions & { out: string; yes?: boolean }) => {
       const config = await load(options, io);
+      const aws = await awsFor(options, config, io);
       const stackName = planDeployment(config, options.config).deploy.stackName;
+      // Find the stack before asking or saying anything about destroying it.
+      const { findStack } = await awsModule('destroy');
+      const stack = await findStack((await clientsOf(io, aws, config, 'destroy')).cloudFormation, stackName);
+      if (stack === undefined) {
+        throw new FleetError('DESTROY_STACK_NOT_FOUND', `stack ${stackName} does not exist in region ${aws.region} (from ${aws.access.regionFrom}): nothing to destroy`, {
+          hint: `if it was deployed elsewhere, pass the --region${aws.access.profile === undefined ? ' and --profile' : ''} it was deployed with`,
+        });
+      }
       if (!options.yes) {
-        const ok = await (io.confirm ?? confirmDefault)(`Delete stack ${stackName} and every resource in it (log groups included)? [y/N] `);
+        const ok = await (io.confirm ?? confirmDefault)(`Delete stack ${stackName} (${stack.status}) in ${aws.region} and every resource in it (log groups included)? [y/N] `);
         if (!ok) {
           io.err('Nothing was deleted.\n');
           return;
         }
       }
       const { destroyFleet } = await toolkitModule('destroy');
-      await destroyFleet(actionOptions(options, config, io));
+      io.err(`Destroying stack ${stackName} in ${aws.region}...\n`);
+      await destroyFleet(actionOptions(aws, config, io));
       io.out(`Stack ${stackName} deleted.\n`);
     });
 
@@ -199,7 +214,8 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
     .option('--no-probe', 'skip the live tools/list')
     .action(async (options: CommonOptions & { token?: string; tokenEnv: string; probe: boolean }) => {
       const config = await load(options, io);
-      io.out(await statusReport(config, options.config, await clientsOf(io, options, config, 'status'), { probe: options.probe, token: await tokenFrom(options) }));
+      const aws = await awsFor(options, config, io);
+      io.out(await statusReport(config, options.config, await clientsOf(io, aws, config, 'status'), { probe: options.probe, token: await tokenFrom(options) }));
     });
 
   withCommon(program.command('logs').description("print a server's logs from CloudWatch Logs").argument('<server>', 'server name'))
@@ -207,11 +223,12 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
     .option('--since <duration>', 'how far back to start, such as 10m, 2h or 1d', parseDuration, 600_000)
     .action(async (server: string, options: CommonOptions & { follow?: boolean; since: number }) => {
       const config = await load(options, io);
+      const aws = await awsFor(options, config, io);
       const controller = new AbortController();
       const stop = () => controller.abort();
       process.once('SIGINT', stop);
       try {
-        await printLogs(config, options.config, server, await clientsOf(io, options, config, 'logs'), io, { follow: options.follow ?? false, sinceMs: options.since, signal: controller.signal });
+        await printLogs(config, options.config, server, await clientsOf(io, aws, config, 'logs'), io, { follow: options.follow ?? false, sinceMs: options.since, signal: controller.signal });
       } finally {
         process.off('SIGINT', stop);
       }
@@ -260,8 +277,9 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
       const needsStack = !options.local && options.url === undefined && Object.values(config.servers).some((s) => s.hostnames.length === 0) && config.deploy?.domain === undefined;
       if (needsStack) {
         const plan = planDeployment(config, options.config);
+        const aws = await awsFor(options, config, io);
         const { readStackOutputs } = await awsModule('client-config');
-        urlsFromStack = serverUrlsFromOutputs(plan, await readStackOutputs((await clientsOf(io, options, config, 'client-config')).cloudFormation, plan.deploy.stackName));
+        urlsFromStack = serverUrlsFromOutputs(plan, await readStackOutputs((await clientsOf(io, aws, config, 'client-config')).cloudFormation, plan.deploy.stackName));
       }
       const endpoints = serverEndpoints(
         config,
