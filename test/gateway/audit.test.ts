@@ -45,7 +45,7 @@ describe('audit log: one record per call, in every era', () => {
     gw = await startGateway(
       {
         gateway: { auth, audit: { enabled: true, destination: file } },
-        servers: { everything: { command: process.execPath, args: [EVERYTHING_ENTRY, marker] } },
+        servers: { everything: { command: process.execPath, args: [EVERYTHING_ENTRY, 'stdio', marker] } },
       },
       { logger },
     );
@@ -133,7 +133,7 @@ describe('audit log: arguments when asked for, redacted', () => {
   it('GIVEN includeArguments and redact rules WHEN a tool is called THEN the arguments are recorded with secret-looking and listed keys redacted', async () => {
     const gw = await startGateway({
       gateway: { audit: { enabled: true, destination: file, includeArguments: true, redact: ['note', 'nested.*_id'] } },
-      servers: { everything: { command: process.execPath, args: [EVERYTHING_ENTRY, marker] } },
+      servers: { everything: { command: process.execPath, args: [EVERYTHING_ENTRY, 'stdio', marker] } },
     });
     const client = new Client({ name: 'audit-args', version: '1.0.0' });
     await client.connect(new StreamableHTTPClientTransport(gw.mcpUrl('everything')));
