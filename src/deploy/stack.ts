@@ -1,4 +1,4 @@
-import { App, CfnElement, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { App, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { DeploySchema } from '../config/deploy-schema.js';
 import type { FleetConfig } from '../config/schema.js';
@@ -71,15 +71,10 @@ export function acknowledgeNagFindings(fleet: McpFleet): void {
     ack(
       s.taskDefinition,
       'AwsSolutions-ECS2',
-      'The plain environment values are MCP_FLEET_ALLOWED_HOSTS (the load balancer DNS name), MCP_FLEET_PEERS_DNS (the Cloud Map name of the replicas) and MCP_FLEET_AUDIT_LOG_GROUP (a log group name), none a secret; secrets, the fleet secret included, are injected through the task definition secrets from Secrets Manager.',
+      fleet.auditLogGroup === undefined
+        ? 'The plain environment values are MCP_FLEET_ALLOWED_HOSTS (the load balancer DNS name) and MCP_FLEET_PEERS_DNS (the Cloud Map name of the replicas), neither a secret; secrets, the fleet secret included, are injected through the task definition secrets from Secrets Manager.'
+        : 'The plain environment values are MCP_FLEET_ALLOWED_HOSTS (the load balancer DNS name), MCP_FLEET_PEERS_DNS (the Cloud Map name of the replicas) and MCP_FLEET_AUDIT_LOG_GROUP (the audit log group name), none a secret; secrets, the fleet secret included, are injected through the task definition secrets from Secrets Manager.',
     );
-    if (fleet.auditLogGroup !== undefined) {
-      ack(
-        s.taskRole,
-        `AwsSolutions-IAM5[Resource::<${Stack.of(fleet).getLogicalId(fleet.auditLogGroup.node.defaultChild as CfnElement)}.Arn>:*]`,
-        'The audit log group\'s streams are made by each replica (one stream per replica); the wildcard is the streams of that one group, for logs:CreateLogStream and logs:PutLogEvents only.',
-      );
-    }
     if (deploy.image.uri === undefined) {
       ack(
         s.taskDefinition,
