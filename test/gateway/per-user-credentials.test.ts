@@ -5,6 +5,8 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetConfigSchema } from '../../src/config/schema.js';
+import { resolveCallerCredentials } from '../../src/gateway/credentials/caller-credentials.js';
+import { HttpError } from '../../src/gateway/http/errors.js';
 import {
   initializeBody,
   modernRequest,
@@ -73,6 +75,33 @@ describe('fromRequest: config checks', () => {
     expect(bad({ T: { header: 'X-T' } }, { T: 'default' })).toMatch(/fromRequest\.T: T is set in env too; .*Remove T from env/);
     expect(bad({ T: { header: 'X-T', claim: 'email' } })).toMatch(/fromRequest\.T: give either header .* or claim/);
     expect(bad({ T: {} })).toMatch(/fromRequest\.T: give either header/);
+  });
+});
+
+describe('fromRequest: values from a claim of the OAuth token', () => {
+  const fromRequest = { USER_EMAIL: { claim: 'email' } };
+  const noHeaders = new Headers();
+
+  it('GIVEN an OAuth principal with the claim WHEN resolved THEN the variable has its value, keyed by principal and value', () => {
+    const ann = resolveCallerCredentials('s', fromRequest, noHeaders, { id: 'oauth:ann', kind: 'oauth', scopes: [], claims: { email: 'ann@example.com' } });
+    const bob = resolveCallerCredentials('s', fromRequest, noHeaders, { id: 'oauth:bob', kind: 'oauth', scopes: [], claims: { email: 'ann@example.com' } });
+    expect(ann.env).toEqual({ USER_EMAIL: 'ann@example.com' });
+    // Same value, another principal: another child.
+    expect(ann.key).not.toBe(bob.key);
+    expect(ann.key).not.toContain('ann@example.com');
+  });
+
+  it('GIVEN a token without the claim, or an API key WHEN resolved THEN 403 naming the claim', () => {
+    const refusal = (claims?: Record<string, unknown>): HttpError => {
+      try {
+        resolveCallerCredentials('s', fromRequest, noHeaders, { id: 'x', kind: claims ? 'oauth' : 'api-key', scopes: [], ...(claims ? { claims } : {}) });
+      } catch (error) {
+        return error as HttpError;
+      }
+      throw new Error('not refused');
+    };
+    expect(refusal({ sub: 'ann' })).toMatchObject({ status: 403, message: expect.stringContaining('needs the "email" claim in your access token') });
+    expect(refusal()).toMatchObject({ status: 403, message: expect.stringContaining('an API key or no credential has no claims') });
   });
 });
 
