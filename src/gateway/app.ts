@@ -167,6 +167,7 @@ class FleetGateway implements Gateway {
 
   async start(): Promise<void> {
     await this.guard.authenticator.ready();
+    await this.audit?.ready();
     await Promise.all([...this.servers.values()].map((s) => s.probe({ keepChild: true })));
     await this.cluster?.start();
     // Warm pools for stateless (2026-07-28) traffic and shared sessions, so the first request spawns nothing.

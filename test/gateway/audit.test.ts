@@ -170,6 +170,11 @@ describe('audit log: a stuck destination never blocks a call', () => {
     expect(logger.records.filter((r) => r.message.startsWith('audit records dropped'))).toHaveLength(1);
   });
 
+  it('GIVEN a destination file that cannot be opened WHEN the gateway starts THEN it fails naming the field and the fix', async () => {
+    const audit = new AuditLog(AuditSchema.parse({ enabled: true, destination: join(tmpdir(), 'mcp-fleet-no-such-dir', 'x', 'audit.jsonl') }), { logger: recordingLogger(), env: {} });
+    await expect(audit.ready()).rejects.toMatchObject({ code: 'AUDIT_DESTINATION', message: expect.stringMatching(/^gateway\.audit\.destination: cannot open .*audit\.jsonl for appending: ENOENT/), hint: expect.stringContaining('destination: stdout') });
+  });
+
   it('GIVEN a method other than tools/call, prompts/get, resources/read WHEN begun THEN it is not audited', () => {
     const audit = new AuditLog(AuditSchema.parse({ enabled: true }), { logger: recordingLogger(), write: async () => {} });
     expect(audit.begin({ principal: 'anonymous', server: 's', method: 'tools/list', params: {}, requestId: 1, era: '2026-07-28' })).toBeUndefined();

@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { AuditConfig } from '../../config/audit-schema.js';
+import { FleetError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ChildAnswer, JsonRpcId } from '../../upstream/channel.js';
 import { AUDIT_LOG_GROUP_ENV, createCloudWatchAuditSink } from './cloudwatch-sink.js';
@@ -86,6 +87,7 @@ export class AuditLog {
   private readonly sink: (chunk: string) => Promise<void>;
   private file: Promise<FileHandle> | undefined;
   private warnedAt = 0;
+  private readonly usesCloudWatch: boolean;
   private closed = false;
 
   constructor(
@@ -94,12 +96,29 @@ export class AuditLog {
   ) {
     this.redactor = createArgumentRedactor(config.redact);
     const group = (options.env ?? process.env)[AUDIT_LOG_GROUP_ENV];
+    this.usesCloudWatch = group !== undefined && group !== '';
     this.sink = options.write ?? (group !== undefined && group !== '' ? createCloudWatchAuditSink({ logGroupName: group }) : this.destinationSink());
   }
 
   /** An audit log for the config, or undefined when it is off. */
   static create(config: AuditConfig, options: AuditLogOptions): AuditLog | undefined {
     return config.enabled ? new AuditLog(config, options) : undefined;
+  }
+
+  /**
+   * Opens a file destination now, so that a path that cannot be written is a
+   * clear error at start rather than lost records later.
+   */
+  async ready(): Promise<void> {
+    if (this.options.write !== undefined || this.config.destination === 'stdout' || this.usesCloudWatch) return;
+    try {
+      await this.openFile();
+    } catch (error) {
+      throw new FleetError('AUDIT_DESTINATION', `gateway.audit.destination: cannot open ${this.config.destination} for appending: ${(error as Error).message}`, {
+        cause: error,
+        hint: 'create its directory and let the gateway write there, or set destination: stdout',
+      });
+    }
   }
 
   /** Records still waiting to be written. */
@@ -202,10 +221,17 @@ export class AuditLog {
       return (chunk) => new Promise((resolve, reject) => process.stdout.write(chunk, (error) => (error ? reject(error) : resolve())));
     }
     return async (chunk) => {
-      // Opened on first use, appended to, readable by the owner only.
-      this.file ??= open(destination, 'a', 0o600);
-      await (await this.file).appendFile(chunk);
+      await (await this.openFile()).appendFile(chunk);
     };
+  }
+
+  /** The destination file: appended to, readable by the owner only; opened again after a failed open. */
+  private openFile(): Promise<FileHandle> {
+    this.file ??= open(this.config.destination, 'a', 0o600).catch((error: unknown) => {
+      this.file = undefined;
+      throw error;
+    });
+    return this.file;
   }
 }
 
