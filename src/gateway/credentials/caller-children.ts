@@ -1,3 +1,4 @@
+import { MIN_SCRUBBED_LENGTH } from '../../log-scrub.js';
 import type { Logger } from '../../log.js';
 import { ErrorCode } from '../../protocol.js';
 import type { Channel } from '../../upstream/channel.js';
@@ -75,7 +76,7 @@ export class CallerChildren {
         void entry.pool.close();
       }
       const reason = error instanceof Error ? error.message : String(error);
-      const scrubbed = credentials.secrets.reduce((text, secret) => (secret.length >= 6 ? text.split(secret).join('[redacted]') : text), reason);
+      const scrubbed = credentials.secrets.reduce((text, secret) => (secret.length >= MIN_SCRUBBED_LENGTH ? text.split(secret).join('[redacted]') : text), reason);
       throw new HttpError(503, ErrorCode.UpstreamUnavailable, `${scrubbed}; retry the request`, { id, headers: { 'retry-after': '1' } });
     }
   }
