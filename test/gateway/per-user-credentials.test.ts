@@ -229,3 +229,42 @@ describe('fromRequest: each caller gets its own child with its own value', () =>
     expect(ready).not.toContain(TOKEN_B);
   });
 });
+
+describe('fromRequest: at most maxSessions callers have a child without a session', () => {
+  const marker = newMarker('per-user-cap');
+  const logger = recordingLogger();
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    gw = await startGateway(
+      { servers: { capped: { command: process.execPath, args: [ENV_FIXTURE, marker], policy: 'per-session', maxSessions: 1, fromRequest: { CALLER_TOKEN: { header: HEADER } } } } },
+      { logger },
+    );
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await waitFor(() => processesWithMarker(marker).length === 0, { what: 'children to exit' });
+  });
+
+  it('GIVEN one caller with a call in flight WHEN a second caller comes THEN 503 naming maxSessions; once the first call ends, the second gets a child', async () => {
+    const url = gw.mcpUrl('capped');
+    const abort = new AbortController();
+    const hanging = modernRequest(url, 'tools/call', { params: { name: 'hang', arguments: {} }, headers: { [HEADER]: TOKEN_A }, signal: abort.signal }).catch(() => undefined);
+    await waitFor(() => logger.records.some((r) => r.message === 'env-echo: hanging'), { what: 'the first call in flight' });
+    const refused = await modernRequest(url, 'tools/call', { params: { name: 'env', arguments: { name: 'CALLER_TOKEN' } }, headers: { [HEADER]: TOKEN_B } });
+    expect(refused.status).toBe(503);
+    expect(refused.final?.error?.message).toContain('servers.capped.maxSessions');
+    abort.abort();
+    await hanging;
+    // The first caller's child is idle now: a new caller takes its place (bounded wait for the cancellation to land).
+    const answer = await waitFor(
+      async () => {
+        const a = await modernRequest(url, 'tools/call', { params: { name: 'env', arguments: { name: 'CALLER_TOKEN' } }, headers: { [HEADER]: TOKEN_B } });
+        return a.status === 200 ? a : undefined;
+      },
+      { what: 'the second caller to be served', intervalMs: 100 },
+    );
+    expect(parseEnv(textOf(answer.final?.result)).value).toBe(TOKEN_B);
+  });
+});

@@ -20,6 +20,8 @@ import type { CallerCredentials } from './caller-credentials.js';
 interface CallerEntry {
   readonly pool: ChannelPool;
   lastUsed: number;
+  /** Acquisitions waiting for the child (starting): such an entry is never reaped. */
+  acquiring: number;
 }
 
 /** Settings of {@link CallerChildren}. */
@@ -62,11 +64,12 @@ export class CallerChildren {
       }
       const era = this.server.verdict?.era ?? 'legacy';
       const open = (): Channel => this.server.openChannel({ env: credentials.env, secrets: credentials.secrets });
-      entry = { pool: new ChannelPool(this.server, era, { min: 0, max: 1, logger: this.settings.logger, open }), lastUsed: Date.now() };
+      entry = { pool: new ChannelPool(this.server, era, { min: 0, max: 1, logger: this.settings.logger, open }), lastUsed: Date.now(), acquiring: 0 };
       this.entries.set(credentials.key, entry);
       this.startReaper();
     }
     entry.lastUsed = Date.now();
+    entry.acquiring++;
     try {
       return await entry.pool.acquire();
     } catch (error) {
@@ -78,13 +81,15 @@ export class CallerChildren {
       const reason = error instanceof Error ? error.message : String(error);
       const scrubbed = credentials.secrets.reduce((text, secret) => (secret.length >= MIN_SCRUBBED_LENGTH ? text.split(secret).join('[redacted]') : text), reason);
       throw new HttpError(503, ErrorCode.UpstreamUnavailable, `${scrubbed}; retry the request`, { id, headers: { 'retry-after': '1' } });
+    } finally {
+      entry.acquiring--;
     }
   }
 
   /** Stops the children idle for at least `idleMs` (none with a call in flight). */
   reap(idleMs = this.settings.idleMs, now = Date.now()): void {
     for (const [key, entry] of this.entries) {
-      if (now - entry.lastUsed < idleMs) continue;
+      if (now - entry.lastUsed < idleMs || entry.acquiring > 0) continue;
       if (entry.pool.channels().some((c) => c.load > 0)) continue;
       this.entries.delete(key);
       void entry.pool.close();
