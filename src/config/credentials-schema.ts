@@ -94,7 +94,9 @@ export const CredentialSourceSchema = z
   });
 
 /** `servers.<name>.fromRequest`: child variables whose values come from the caller. */
-export const FromRequestSchema = z.record(z.string(), CredentialSourceSchema);
+export const FromRequestSchema = z.record(z.string(), CredentialSourceSchema).refine((m) => Object.keys(m).length > 0, {
+  message: 'fromRequest lists the child variables that come from the caller, such as GITHUB_TOKEN: { header: X-GitHub-Token }; remove it if there are none',
+});
 
 /** Where one variable's value comes from. */
 export type CredentialSource = z.infer<typeof CredentialSourceSchema>;
