@@ -333,6 +333,22 @@ export const DeploySchema = z
       })
       .strict()
       .default({ logRetentionDays: 30, dashboard: true, max5xxPercent: 5, maxMemoryPercent: 90, containerInsights: false }),
+    /**
+     * The audit log group (made when `gateway.audit.enabled`): the gateways write
+     * audit records to it through the CloudWatch Logs API; it is kept when the
+     * stack is destroyed. See docs/AUDIT.md.
+     */
+    audit: z
+      .object({
+        /** Days audit records are kept. */
+        retentionDays: z
+          .number()
+          .int()
+          .refine((d) => LOG_RETENTION_DAYS.includes(d), { message: `CloudWatch keeps logs for one of ${LOG_RETENTION_DAYS.join(', ')} days` })
+          .default(365),
+      })
+      .strict()
+      .default({ retentionDays: 365 }),
   })
   .strict();
 

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { AuthSchema, authServerReferenceIssues, LimitsSchema, MetricsSchema } from './auth-schema.js';
+import { AuditSchema } from './audit-schema.js';
+import { FromRequestSchema, fromRequestIssues } from './credentials-schema.js';
 import { DeploySchema, ServerDeploySchema } from './deploy-schema.js';
 import { GATEWAY_HTTP_KEEP_ALIVE_SECONDS, SSE_KEEP_ALIVE_SECONDS } from './timeouts.js';
 
@@ -82,6 +84,12 @@ export const ServerSchema = z
      * @example 16777216
      */
     maxMessageBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).optional(),
+    /**
+     * Child variables whose values come from the caller: a request header
+     * (`{ header: X-GitHub-Token }`) or a claim of its OAuth token (`{ claim: email }`).
+     * Needs `policy: per-session`. See docs/SECURITY.md.
+     */
+    fromRequest: FromRequestSchema.optional(),
     /** AWS deploy settings of this server (ignored by `serve`). */
     deploy: ServerDeploySchema.optional(),
   })
@@ -166,6 +174,8 @@ export const GatewaySchema = z
     metrics: MetricsSchema.default(MetricsSchema.parse({})),
     /** CORS answers for browser clients. @default off */
     cors: CorsSchema.default(CorsSchema.parse({})),
+    /** The audit log of tool calls, prompt gets and resource reads (docs/AUDIT.md). @default off */
+    audit: AuditSchema.default(AuditSchema.parse({})),
   })
   .strict();
 
@@ -187,6 +197,9 @@ export const FleetConfigSchema = z
   .superRefine((config, ctx) => {
     const owner = new Map<string, string>();
     for (const [name, server] of Object.entries(config.servers)) {
+      for (const issue of fromRequestIssues(server)) {
+        ctx.addIssue({ code: 'custom', path: ['servers', name, ...issue.path], message: issue.message });
+      }
       for (const [i, host] of server.hostnames.entries()) {
         const other = owner.get(host);
         if (other !== undefined) {

@@ -89,6 +89,8 @@ export interface McpFleetService {
 export class McpFleet extends Construct {
   /** The resolved deployment plan. */
   readonly plan: DeployPlan;
+  /** The audit log group, when `gateway.audit.enabled` (construct id `AuditLogs`). */
+  readonly auditLogGroup: logs.LogGroup | undefined;
   readonly vpc: ec2.IVpc;
   readonly cluster: ecs.Cluster;
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
@@ -223,6 +225,12 @@ export class McpFleet extends Construct {
     const allowedHosts = [this.loadBalancer.loadBalancerDnsName, ...(publicHost === undefined ? [] : [publicHost])];
     const stopTimeout = Duration.seconds(this.plan.stopTimeoutSeconds);
 
+    // One audit log group for the fleet, kept on destroy: each replica writes its own stream to it through the
+    // Logs API, and its task role may write to this group only (no other group, no reading).
+    this.auditLogGroup =
+      this.plan.audit === undefined
+        ? undefined
+        : new logs.LogGroup(this, 'AuditLogs', { retention: this.plan.audit.retentionDays as logs.RetentionDays, removalPolicy: RemovalPolicy.RETAIN });
     const services: McpFleetService[] = [];
     for (const svc of this.plan.services) {
       const sid = pascalCase(svc.id);
@@ -255,7 +263,12 @@ export class McpFleet extends Construct {
         command: containerCommand(this.plan, svc.id, svc.servers),
         portMappings: [{ containerPort: this.plan.port, name: 'mcp' }],
         // Only non-secret values here; every secret goes through `secrets`.
-        environment: { [FleetEnv.allowedHosts]: allowedHosts.join(','), [FleetEnv.peersDns]: peersDns, ...this.auth?.environment },
+        environment: {
+          [FleetEnv.allowedHosts]: allowedHosts.join(','),
+          [FleetEnv.peersDns]: peersDns,
+          ...this.auth?.environment,
+          ...(this.auditLogGroup === undefined ? {} : { [FleetEnv.auditLogGroup]: this.auditLogGroup.logGroupName }),
+        },
         secrets: Object.fromEntries(
           [...svc.secretNames.map((n): [string, ecs.Secret] => [n, secrets.get(n)!]), [FleetEnv.clusterSecret, clusterSecret] as [string, ecs.Secret], ...Object.entries(this.auth?.secrets ?? {})].sort(([a], [b]) => a.localeCompare(b)),
         ),
@@ -328,6 +341,8 @@ export class McpFleet extends Construct {
       }
 
       this.auth?.grantTo(taskRole);
+      // logs:CreateLogStream and logs:PutLogEvents on the audit group's streams only.
+      this.auditLogGroup?.grantWrite(taskRole);
       services.push({ plan: svc, service, taskDefinition, targetGroup: [...targetGroups.values()][0]!, targetGroups, logGroup, taskRole, peersDns });
     }
     this.services = services;
@@ -600,6 +615,9 @@ export class McpFleet extends Construct {
       new CfnOutput(scope, `${sid}ServiceNameOutput`, { key: OutputKeys.serviceName(s.plan.id), value: s.service.serviceName });
       new CfnOutput(scope, `${sid}TargetGroupOutput`, { key: OutputKeys.targetGroupArn(s.plan.id), value: s.targetGroup.targetGroupArn });
       new CfnOutput(scope, `${sid}LogGroupOutput`, { key: OutputKeys.logGroupName(s.plan.id), value: s.logGroup.logGroupName });
+    }
+    if (this.auditLogGroup !== undefined) {
+      new CfnOutput(scope, 'AuditLogGroupOutput', { key: OutputKeys.auditLogGroupName, value: this.auditLogGroup.logGroupName, description: 'Audit records (docs/AUDIT.md)' });
     }
     for (const [server, url] of Object.entries(this.serverUrls)) {
       new CfnOutput(scope, `${pascalCase(server)}UrlOutput`, { key: OutputKeys.serverUrl(server), value: url, description: `MCP endpoint of ${server}` });

@@ -85,6 +85,8 @@ export interface DeployPlan {
   readonly packedAlternative: ServicePlan | undefined;
   /** The built-in authorization server's resources, when `gateway.auth.authorizationServer` is on. */
   readonly auth: AuthDeployPlan | undefined;
+  /** The audit log group, when `gateway.audit.enabled`. */
+  readonly audit: { readonly retentionDays: number } | undefined;
 }
 
 /**
@@ -99,6 +101,8 @@ export const FleetEnv = {
   peersDns: 'MCP_FLEET_PEERS_DNS',
   /** The fleet secret that signs session ids; setting it turns clustering on (from Secrets Manager). */
   clusterSecret: 'MCP_FLEET_CLUSTER_SECRET',
+  /** The CloudWatch Logs group audit records go to (plain env; `gateway/audit/cloudwatch-sink.ts` reads it). */
+  auditLogGroup: 'MCP_FLEET_AUDIT_LOG_GROUP',
 } as const;
 
 const ENV_REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}/g;
@@ -313,7 +317,8 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
     }
   }
   if (problems.length > 0) throw new ConfigError(file, problems);
-  return { deploy, services, routes, https: domain !== undefined, certificate, port: config.gateway.port, stopTimeoutSeconds, warnings, packedAlternative, auth };
+  const audit = config.gateway.audit.enabled ? { retentionDays: deploy.audit.retentionDays } : undefined;
+  return { deploy, services, routes, https: domain !== undefined, certificate, port: config.gateway.port, stopTimeoutSeconds, warnings, packedAlternative, auth, audit };
 }
 
 /** ECS: target groups one service may register with. */
@@ -400,4 +405,5 @@ export const OutputKeys = {
   targetGroupArn: (service: string) => `Svc${pascalCase(service)}TargetGroupArn`,
   logGroupName: (service: string) => `Svc${pascalCase(service)}LogGroup`,
   serverUrl: (server: string) => `Srv${pascalCase(server)}Url`,
+  auditLogGroupName: 'AuditLogGroup',
 } as const;

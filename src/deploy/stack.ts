@@ -71,7 +71,9 @@ export function acknowledgeNagFindings(fleet: McpFleet): void {
     ack(
       s.taskDefinition,
       'AwsSolutions-ECS2',
-      'The plain environment values are MCP_FLEET_ALLOWED_HOSTS (the load balancer DNS name) and MCP_FLEET_PEERS_DNS (the Cloud Map name of the replicas), neither a secret; secrets, the fleet secret included, are injected through the task definition secrets from Secrets Manager.',
+      fleet.auditLogGroup === undefined
+        ? 'The plain environment values are MCP_FLEET_ALLOWED_HOSTS (the load balancer DNS name) and MCP_FLEET_PEERS_DNS (the Cloud Map name of the replicas), neither a secret; secrets, the fleet secret included, are injected through the task definition secrets from Secrets Manager.'
+        : 'The plain environment values are MCP_FLEET_ALLOWED_HOSTS (the load balancer DNS name), MCP_FLEET_PEERS_DNS (the Cloud Map name of the replicas) and MCP_FLEET_AUDIT_LOG_GROUP (the audit log group name), none a secret; secrets, the fleet secret included, are injected through the task definition secrets from Secrets Manager.',
     );
     if (deploy.image.uri === undefined) {
       ack(

@@ -5,7 +5,9 @@ import type { WireMessage } from '../upstream/channel.js';
 import { UpstreamServer } from '../upstream/server.js';
 import type { AuthTarget, Principal } from './auth/index.js';
 import { Cluster, type ClusterSettings } from './cluster/cluster.js';
+import { AuditLog } from './audit/audit-log.js';
 import { CorsPolicy } from './cors.js';
+import { checkSessionCredentials, resolveCallerCredentials, type CallerCredentials } from './credentials/caller-credentials.js';
 import { classifyPost } from './era.js';
 import { RequestGuard, resourceUrlFor, type RequestGuardOptions, type ServerRoute } from './guard.js';
 import { healthReply, readinessReply, serverReadinessReply } from './health.js';
@@ -45,6 +47,8 @@ export interface GatewayOptions {
   readonly extraAllowedHosts?: readonly string[];
   /** Options of the built-in authorization server (store, trusted CAs, clock), for tests. @default from the config */
   readonly authorizationServer?: RequestGuardOptions['authorizationServer'];
+  /** Where audit lines go instead of `gateway.audit.destination` (embedders; a CloudWatch Logs writer). @default the destination */
+  readonly auditWrite?: (chunk: string) => Promise<void>;
 }
 
 /** A running gateway. */
@@ -70,6 +74,8 @@ export interface Gateway {
   readonly draining: boolean;
   /** The Prometheus metrics, when `gateway.metrics.enabled`. */
   readonly metrics: FleetMetrics | undefined;
+  /** The audit log, when `gateway.audit.enabled` (its `dropped` and `written` counts). */
+  readonly audit: AuditLog | undefined;
 }
 
 /** Creates a gateway for a validated config. */
@@ -95,6 +101,8 @@ class FleetGateway implements Gateway {
   private readonly anyOrigin: boolean;
   private readonly sse: SseSettings;
   private readonly reaper: NodeJS.Timeout;
+  /** The audit log, when `gateway.audit.enabled`. */
+  readonly audit: AuditLog | undefined;
 
   constructor(
     private readonly config: FleetConfig,
@@ -124,11 +132,22 @@ class FleetGateway implements Gateway {
       onRefused: (server) => this.metrics?.rateLimited.inc({ server, limit: 'sessions' }),
       logger: this.logger,
     });
+    this.audit = AuditLog.create(config.gateway.audit, {
+      logger: this.logger,
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.auditWrite ? { write: options.auditWrite } : {}),
+    });
     const signer = new RequestStateSigner(this.cluster?.stateKey ?? newStateKey());
     for (const [name, server] of Object.entries(config.servers)) {
       const upstream = new UpstreamServer(name, server, { logger: this.logger, ...(options.env ? { env: options.env } : {}) });
       this.servers.set(name, upstream);
-      const served = new ServedServer(upstream, { limits: config.gateway.limits, metrics: this.metrics, logger: this.logger });
+      const served = new ServedServer(upstream, {
+        limits: config.gateway.limits,
+        metrics: this.metrics,
+        logger: this.logger,
+        callerIdleMs: config.gateway.sessionIdleTimeoutSeconds * 1000,
+        audit: this.audit,
+      });
       this.served.set(name, served);
       const endpoint = new ModernEndpoint(served, { sse: this.sse, signer, owner: this.cluster?.self, logger: this.logger });
       endpoint.watchToolChanges();
@@ -148,6 +167,7 @@ class FleetGateway implements Gateway {
 
   async start(): Promise<void> {
     await this.guard.authenticator.ready();
+    await this.audit?.ready();
     await Promise.all([...this.servers.values()].map((s) => s.probe({ keepChild: true })));
     await this.cluster?.start();
     // Warm pools for stateless (2026-07-28) traffic and shared sessions, so the first request spawns nothing.
@@ -198,6 +218,8 @@ class FleetGateway implements Gateway {
     await Promise.all([...this.servers.values()].map((s) => s.stopAll()));
     this.cluster?.stop();
     await this.guard.authenticator.close();
+    // Last: the records of the calls that ended while draining are written too.
+    await this.audit?.close();
   }
 
   private async dispatch(request: InboundRequest, path: string, route: Route, label: { method?: string }): Promise<Reply> {
@@ -246,23 +268,33 @@ class FleetGateway implements Gateway {
       }
     }
     const served = this.served.get(route.server) as ServedServer;
+    // A fromRequest server's values, read once per request (the header goes no further than this).
+    const fromRequest = served.upstream.config.fromRequest;
+    const credentials =
+      fromRequest === undefined || request.method === 'DELETE' ? undefined : resolveCallerCredentials(served.name, fromRequest, request.headers, principal);
     switch (route.endpoint) {
       case 'mcp':
-        if (request.method === 'POST') return this.post(request, served, principal, label);
-        if (request.method === 'GET') return this.getStream(request, served, principal);
+        if (request.method === 'POST') return this.post(request, served, principal, label, credentials);
+        if (request.method === 'GET') return this.getStream(request, served, principal, credentials);
         if (request.method === 'DELETE') return this.endSession(request, served, principal);
         throw methodNotAllowed('GET, POST, DELETE');
       case 'sse':
-        if (request.method === 'GET') return this.openSse(request, served, principal, route.basePath);
+        if (request.method === 'GET') return this.openSse(request, served, principal, route.basePath, credentials);
         throw methodNotAllowed('GET');
       case 'messages':
-        if (request.method === 'POST') return this.postMessages(request, served, principal, label);
+        if (request.method === 'POST') return this.postMessages(request, served, principal, label, credentials);
         throw methodNotAllowed('POST');
     }
   }
 
   /** A Streamable HTTP POST: a 2026-07-28 request, or a message of a legacy session (or the initialize that opens one). */
-  private async post(request: InboundRequest, served: ServedServer, principal: Principal, label: { method?: string }): Promise<Reply> {
+  private async post(
+    request: InboundRequest,
+    served: ServedServer,
+    principal: Principal,
+    label: { method?: string },
+    credentials: CallerCredentials | undefined,
+  ): Promise<Reply> {
     const accept = request.headers.get('accept') ?? '';
     if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
       throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list both application/json and text/event-stream');
@@ -281,7 +313,7 @@ class FleetGateway implements Gateway {
         const placement = await this.cluster.placeOwner(await endpoint.stateOwner(message, principal.id), request);
         if (placement.kind === 'remote') return this.cluster.forward(request, placement.owner, raw);
       }
-      return endpoint.handle(message, message === decision.message ? raw : undefined, { principal: principal.id, signal: request.signal });
+      return endpoint.handle(message, message === decision.message ? raw : undefined, { principal: principal.id, signal: request.signal, credentials });
     }
     const messages = this.traced(request, decision.messages);
     const first = messages[0] as WireMessage;
@@ -295,22 +327,24 @@ class FleetGateway implements Gateway {
       if (sessionId !== null) {
         throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: initialize must be sent without Mcp-Session-Id to start a new session', { id: first.id ?? null });
       }
-      const session = await this.openSession(served, 'streamable', principal, first.id ?? null);
+      const session = await this.openSession(served, 'streamable', principal, first.id ?? null, credentials);
       return session.post(messages, relayRaw, false, request.signal);
     }
     if (sessionId === null || sessionId === '') {
       throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
     }
     const session = this.registry.find(sessionId, served.name, 'streamable', principal.id) as LegacySession;
+    checkSessionCredentials(served.name, session.credentials, credentials, first.id ?? null);
     this.checkProtocolVersion(request);
     return session.post(messages, relayRaw, decision.batch, request.signal);
   }
 
-  private getStream(request: InboundRequest, served: ServedServer, principal: Principal): Reply {
+  private getStream(request: InboundRequest, served: ServedServer, principal: Principal, credentials: CallerCredentials | undefined): Reply {
     rejectModernStreamMethod(request);
     const accept = request.headers.get('accept') ?? '';
     if (!accept.includes('text/event-stream')) throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list text/event-stream');
     const session = this.registry.find(request.headers.get(Header.sessionId), served.name, 'streamable', principal.id) as LegacySession;
+    checkSessionCredentials(served.name, session.credentials, credentials);
     this.checkProtocolVersion(request);
     if (session.servedBy === 'bridge') throw methodNotAllowed('POST, DELETE');
     return session.openGetStream();
@@ -325,19 +359,32 @@ class FleetGateway implements Gateway {
     return emptyReply(200);
   }
 
-  private async openSse(request: InboundRequest, served: ServedServer, principal: Principal, basePath: string): Promise<Reply> {
+  private async openSse(
+    request: InboundRequest,
+    served: ServedServer,
+    principal: Principal,
+    basePath: string,
+    credentials: CallerCredentials | undefined,
+  ): Promise<Reply> {
     const accept = request.headers.get('accept') ?? '';
     if (accept !== '' && !accept.includes('text/event-stream') && !accept.includes('*/*')) {
       throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list text/event-stream');
     }
-    const session = await this.openSession(served, 'sse', principal, null);
+    const session = await this.openSession(served, 'sse', principal, null, credentials);
     return session.openSseStream(`${basePath}/messages?sessionId=${session.id}`);
   }
 
-  private async postMessages(request: InboundRequest, served: ServedServer, principal: Principal, label: { method?: string }): Promise<Reply> {
+  private async postMessages(
+    request: InboundRequest,
+    served: ServedServer,
+    principal: Principal,
+    label: { method?: string },
+    credentials: CallerCredentials | undefined,
+  ): Promise<Reply> {
     const sessionId = queryParam(request, 'sessionId');
     if (sessionId === null || sessionId === '') throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: the sessionId query parameter is required');
     const session = this.registry.find(sessionId, served.name, 'sse', principal.id) as LegacySession;
+    checkSessionCredentials(served.name, session.credentials, credentials);
     const { body, raw } = await this.readJson(request);
     const list = (Array.isArray(body) ? body : [body]) as unknown[];
     if (list.length === 0 || !list.every(isJsonRpcMessage)) throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
@@ -348,7 +395,13 @@ class FleetGateway implements Gateway {
   }
 
   /** A new legacy session of `principal` on `served`, served as the server's policy says. */
-  private async openSession(served: ServedServer, transport: LegacyTransport, principal: Principal, id: string | number | null): Promise<LegacySession> {
+  private async openSession(
+    served: ServedServer,
+    transport: LegacyTransport,
+    principal: Principal,
+    id: string | number | null,
+    credentials?: CallerCredentials,
+  ): Promise<LegacySession> {
     if (this.draining) throw draining(id);
     // A server that cannot start is answered at once with the cause; no child is started for the attempt.
     await served.ready(id);
@@ -362,6 +415,7 @@ class FleetGateway implements Gateway {
         sse: this.sse,
         logger: this.logger.child({ server: served.name }),
         onClosed: (s) => this.registry.remove(s.id),
+        credentials,
       });
       const serving = served.legacyServing();
       if (serving === 'bridge') session.use(new BridgeBackend(session, served, this.modern.get(served.name) as ModernEndpoint));

@@ -4,6 +4,9 @@ import { ErrorCode } from '../protocol.js';
 import type { Channel } from '../upstream/channel.js';
 import { ChannelPool } from '../upstream/pool.js';
 import type { UpstreamServer } from '../upstream/server.js';
+import type { AuditLog } from './audit/audit-log.js';
+import type { CallerCredentials } from './credentials/caller-credentials.js';
+import { CallerChildren } from './credentials/caller-children.js';
 import { HttpError, overloaded } from './http/errors.js';
 import { createInFlightQueue, QueueAbortedError, QueueFullError, type InFlightQueue, type ReleaseSlot } from './limits.js';
 import type { FleetMetrics } from './metrics.js';
@@ -70,6 +73,10 @@ export interface ServedServerSettings {
   readonly metrics: FleetMetrics | undefined;
   /** Logger. */
   readonly logger: Logger;
+  /** How long a caller's own child (`fromRequest`) may idle before it is stopped. @default 900 s */
+  readonly callerIdleMs?: number;
+  /** The audit log, when `gateway.audit.enabled`. @default none */
+  readonly audit?: AuditLog | undefined;
 }
 
 /** A configured server as the gateway serves it. */
@@ -87,10 +94,24 @@ export class ServedServer {
     private readonly settings: ServedServerSettings,
   ) {
     this.name = upstream.name;
+    this.audit = settings.audit;
     const policy = this.policy;
     const children = policy === 'shared' ? 1 : upstream.config.pool.max;
     this.gate = new CallGate(this.name, settings.limits, children, settings.metrics);
+    if (upstream.config.fromRequest !== undefined) {
+      this.callerChildren = new CallerChildren(upstream, {
+        maxCallers: upstream.config.maxSessions,
+        idleMs: settings.callerIdleMs ?? 900_000,
+        logger: settings.logger,
+      });
+    }
   }
+
+  /** The audit log, when on: every era's calls of this server are recorded through it. */
+  readonly audit: AuditLog | undefined;
+
+  /** One child per caller, for a server whose callers bring their own variables (`fromRequest`). */
+  readonly callerChildren: CallerChildren | undefined;
 
   /** The configured policy (`pool` when not set: a child per session only when asked for). */
   get policy(): ChildPolicy {
@@ -158,9 +179,22 @@ export class ServedServer {
    * (503 when the queue is full or the server cannot start). Release the place
    * when the call is over.
    */
-  async enterPool(signal: AbortSignal | undefined, id: string | number | null): Promise<{ readonly release: ReleaseSlot; readonly channel: Channel }> {
+  async enterPool(
+    signal: AbortSignal | undefined,
+    id: string | number | null,
+    credentials?: CallerCredentials,
+  ): Promise<{ readonly release: ReleaseSlot; readonly channel: Channel }> {
+    const callerChildren = this.callerChildren;
+    // Fail closed: a call of a fromRequest server never reaches a child started without its caller's values.
+    if (callerChildren !== undefined && credentials === undefined) {
+      throw new HttpError(500, ErrorCode.InternalError, `Internal error: a call to server "${this.name}" came without its caller's credentials`, { id });
+    }
     const release = await this.gate.enter(signal, id);
     try {
+      if (callerChildren !== undefined && credentials !== undefined) {
+        await this.ready(id);
+        return { release, channel: await callerChildren.acquire(credentials, id) };
+      }
       return { release, channel: await (await this.pool(id)).acquire() };
     } catch (error) {
       release();
@@ -196,6 +230,6 @@ export class ServedServer {
 
   /** Stops the pools' children. */
   async close(): Promise<void> {
-    await Promise.all([this.poolValue?.close(), this.legacyPoolValue?.close()]);
+    await Promise.all([this.poolValue?.close(), this.legacyPoolValue?.close(), this.callerChildren?.close()]);
   }
 }

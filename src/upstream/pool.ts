@@ -20,6 +20,11 @@ export interface ChannelPoolOptions {
   readonly spawnAtLoad?: number;
   /** Logger. */
   readonly logger: Logger;
+  /**
+   * Opens a member's channel (a child with a caller's own variables).
+   * @default the probe's child when there is one, else `server.openChannel()`
+   */
+  readonly open?: () => Channel;
 }
 
 /** One child of a pool. */
@@ -109,8 +114,8 @@ export class ChannelPool {
   }
 
   private add(): Member {
-    const probed = this.server.takeProbeChannel();
-    const channel = probed ?? this.server.openChannel();
+    const probed = this.options.open === undefined ? this.server.takeProbeChannel() : undefined;
+    const channel = probed ?? (this.options.open ?? (() => this.server.openChannel()))();
     const member: Member = { channel, ready: probed ? Promise.resolve() : this.initialize(channel), started: false };
     channel.onListChanged = (text, message) => {
       for (const listener of this.listChangeListeners) listener(text, message);

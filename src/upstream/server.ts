@@ -1,5 +1,6 @@
 import { DEFAULT_CHILD_POLICY, type ServerConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { scrubbingLogger } from '../log-scrub.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, GATEWAY_INFO, MODERN_VERSION, NEWEST_LEGACY_VERSION, Meta } from '../protocol.js';
 import { Channel, type WireMessage } from './channel.js';
 import { childEnvironment, describeExit, StdioProcess, type ChildExit, type ProcessEvents } from './process.js';
@@ -35,6 +36,21 @@ export interface UpstreamServerOptions {
   readonly logger: Logger;
   /** The gateway's environment, filtered by the allow-list for children. @default process.env */
   readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * The value of each `fromRequest` variable in a child that serves no caller (the
+ * era probe): set, so a server that refuses to start without it starts, and
+ * plainly not a credential.
+ */
+export const CALLER_VALUE_PLACEHOLDER = 'mcp-fleet-probe-no-caller';
+
+/** Options of {@link UpstreamServer.openChannel}. */
+export interface OpenChannelOptions {
+  /** A caller's own variables, on top of the server's environment (`fromRequest`); such a channel never takes a spare. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Values scrubbed from what the channel and its process log (the caller's). @default none */
+  readonly secrets?: readonly string[];
 }
 
 /** First wait before a server that failed to start is tried again; it doubles up to {@link MAX_RETRY_MS}. */
@@ -78,7 +94,9 @@ export class UpstreamServer {
     this.name = name;
     this.config = config;
     this.logger = options.logger.child({ server: name });
-    this.childEnv = childEnvironment(options.env ?? process.env, config.env);
+    // Children that serve no caller (probes) get a placeholder for each per-caller variable, so a server that checks it is set at start still starts.
+    const placeholders = Object.fromEntries(Object.keys(config.fromRequest ?? {}).map((name) => [name, CALLER_VALUE_PLACEHOLDER]));
+    this.childEnv = childEnvironment(options.env ?? process.env, { ...placeholders, ...config.env });
   }
 
   /** Longest line a child may write. */
@@ -120,7 +138,13 @@ export class UpstreamServer {
    * A new channel on a child of this server: a spare when one is waiting, else a
    * fresh process. The caller initializes it if its era needs that.
    */
-  openChannel(): Channel {
+  openChannel(options: OpenChannelOptions = {}): Channel {
+    if (options.env !== undefined) {
+      // A caller's own variables: always a fresh process (a spare started with none cannot gain them).
+      const env = options.env;
+      const logger = scrubbingLogger(this.logger, options.secrets ?? []);
+      return new Channel({ server: this.name, command: this.config.command, logger }, (events) => this.startProcess(events, env, logger));
+    }
     return new Channel({ server: this.name, command: this.config.command, logger: this.logger }, (events) => this.takeProcess(events));
   }
 
@@ -188,16 +212,16 @@ export class UpstreamServer {
     return this.startProcess(events);
   }
 
-  private startProcess(events: ProcessEvents): StdioProcess {
+  private startProcess(events: ProcessEvents, callerEnv?: Readonly<Record<string, string>>, logger: Logger = this.logger): StdioProcess {
     const process = new StdioProcess(
       {
         server: this.name,
         command: this.config.command,
         args: this.config.args,
-        env: this.childEnv,
+        env: callerEnv === undefined ? this.childEnv : { ...this.childEnv, ...callerEnv },
         cwd: this.config.cwd,
         maxMessageBytes: this.maxMessageBytes,
-        logger: this.logger,
+        logger,
       },
       { line: () => {}, overflow: () => {}, exit: () => {} },
     );
@@ -237,6 +261,8 @@ export class UpstreamServer {
   private refillSpares(): void {
     // Spares serve sessions that get a child of their own; pooled servers keep their pool warm instead.
     if ((this.config.policy ?? DEFAULT_CHILD_POLICY) !== 'per-session') return;
+    // A server whose callers bring their own variables starts each child with them: a spare would never be used.
+    if (this.config.fromRequest !== undefined) return;
     while (!this.closed && this.state === 'ready' && this.spares.length < this.config.spares) {
       const spare: StdioProcess = this.startProcess({
         line: () => {},
@@ -296,7 +322,8 @@ export class UpstreamServer {
 
   /** Keeps the probe's child for the first pool (legacy: already initialized), when one is about to be made. */
   private keep(channel: Channel, wanted: boolean): void {
-    if (this.closed || !wanted) {
+    // No pool of a server with per-caller variables takes a child started without them.
+    if (this.closed || !wanted || this.config.fromRequest !== undefined) {
       void channel.close('gateway closing');
       return;
     }

@@ -13,7 +13,8 @@ import { loadReference } from './helpers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
-const DEPLOY_TOOLING = ['aws-cdk-lib', 'constructs', '@aws-cdk/toolkit-lib', '@aws-sdk/client-cloudformation', '@aws-sdk/client-cloudwatch-logs', '@aws-sdk/client-ecs', '@aws-sdk/client-elastic-load-balancing-v2', '@aws-sdk/credential-provider-node', '@smithy/core'];
+// (@aws-sdk/client-cloudwatch-logs is a runtime dependency: a deployed gateway writes its audit log with it.)
+const DEPLOY_TOOLING = ['aws-cdk-lib', 'constructs', '@aws-cdk/toolkit-lib', '@aws-sdk/client-cloudformation', '@aws-sdk/client-ecs', '@aws-sdk/client-elastic-load-balancing-v2', '@aws-sdk/credential-provider-node', '@smithy/core'];
 
 /** Package name of a bare import specifier (`@scope/name/sub` → `@scope/name`). */
 function packageName(specifier: string): string {

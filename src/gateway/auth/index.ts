@@ -40,6 +40,11 @@ export interface Principal {
   readonly scopes: readonly string[];
   /** Groups the token names (OAuth only; empty otherwise). @default [] */
   readonly groups?: readonly string[];
+  /**
+   * The verified token's claims (OAuth only), for `servers.<name>.fromRequest`
+   * variables taken from a claim. Kept in memory for the request; never logged.
+   */
+  readonly claims?: Readonly<Record<string, unknown>>;
 }
 
 /** Why a request was refused; stable and low-cardinality, fit for a metric label. */
@@ -201,7 +206,9 @@ export function createAuthenticator(config: AuthConfig | undefined, options: Aut
   const verify = async (
     token: string,
     resourceUrl: string,
-  ): Promise<{ ok: true; subject: string; scopes: readonly string[]; groups: readonly string[] } | { ok: false; reason: AuthFailureReason }> => {
+  ): Promise<
+    { ok: true; subject: string; scopes: readonly string[]; groups: readonly string[]; claims?: Readonly<Record<string, unknown>> } | { ok: false; reason: AuthFailureReason }
+  > => {
     if (facade !== undefined) return (await facade).verifyAccessToken(token, resourceUrl);
     if (external === undefined) return { ok: false, reason: 'invalid-token' };
     const check = await external.verify(token, resourceUrl);
@@ -302,7 +309,9 @@ export function createAuthenticator(config: AuthConfig | undefined, options: Aut
           { subject: check.subject },
         );
       }
-      return { ok: true, principal: { id: `oauth:${check.subject}`, kind: 'oauth', scopes: check.scopes, groups: check.groups } };
+      // The built-in authorization server's tokens carry no claims beyond these.
+      const claims = check.claims ?? { sub: check.subject, groups: check.groups };
+      return { ok: true, principal: { id: `oauth:${check.subject}`, kind: 'oauth', scopes: check.scopes, groups: check.groups, claims } };
     },
 
     metadata(request, resolveResource) {

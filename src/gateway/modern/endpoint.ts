@@ -5,6 +5,8 @@ import type { ChannelCaller, ChildAnswer, JsonRpcId, WireMessage } from '../../u
 import { errorText, HttpError } from '../http/errors.js';
 import { emptyReply, jsonReply, type Reply, type ReplyBody } from '../http/reply.js';
 import { PendingReply, type SseSettings } from '../http/sse.js';
+import type { AuditEra, AuditTicket } from '../audit/audit-log.js';
+import type { CallerCredentials } from '../credentials/caller-credentials.js';
 import type { ServedServer } from '../served-server.js';
 import { BridgedCall, httpStatusOf, type AnswerSink, type BridgedCallHost, type Round } from './legacy-child.js';
 import { ListenHub } from './listen.js';
@@ -53,6 +55,10 @@ export interface ModernContext {
   readonly principal: string;
   /** Aborts when the client goes away (closing the stream cancels the request). */
   readonly signal: AbortSignal | undefined;
+  /** The caller's own variables, for a `fromRequest` server: the call goes to this caller's child. */
+  readonly credentials?: CallerCredentials | undefined;
+  /** How the caller came, for the audit log (a legacy session bridged here). @default a 2026-07-28 request */
+  readonly audit?: { readonly era: AuditEra; readonly sessionId: string } | undefined;
 }
 
 /** An answer the endpoint is producing (an HTTP answer or the bridge's collector). */
@@ -82,6 +88,8 @@ export class ModernEndpoint implements BridgedCallHost {
 
   /** Starts the warm pool once the server's era is known, and learns the tools' header annotations. */
   async warm(): Promise<void> {
+    // A server whose callers bring their own variables starts children per caller only.
+    if (this.served.callerChildren !== undefined) return;
     await this.served.pool();
     await this.learnTools();
   }
@@ -173,6 +181,20 @@ export class ModernEndpoint implements BridgedCallHost {
   }
 
   private readonly principals = new WeakMap<BridgedCall, string>();
+  private readonly tickets = new WeakMap<BridgedCall, AuditTicket>();
+
+  /** Starts the audit record of one call (undefined when the audit log is off or the method is not audited). */
+  private auditTicket(message: WireMessage, context: ModernContext): AuditTicket | undefined {
+    return this.served.audit?.begin({
+      principal: context.principal,
+      server: this.served.name,
+      method: message.method as string,
+      params: message.params,
+      requestId: message.id as JsonRpcId,
+      sessionId: context.audit?.sessionId,
+      era: context.audit?.era ?? '2026-07-28',
+    });
+  }
 
   private track(sink: ModernSink): void {
     this.active.add(sink);
@@ -182,7 +204,8 @@ export class ModernEndpoint implements BridgedCallHost {
   /** A request to a modern child: relayed as it is, ids aside. */
   private async relayed(message: WireMessage, raw: Buffer | undefined, context: ModernContext, sink: ModernSink): Promise<void> {
     const clientId = message.id as JsonRpcId;
-    const { release, channel } = await this.served.enterPool(context.signal, clientId);
+    const { release, channel } = await this.served.enterPool(context.signal, clientId, context.credentials);
+    const ticket = this.auditTicket(message, context);
     const idJson = JSON.stringify(clientId);
     const caller: ChannelCaller = {
       key: `modern:${randomUUID()}`,
@@ -201,12 +224,14 @@ export class ModernEndpoint implements BridgedCallHost {
       {
         response: (answer) => {
           done();
+          ticket?.answered(answer);
           if (message.method === 'tools/list') this.learned('tools/list', answer);
           sink.final(answer.withId(idJson) as ReplyBody, answer.isError ? httpStatusOf((answer.message.error as { code?: unknown } | undefined)?.code) : 200);
         },
         event: (text) => void sink.event(text),
         failed: (code, text) => {
           done();
+          ticket?.failed(code);
           sink.final(errorText(clientId, code, code === ErrorCode.UpstreamUnavailable ? `${text}. Retry the request.` : text));
         },
       },
@@ -214,6 +239,7 @@ export class ModernEndpoint implements BridgedCallHost {
     );
     this.watchAbort(context.signal, sink, () => {
       done();
+      ticket?.cancelled();
       call.cancel('the client closed the request');
     });
   }
@@ -242,9 +268,11 @@ export class ModernEndpoint implements BridgedCallHost {
       this.watchAbort(context.signal, sink, () => this.abandon(call, round));
       return;
     }
-    const { release, channel } = await this.served.enterPool(context.signal, clientId);
+    const { release, channel } = await this.served.enterPool(context.signal, clientId, context.credentials);
     const call = new BridgedCall(this, method, name, round);
     this.principals.set(call, context.principal);
+    const ticket = this.auditTicket(message, context);
+    if (ticket) this.tickets.set(call, ticket);
     let released = false;
     call.release = () => {
       if (!released) release();
@@ -253,7 +281,17 @@ export class ModernEndpoint implements BridgedCallHost {
     call.call = channel.request(
       call,
       { method, id: clientId, message, raw },
-      { response: (answer) => call.answered(answer), event: (text) => call.event(text), failed: (code, text) => call.failed(code, text) },
+      {
+        response: (answer) => {
+          ticket?.answered(answer);
+          call.answered(answer);
+        },
+        event: (text) => call.event(text),
+        failed: (code, text) => {
+          ticket?.failed(code);
+          call.failed(code, text);
+        },
+      },
       { timeoutMs: this.served.requestTimeoutMs },
     );
     this.watchAbort(context.signal, sink, () => this.abandon(call, round));
@@ -284,6 +322,7 @@ export class ModernEndpoint implements BridgedCallHost {
     call.round = undefined;
     this.unpark(call);
     call.release();
+    this.tickets.get(call)?.cancelled();
     call.call?.cancel('the client closed the request');
     round.sink.abandon();
   }
@@ -292,6 +331,7 @@ export class ModernEndpoint implements BridgedCallHost {
     this.unpark(call);
     for (const request of call.pending.values()) request.answer({ error: { code: ErrorCode.RequestTimeout, message: 'The client did not answer in time' } });
     call.release();
+    this.tickets.get(call)?.cancelled();
     call.call?.cancel('the client did not retry with the requested input in time');
   }
 

@@ -158,7 +158,12 @@ export class BridgeBackend implements SessionBackend {
     for (let round = 0; round <= MAX_INPUT_ROUNDS; round++) {
       const collector = new Collector(delivery);
       try {
-        await this.endpoint.exchange(this.modern(message, extra), undefined, { principal: this.session.owner, signal }, collector);
+        await this.endpoint.exchange(this.modern(message, extra), undefined, {
+            principal: this.session.owner,
+            signal,
+            credentials: this.session.credentials,
+            audit: { era: this.session.transport === 'sse' ? 'http+sse' : 'streamable-http', sessionId: this.session.id },
+          }, collector);
       } catch (error) {
         if (error instanceof HttpError) {
           delivery.failed(error.rpcCode, error.message);

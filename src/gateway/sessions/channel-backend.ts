@@ -36,7 +36,10 @@ export class ChannelBackend implements SessionBackend, ChannelCaller {
     this.servedBy = mode;
     this.gate = ownGate ?? served.gate;
     if (mode === 'own-child') {
-      const channel = served.upstream.openChannel();
+      const credentials = session.credentials;
+      const channel = served.upstream.openChannel(
+        credentials === undefined ? {} : { env: credentials.env, secrets: credentials.secrets },
+      );
       this.channel = channel;
       channel.attach(this);
       channel.onGone((exit, description) => {
@@ -67,6 +70,15 @@ export class ChannelBackend implements SessionBackend, ChannelCaller {
       throw error;
     }
     this.remember(message);
+    const ticket = this.served.audit?.begin({
+      principal: this.session.owner,
+      server: this.served.name,
+      method: message.method as string,
+      params: message.params,
+      requestId: clientId,
+      sessionId: this.session.id,
+      era: this.session.transport === 'sse' ? 'http+sse' : 'streamable-http',
+    });
     const initialize = message.method === 'initialize';
     const idJson = JSON.stringify(clientId);
     const call = channel.request(
@@ -75,12 +87,14 @@ export class ChannelBackend implements SessionBackend, ChannelCaller {
       {
         response: (answer) => {
           this.finish(call, release);
+          ticket?.answered(answer);
           if (initialize) this.session.agreedVersion((answer.message.result as { protocolVersion?: unknown } | undefined)?.protocolVersion);
           delivery.response(answer.withId(idJson));
         },
         event: (text) => delivery.event(text),
         failed: (code, text) => {
           this.finish(call, release);
+          ticket?.failed(code);
           delivery.failed(code, text);
           if (initialize && code === ErrorCode.RequestTimeout) void this.session.close('initialize timed out', text);
         },
@@ -90,6 +104,7 @@ export class ChannelBackend implements SessionBackend, ChannelCaller {
     this.calls.set(call, delivery);
     delivery.cancel = (reason) => {
       this.finish(call, release);
+      ticket?.cancelled();
       call.cancel(reason);
     };
     delivery.clientGone = release;

@@ -4,6 +4,7 @@ import type { JsonRpcId, WireMessage, WireText } from '../../upstream/channel.js
 import { errorText, HttpError } from '../http/errors.js';
 import { emptyReply, type Reply } from '../http/reply.js';
 import { PendingReply, SseWriter, type SseSettings } from '../http/sse.js';
+import type { CallerCredentials } from '../credentials/caller-credentials.js';
 import type { LegacyTransport, RegisteredSession } from './registry.js';
 
 /**
@@ -91,6 +92,8 @@ export interface LegacySessionSettings {
   readonly logger: Logger;
   /** Called once when the session ends (the registry forgets it). */
   readonly onClosed: (session: LegacySession) => void;
+  /** The caller's own variables for the session's child (`fromRequest`), when the server declares some. */
+  readonly credentials?: CallerCredentials | undefined;
 }
 
 /** A key for an id that keeps `1` and `"1"` apart. */
@@ -182,6 +185,8 @@ export class LegacySession implements RegisteredSession, SessionEvents {
   readonly server: string;
   readonly transport: LegacyTransport;
   readonly owner: string;
+  /** The caller's own variables its child runs with (`fromRequest`); every later request must bring the same. */
+  readonly credentials: CallerCredentials | undefined;
   readonly openedAt = Date.now();
   lastActivity = Date.now();
   /** Protocol revision agreed in initialize. */
@@ -207,6 +212,7 @@ export class LegacySession implements RegisteredSession, SessionEvents {
     this.server = settings.server;
     this.transport = settings.transport;
     this.owner = settings.owner;
+    this.credentials = settings.credentials;
     this.logger = settings.logger.child({ session: settings.id });
   }
 
