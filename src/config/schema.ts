@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AuthSchema, authServerReferenceIssues, LimitsSchema, MetricsSchema } from './auth-schema.js';
 import { DeploySchema, ServerDeploySchema } from './deploy-schema.js';
+import { TelemetrySchema } from './telemetry-schema.js';
 import { GATEWAY_HTTP_KEEP_ALIVE_SECONDS, SSE_KEEP_ALIVE_SECONDS } from './timeouts.js';
 
 /**
@@ -162,6 +163,8 @@ export const GatewaySchema = z
     metrics: MetricsSchema.default(MetricsSchema.parse({})),
     /** CORS answers for browser clients. @default off */
     cors: CorsSchema.default(CorsSchema.parse({})),
+    /** OpenTelemetry traces and metrics over OTLP (docs/OBSERVABILITY.md). @default off */
+    telemetry: TelemetrySchema.default(TelemetrySchema.parse({})),
   })
   .strict();
 
