@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LOAD_BALANCER_IDLE_TIMEOUT_SECONDS } from './timeouts.js';
 import { DeployAuthSchema } from './auth-schema.js';
+import { DeployTelemetrySchema } from './telemetry-schema.js';
 
 /**
  * The `deploy:` section of a config (fleet-wide) and `servers.<name>.deploy`
@@ -324,6 +325,8 @@ export const DeploySchema = z
       })
       .strict()
       .default({ logRetentionDays: 30, dashboard: true, max5xxPercent: 5, maxMemoryPercent: 90, containerInsights: false }),
+    /** Traces and metrics of the deployed fleet: the ADOT collector sidecar (docs/OBSERVABILITY.md). @default off */
+    telemetry: DeployTelemetrySchema.default(DeployTelemetrySchema.parse({})),
   })
   .strict();
 
