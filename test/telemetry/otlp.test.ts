@@ -17,6 +17,9 @@ const CLIENT_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CLIENT_SPAN_ID = '00f067aa0ba902b7';
 const CLIENT_TRACEPARENT = `00-${CLIENT_TRACE_ID}-${CLIENT_SPAN_ID}-01`;
 const OTLP_SECRET = 'otlp-secret-value-never-logged';
+// A 2026-07-28 request carries its own context in params._meta, which wins over the header.
+const META_TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
+const META_SPAN_ID = 'b7ad6b7169203331';
 
 describe('OpenTelemetry export of a tools/call', () => {
   let receiver: OtlpReceiver;
@@ -24,6 +27,8 @@ describe('OpenTelemetry export of a tools/call', () => {
   const logger = recordingLogger();
   let echoText = '';
   let childMeta: Record<string, unknown> = {};
+  let modernChildMeta: Record<string, unknown> = {};
+  let unknownToolFailed = false;
 
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
@@ -51,6 +56,40 @@ describe('OpenTelemetry export of a tools/call', () => {
     // WHEN it calls echo, and the fixture that shows what its child received
     echoText = textOf(await everything.callTool({ name: 'echo', arguments: { message: 'traced hello' } }));
     childMeta = JSON.parse(textOf(await meta.callTool({ name: 'meta', arguments: {} }))) as Record<string, unknown>;
+    // AND a tool the server does not have
+    unknownToolFailed = await everything.callTool({ name: 'no-such-tool', arguments: {} }).then(
+      (result) => result.isError === true,
+      () => true,
+    );
+    // AND a stateless 2026-07-28 request whose params._meta names another trace than its header
+    const modern = await fetch(fleet.mcpUrl('meta'), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': 'meta',
+        traceparent: CLIENT_TRACEPARENT,
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 'modern-1',
+        method: 'tools/call',
+        params: {
+          name: 'meta',
+          arguments: {},
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientCapabilities': {},
+            traceparent: `00-${META_TRACE_ID}-${META_SPAN_ID}-01`,
+          },
+        },
+      }),
+    });
+    const modernText = await modern.text();
+    const modernJson = (modern.headers.get('content-type')?.includes('text/event-stream') ? modernText.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).pop() : modernText) ?? '{}';
+    modernChildMeta = JSON.parse(textOf((JSON.parse(modernJson) as { result?: unknown }).result)) as Record<string, unknown>;
     await everything.close();
     await meta.close();
     // The drain shuts telemetry down, which exports what is buffered.
@@ -118,6 +157,26 @@ describe('OpenTelemetry export of a tools/call', () => {
     expect(childMeta['tracestate']).toBe('vendor=abc');
   });
 
+  it('takes the parent from params._meta.traceparent over the header, and marks the era of a 2026-07-28 request', () => {
+    const server = receiver.spans.find((s) => s.name === 'tools/call meta' && s.kind === SpanKindNumber.server && s.attributes['mcp_fleet.era'] === 'modern');
+    expect(server, 'the SERVER span of the 2026-07-28 call').toBeDefined();
+    expect(server?.traceId).toBe(META_TRACE_ID);
+    expect(server?.parentSpanId).toBe(META_SPAN_ID);
+    expect(server?.attributes['jsonrpc.request.id']).toBe('modern-1');
+    expect(server?.attributes['mcp.protocol.version']).toBe('2026-07-28');
+    const client = receiver.spans.find((s) => s.kind === SpanKindNumber.client && s.parentSpanId === server?.spanId);
+    expect(modernChildMeta['traceparent']).toBe(`00-${META_TRACE_ID}-${client?.spanId}-01`);
+  });
+
+  it('marks a failed call as an error with its type', () => {
+    expect(unknownToolFailed).toBe(true);
+    const server = find('tools/call no-such-tool', SpanKindNumber.server);
+    expect(server.attributes['error.type']).toMatch(/^(-32602|tool_error)$/);
+    expect(server.statusCode).toBe(2);
+    const client = find('tools/call no-such-tool', SpanKindNumber.client);
+    expect(client.attributes['error.type']).toBe(server.attributes['error.type']);
+  });
+
   it('traces the session the call belongs to: its initialize has a span of the same trace', () => {
     const initialize = receiver.spans.filter((s) => s.name === 'initialize' && s.kind === SpanKindNumber.server);
     expect(initialize.length).toBeGreaterThanOrEqual(2);
@@ -132,8 +191,10 @@ describe('OpenTelemetry export of a tools/call', () => {
     expect(serverPoint?.unit).toBe('s');
     expect(serverPoint?.count).toBe(1n);
     expect(serverPoint?.attributes).toMatchObject({ 'mcp.method.name': 'tools/call', 'mcp_fleet.server': 'everything' });
+    // Two calls reached the meta child (one per era); the child's side does not know eras.
     const clientPoint = receiver.points.find((p) => p.metric === 'mcp.client.operation.duration' && p.attributes['gen_ai.tool.name'] === 'meta');
-    expect(clientPoint?.count).toBe(1n);
+    expect(clientPoint?.count).toBe(2n);
+    expect(clientPoint?.attributes['network.transport']).toBe('pipe');
   });
 
   it('never logs the export headers', () => {
