@@ -161,15 +161,20 @@ export function alarmCount(services: readonly ServicePlan[]): number {
 function computeLines(plan: DeployPlan, services: readonly ServicePlan[], prices: RegionPrices, a: Required<CostAssumptions>): CostLine[] {
   const net = plan.deploy.network;
   const lines: CostLine[] = [];
+  const adot = plan.deploy.telemetry.adot;
+  let collectorUsd = 0;
   for (const s of services) {
     const tasks = tasksOf(s);
     const onDemand = s.spot ? Math.min(s.onDemandBase, tasks) : tasks;
     const spot = tasks - onDemand;
     const kinds = [onDemand > 0 ? `${onDemand} on-demand` : '', spot > 0 ? `${spot} Spot` : ''].filter((k) => k !== '').join(' + ') || '0';
+    // The collector's share of each task is shown on a line of its own, so it is taken out of the service's line.
+    const collector = adot ? onDemand * fargateTaskMonthlyUsd(prices, ADOT_CPU_UNITS, ADOT_MEMORY_RESERVATION_MIB, false) + spot * fargateTaskMonthlyUsd(prices, ADOT_CPU_UNITS, ADOT_MEMORY_RESERVATION_MIB, true) : 0;
+    collectorUsd += collector;
     lines.push({
       item: `Fargate: ${s.id}`,
-      detail: `${kinds} × ${s.cpu / 1024} vCPU, ${s.memoryMiB / 1024} GB${s.autoscaling ? ` (autoscaling ${s.autoscaling.minCount}-${s.autoscaling.maxCount}, at minimum)` : ''}`,
-      monthlyUsd: onDemand * fargateTaskMonthlyUsd(prices, s.cpu, s.memoryMiB, false) + spot * fargateTaskMonthlyUsd(prices, s.cpu, s.memoryMiB, true),
+      detail: `${kinds} × ${s.cpu / 1024} vCPU, ${s.memoryMiB / 1024} GB${s.autoscaling ? ` (autoscaling ${s.autoscaling.minCount}-${s.autoscaling.maxCount}, at minimum)` : ''}${adot ? ', less the collector sidecar' : ''}`,
+      monthlyUsd: onDemand * fargateTaskMonthlyUsd(prices, s.cpu, s.memoryMiB, false) + spot * fargateTaskMonthlyUsd(prices, s.cpu, s.memoryMiB, true) - collector,
     });
   }
   lines.push({ item: 'Application Load Balancer', detail: `1 ALB + ${a.lcu} LCU average`, monthlyUsd: (prices.albHour + a.lcu * prices.lcuHour) * HOURS_PER_MONTH });
@@ -214,7 +219,7 @@ function computeLines(plan: DeployPlan, services: readonly ServicePlan[], prices
       });
     }
   }
-  if (plan.deploy.telemetry.adot) lines.push(...adotLines(plan, services, prices, a));
+  if (adot) lines.push(...adotLines(plan, services, prices, a, collectorUsd));
   if (plan.deploy.observability.containerInsights) {
     const m = CONTAINER_INSIGHTS_METRICS;
     const metrics = m.perCluster + services.length * (m.perService + m.perTaskFamily);
@@ -225,19 +230,18 @@ function computeLines(plan: DeployPlan, services: readonly ServicePlan[], prices
 
 /**
  * The ADOT collector sidecar (`deploy.telemetry.adot`): the share of each task it
- * reserves (the task's size does not grow, so this is capacity the gateway and its
- * children give up), X-Ray traces past the free tier (one per sampled client
- * request), and the CloudWatch metrics its EMF records make (two histograms per
- * server and method).
+ * reserves (`collectorUsd`, taken out of the Fargate lines, whose tasks are sized to
+ * hold it: not an extra task), X-Ray traces past the free tier (one per sampled
+ * client request), and the CloudWatch metrics its EMF records make (two histograms
+ * per server and method).
  */
-function adotLines(plan: DeployPlan, services: readonly ServicePlan[], prices: RegionPrices, a: Required<CostAssumptions>): CostLine[] {
+function adotLines(plan: DeployPlan, services: readonly ServicePlan[], prices: RegionPrices, a: Required<CostAssumptions>, collectorUsd: number): CostLine[] {
   const tasks = services.reduce((n, s) => n + tasksOf(s), 0);
-  const share = ((ADOT_CPU_UNITS / 1024) * prices.vcpuHour + (ADOT_MEMORY_RESERVATION_MIB / 1024) * prices.gbHour) * HOURS_PER_MONTH;
   const traces = Math.round(a.requestsPerMonth * plan.telemetrySamplingRatio);
   const servers = services.reduce((n, s) => n + s.servers.length, 0);
   const metrics = 2 * servers * a.methodsPerServer;
   return [
-    { item: 'ADOT collector sidecar', detail: `${tasks} tasks × ${ADOT_CPU_UNITS / 1024} vCPU, ${ADOT_MEMORY_RESERVATION_MIB} MiB reserved (share of the task)`, monthlyUsd: tasks * share },
+    { item: 'ADOT collector sidecar', detail: `${tasks} tasks × ${ADOT_CPU_UNITS / 1024} vCPU, ${ADOT_MEMORY_RESERVATION_MIB} MiB reserved (its share of each task)`, monthlyUsd: collectorUsd },
     {
       item: 'AWS X-Ray traces',
       detail: `${traces.toLocaleString('en-US')} traces/month (${a.requestsPerMonth.toLocaleString('en-US')} requests × sampling ${plan.telemetrySamplingRatio}; ${prices.xrayFreeTraces.toLocaleString('en-US')} free)`,

@@ -8,7 +8,7 @@ import {
 } from '../config/deploy-schema.js';
 import type { FleetConfig, ServerConfig } from '../config/schema.js';
 import { idleTimeoutProblems } from '../config/timeouts.js';
-import { adotProblems } from './adot-plan.js';
+import { ADOT_MEMORY_RESERVATION_MIB, adotProblems } from './adot-plan.js';
 import { needsInternet } from './known-servers.js';
 import { literalSecretProblems } from './literal-secrets.js';
 import { planTaskMemory } from './memory.js';
@@ -238,7 +238,7 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
   const services: ServicePlan[] = [];
   const servicePlan = (id: string, servers: readonly string[], sizing: ServiceSizing, field: string, taskPolicyStatements: readonly PolicyStatementConfig[], notes: string[] | undefined): ServicePlan | string => {
     const cpu = sizing.cpu ?? DEFAULT_CPU;
-    const memory = planTaskMemory(config.servers, servers, cpu, sizing.memoryMiB);
+    const memory = planTaskMemory(config.servers, servers, cpu, sizing.memoryMiB, deploy.telemetry.adot ? ADOT_MEMORY_RESERVATION_MIB : 0);
     if (!memory.ok) return `${field}.memoryMiB: ${memory.problem}`;
     for (const [server, cap] of Object.entries(memory.memory.sessionCaps)) {
       const configured = config.servers[server]!.maxSessions;

@@ -103,14 +103,46 @@ describe('deploy.telemetry.adot validation', () => {
   });
 });
 
+describe('task sizing with the sidecar', () => {
+  it("counts the collector's memory when it derives a task's size", () => {
+    // 128 MiB gateway + (4 pooled + 1 spare + 4 sessions) × 96 MiB = 992 MiB fits 1024; with the collector's 96 MiB it does not.
+    const perSession = (adot: boolean) =>
+      planDeployment(
+        configOf({
+          gateway: { telemetry: { enabled: adot } },
+          servers: { memory: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory@2026.8.31'], policy: 'per-session' } },
+          deploy: { telemetry: { adot } },
+        }),
+      ).services[0]!.memoryMiB;
+    expect(perSession(false)).toBe(1024);
+    expect(perSession(true)).toBe(2048);
+  });
+
+  it('names the collector when a given size cannot hold it', () => {
+    const config = configOf({
+      gateway: { telemetry: { enabled: true } },
+      servers: { memory: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory@2026.8.31'], policy: 'pool', pool: { min: 1, max: 4 }, deploy: { memoryMiB: 512 } } },
+      deploy: { telemetry: { adot: true } },
+    });
+    // 128 + 96 + 4 × 96 = 608 MiB > 512
+    expect(() => planDeployment(config)).toThrow(/servers\.memory\.deploy\.memoryMiB: is 512 MiB, but the gateway \(128 MiB\), the telemetry collector \(96 MiB\) and the children/);
+  });
+});
+
 describe('mcp-fleet cost with the sidecar', () => {
   it('prices the sidecar share, X-Ray traces past the free tier at the sampling ratio, and the EMF metrics', () => {
     const plan = planDeployment(configOf(WITH_ADOT));
     const without = estimateMonthlyCost(planDeployment(configOf({ ...WITH_ADOT, deploy: { ...WITH_ADOT.deploy, telemetry: { adot: false } } })), 'us-east-1');
     const estimate = estimateMonthlyCost(plan, 'us-east-1', { requestsPerMonth: 2_000_000 });
     const line = (item: string) => estimate.lines.find((l) => l.item === item);
-    // 2 tasks (one per server) × (64/1024 vCPU × $0.04048 + 96/1024 GB × $0.004445) × 730 h
-    expect(line('ADOT collector sidecar')?.monthlyUsd).toBeCloseTo(2 * ((64 / 1024) * 0.04048 + (96 / 1024) * 0.004445) * 730, 6);
+    // 2 tasks (one per server, each the on-demand base) × (64/1024 vCPU × $0.04048 + 96/1024 GB × $0.004445) × 730 h
+    const share = 2 * ((64 / 1024) * 0.04048 + (96 / 1024) * 0.004445) * 730;
+    expect(line('ADOT collector sidecar')?.monthlyUsd).toBeCloseTo(share, 6);
+    // The share is moved out of the Fargate lines, not counted twice; what the Fargate lines and the share add up to is
+    // the tasks' price, each task raised from 512 to 1024 MiB to hold the collector (128 + 96 + 4 pooled × 96 > 512).
+    const fargate = (e: typeof estimate) => e.lines.filter((l) => l.item.startsWith('Fargate')).reduce((t, l) => t + l.monthlyUsd, 0);
+    expect(plan.services.map((s) => s.memoryMiB)).toEqual([1024, 1024]);
+    expect(fargate(estimate) + share).toBeCloseTo(fargate(without) + 2 * (512 / 1024) * 0.004445 * 730, 6);
     // 2M requests × 0.5 sampled = 1M traces, 100k free, $5 per million
     expect(line('AWS X-Ray traces')?.monthlyUsd).toBeCloseTo(4.5, 6);
     // 2 histograms × 2 servers × 5 methods, $0.30 each
