@@ -308,14 +308,14 @@ const BENCH_MAX_SESSIONS = 256;
 const BENCH_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 
 /** An mcp-fleet config serving the workloads; JSON is valid YAML, so no YAML writer is needed. */
-function fleetConfig(workloads: readonly Workload[], server: Record<string, unknown>): string {
+function fleetConfig(workloads: readonly Workload[], server: Record<string, unknown>, gateway: Record<string, unknown> = {}): string {
   const servers: Record<string, unknown> = {};
   for (const w of workloads) {
     servers[w.id] = { command: w.command, args: w.args, ...(w.env ? { env: w.env } : {}), maxSessions: BENCH_MAX_SESSIONS, maxMessageBytes: BENCH_MAX_MESSAGE_BYTES, ...server };
   }
   return JSON.stringify(
     {
-      gateway: { host: '127.0.0.1', port: 0, logLevel: 'warn', maxBodyBytes: BENCH_MAX_BODY_BYTES, shutdownGraceSeconds: 5 },
+      gateway: { host: '127.0.0.1', port: 0, logLevel: 'warn', maxBodyBytes: BENCH_MAX_BODY_BYTES, shutdownGraceSeconds: 5, ...gateway },
       servers,
     },
     null,
@@ -372,6 +372,44 @@ function honoSystem(): SystemSpec {
       const port = await freePort();
       const proc = await startListening('mcp-fleet-hono', process.execPath, [...profileFlags(options, name), join(ROOT, 'bench/fixtures/hono-gateway.mjs'), configFile, String(port)], port);
       return perWorkload(workloads.map((w) => ({ workload: w, proc, target: { kind: 'streamable-http', url: `http://127.0.0.1:${port}/servers/${w.id}/mcp`, protocol: 'sessions' } })));
+    },
+  };
+}
+
+/**
+ * The cost of telemetry: `mcp-fleet` with `gateway.telemetry` on, exporting every
+ * span (sampling 1) and the duration histograms over OTLP HTTP/protobuf to a sink
+ * process on 127.0.0.1 that answers 200 and keeps nothing. The sink stands for a
+ * collector beside the gateway (the ADOT sidecar on ECS); its own CPU is not the
+ * gateway's and is left out of the system's process tree.
+ */
+function otelSystem(): SystemSpec {
+  const base = fleetSystem('mcp-fleet-otel', 'mcp-fleet, default policy, legacy sessions, OpenTelemetry on (OTLP to a local sink)', 'default policy', 'sessions', {}, ['throughput', 'cpu', 'memory', 'profile']);
+  return {
+    ...base,
+    async start(workloads, options = {}) {
+      mkdirSync(TMP_DIR, { recursive: true });
+      const sinkPort = await freePort();
+      const sink = await startListening('otlp-sink', process.execPath, [join(ROOT, 'bench/fixtures/otlp-sink.mjs'), String(sinkPort)], sinkPort);
+      try {
+        const name = `mcp-fleet-otel-${workloads.map((w) => w.id).join('+')}`;
+        const configFile = join(TMP_DIR, `${name}.yaml`);
+        writeFileSync(configFile, fleetConfig(workloads, {}, { telemetry: { enabled: true, endpoint: `http://127.0.0.1:${sinkPort}`, samplingRatio: 1, metricsIntervalSeconds: 10 } }));
+        const port = await freePort();
+        const main = options.fleetMain ?? FLEET_MAIN;
+        const proc = await startListening('mcp-fleet-otel', process.execPath, [...profileFlags(options, name), main, 'serve', '--config', configFile, '--port', String(port)], port);
+        const gateway = perWorkload(workloads.map((w) => ({ workload: w, proc, target: { kind: 'streamable-http', url: `http://127.0.0.1:${port}/servers/${w.id}/mcp`, protocol: 'sessions' } })));
+        return {
+          ...gateway,
+          stop: async () => {
+            await gateway.stop();
+            await sink.stop();
+          },
+        };
+      } catch (error) {
+        await sink.stop();
+        throw error;
+      }
     },
   };
 }
@@ -468,6 +506,7 @@ export const SYSTEMS: readonly SystemSpec[] = [
   fleetSystem('mcp-fleet-shared', 'mcp-fleet, legacy sessions, policy: shared (one child)', 'shared', 'sessions', { policy: 'shared' }),
   fleetSystem('mcp-fleet-modern', 'mcp-fleet, modern stateless 2026-07-28, default policy', 'default policy', 'modern', {}),
   honoSystem(),
+  otelSystem(),
   // A child per session with no spare: a new session waits for its child to start.
   fleetSystem('mcp-fleet-cold', 'mcp-fleet, policy: per-session, spares: 0 (a new session starts its child)', 'per-session', 'sessions', { policy: 'per-session', spares: 0 }, ['cold']),
   {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LOAD_BALANCER_IDLE_TIMEOUT_SECONDS } from './timeouts.js';
 import { DeployAuthSchema } from './auth-schema.js';
+import { DeployTelemetrySchema } from './telemetry-schema.js';
 
 /**
  * The `deploy:` section of a config (fleet-wide) and `servers.<name>.deploy`
@@ -349,6 +350,8 @@ export const DeploySchema = z
       })
       .strict()
       .default({ retentionDays: 365 }),
+    /** Traces and metrics of the deployed fleet: the ADOT collector sidecar (docs/OBSERVABILITY.md). @default off */
+    telemetry: DeployTelemetrySchema.default(DeployTelemetrySchema.parse({})),
   })
   .strict();
 

@@ -3,6 +3,7 @@ import { AuthSchema, authServerReferenceIssues, LimitsSchema, MetricsSchema } fr
 import { AuditSchema } from './audit-schema.js';
 import { FromRequestSchema, fromRequestIssues } from './credentials-schema.js';
 import { DeploySchema, ServerDeploySchema } from './deploy-schema.js';
+import { TelemetrySchema } from './telemetry-schema.js';
 import { GATEWAY_HTTP_KEEP_ALIVE_SECONDS, SSE_KEEP_ALIVE_SECONDS } from './timeouts.js';
 
 /**
@@ -176,6 +177,8 @@ export const GatewaySchema = z
     cors: CorsSchema.default(CorsSchema.parse({})),
     /** The audit log of tool calls, prompt gets and resource reads (docs/AUDIT.md). @default off */
     audit: AuditSchema.default(AuditSchema.parse({})),
+    /** OpenTelemetry traces and metrics over OTLP (docs/OBSERVABILITY.md). @default off */
+    telemetry: TelemetrySchema.default(TelemetrySchema.parse({})),
   })
   .strict();
 

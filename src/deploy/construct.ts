@@ -20,6 +20,7 @@ import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct, type IConstruct } from 'constructs';
 import type { FleetConfig } from '../config/schema.js';
 import { FleetError } from '../errors.js';
+import { AdotSidecar } from './adot.js';
 import { McpFleetAuth } from './auth-construct.js';
 import { containerCommand } from './image.js';
 import { FleetEnv, OutputKeys, pascalCase, planDeployment, type DeployPlan, type ServicePlan } from './plan.js';
@@ -287,6 +288,18 @@ export class McpFleet extends Construct {
         },
       });
       container.addMountPoints({ containerPath: TMP_MOUNT, sourceVolume: 'tmp', readOnly: false });
+      if (deploy.telemetry.adot) {
+        new AdotSidecar(this, `${sid}Adot`, {
+          taskDefinition,
+          gateway: container,
+          taskRole,
+          logGroup,
+          serviceId: svc.id,
+          logRetentionDays: obs.logRetentionDays,
+          image: deploy.telemetry.adotImage,
+          metricsNamespace: deploy.telemetry.metricsNamespace,
+        });
+      }
       const taskSecurityGroup = new ec2.SecurityGroup(this, `${sid}SecurityGroup`, {
         vpc: this.vpc,
         // Kept as first deployed although replicas now also admit each other: a new description would replace the group.

@@ -1,4 +1,5 @@
 import { FleetError } from '../errors.js';
+import { ADOT_CPU_UNITS, ADOT_MEMORY_RESERVATION_MIB } from './adot-plan.js';
 import type { DeployPlan, ServicePlan } from './plan.js';
 
 /** Hours in the average month, as AWS prices monthly figures. */
@@ -50,6 +51,10 @@ export interface RegionPrices {
   readonly cognitoMau: number;
   /** Monthly active users Cognito (Essentials) does not charge for. */
   readonly cognitoFreeMau: number;
+  /** AWS X-Ray, per million traces recorded. */
+  readonly xrayTraceMillion: number;
+  /** Traces X-Ray records a month without charge. */
+  readonly xrayFreeTraces: number;
 }
 
 const US: RegionPrices = {
@@ -70,6 +75,8 @@ const US: RegionPrices = {
   dynamoReadMillion: 0.125,
   cognitoMau: 0.015,
   cognitoFreeMau: 10_000,
+  xrayTraceMillion: 5,
+  xrayFreeTraces: 100_000,
 };
 
 /**
@@ -104,6 +111,10 @@ export interface CostAssumptions {
   readonly authWritesPerMonth?: number;
   /** People who sign in through Cognito in a month. @default 50 */
   readonly monthlyActiveUsers?: number;
+  /** Client requests a month, all services (with `deploy.telemetry.adot`: each sampled one is an X-Ray trace). @default 1,000,000 */
+  readonly requestsPerMonth?: number;
+  /** MCP methods in use per server (with `deploy.telemetry.adot`: a CloudWatch metric pair per server and method). @default 5 */
+  readonly methodsPerServer?: number;
 }
 
 /** One line of the estimate. */
@@ -150,15 +161,20 @@ export function alarmCount(services: readonly ServicePlan[]): number {
 function computeLines(plan: DeployPlan, services: readonly ServicePlan[], prices: RegionPrices, a: Required<CostAssumptions>): CostLine[] {
   const net = plan.deploy.network;
   const lines: CostLine[] = [];
+  const adot = plan.deploy.telemetry.adot;
+  let collectorUsd = 0;
   for (const s of services) {
     const tasks = tasksOf(s);
     const onDemand = s.spot ? Math.min(s.onDemandBase, tasks) : tasks;
     const spot = tasks - onDemand;
     const kinds = [onDemand > 0 ? `${onDemand} on-demand` : '', spot > 0 ? `${spot} Spot` : ''].filter((k) => k !== '').join(' + ') || '0';
+    // The collector's share of each task is shown on a line of its own, so it is taken out of the service's line.
+    const collector = adot ? onDemand * fargateTaskMonthlyUsd(prices, ADOT_CPU_UNITS, ADOT_MEMORY_RESERVATION_MIB, false) + spot * fargateTaskMonthlyUsd(prices, ADOT_CPU_UNITS, ADOT_MEMORY_RESERVATION_MIB, true) : 0;
+    collectorUsd += collector;
     lines.push({
       item: `Fargate: ${s.id}`,
-      detail: `${kinds} × ${s.cpu / 1024} vCPU, ${s.memoryMiB / 1024} GB${s.autoscaling ? ` (autoscaling ${s.autoscaling.minCount}-${s.autoscaling.maxCount}, at minimum)` : ''}`,
-      monthlyUsd: onDemand * fargateTaskMonthlyUsd(prices, s.cpu, s.memoryMiB, false) + spot * fargateTaskMonthlyUsd(prices, s.cpu, s.memoryMiB, true),
+      detail: `${kinds} × ${s.cpu / 1024} vCPU, ${s.memoryMiB / 1024} GB${s.autoscaling ? ` (autoscaling ${s.autoscaling.minCount}-${s.autoscaling.maxCount}, at minimum)` : ''}${adot ? ', less the collector sidecar' : ''}`,
+      monthlyUsd: onDemand * fargateTaskMonthlyUsd(prices, s.cpu, s.memoryMiB, false) + spot * fargateTaskMonthlyUsd(prices, s.cpu, s.memoryMiB, true) - collector,
     });
   }
   lines.push({ item: 'Application Load Balancer', detail: `1 ALB + ${a.lcu} LCU average`, monthlyUsd: (prices.albHour + a.lcu * prices.lcuHour) * HOURS_PER_MONTH });
@@ -203,12 +219,36 @@ function computeLines(plan: DeployPlan, services: readonly ServicePlan[], prices
       });
     }
   }
+  if (adot) lines.push(...adotLines(plan, services, prices, a, collectorUsd));
   if (plan.deploy.observability.containerInsights) {
     const m = CONTAINER_INSIGHTS_METRICS;
     const metrics = m.perCluster + services.length * (m.perService + m.perTaskFamily);
     lines.push({ item: 'Container Insights', detail: `${metrics} metrics (1 cluster, ${services.length} services)`, monthlyUsd: metrics * prices.metricMonth });
   }
   return lines;
+}
+
+/**
+ * The ADOT collector sidecar (`deploy.telemetry.adot`): the share of each task it
+ * reserves (`collectorUsd`, taken out of the Fargate lines, whose tasks are sized to
+ * hold it: not an extra task), X-Ray traces past the free tier (one per sampled
+ * client request), and the CloudWatch metrics its EMF records make (two histograms
+ * per server and method).
+ */
+function adotLines(plan: DeployPlan, services: readonly ServicePlan[], prices: RegionPrices, a: Required<CostAssumptions>, collectorUsd: number): CostLine[] {
+  const tasks = services.reduce((n, s) => n + tasksOf(s), 0);
+  const traces = Math.round(a.requestsPerMonth * plan.telemetrySamplingRatio);
+  const servers = services.reduce((n, s) => n + s.servers.length, 0);
+  const metrics = 2 * servers * a.methodsPerServer;
+  return [
+    { item: 'ADOT collector sidecar', detail: `${tasks} tasks × ${ADOT_CPU_UNITS / 1024} vCPU, ${ADOT_MEMORY_RESERVATION_MIB} MiB reserved (its share of each task)`, monthlyUsd: collectorUsd },
+    {
+      item: 'AWS X-Ray traces',
+      detail: `${traces.toLocaleString('en-US')} traces/month (${a.requestsPerMonth.toLocaleString('en-US')} requests × sampling ${plan.telemetrySamplingRatio}; ${prices.xrayFreeTraces.toLocaleString('en-US')} free)`,
+      monthlyUsd: (Math.max(0, traces - prices.xrayFreeTraces) / 1e6) * prices.xrayTraceMillion,
+    },
+    { item: 'CloudWatch metrics (EMF)', detail: `${metrics} metrics (2 histograms × ${servers} servers × ${a.methodsPerServer} methods)`, monthlyUsd: metrics * prices.metricMonth },
+  ];
 }
 
 const sum = (lines: readonly CostLine[]): number => lines.reduce((t, l) => t + l.monthlyUsd, 0);
@@ -229,6 +269,8 @@ export function estimateMonthlyCost(plan: DeployPlan, region: string, assumption
     authReadsPerMonth: assumptions.authReadsPerMonth ?? 1_000_000,
     authWritesPerMonth: assumptions.authWritesPerMonth ?? 100_000,
     monthlyActiveUsers: assumptions.monthlyActiveUsers ?? 50,
+    requestsPerMonth: assumptions.requestsPerMonth ?? 1_000_000,
+    methodsPerServer: assumptions.methodsPerServer ?? 5,
   };
   const lines = computeLines(plan, plan.services, prices, a);
   const withSpot = (spot: boolean) => plan.services.map((s) => ({ ...s, spot, onDemandBase: 0 }));
@@ -247,7 +289,7 @@ export function estimateMonthlyCost(plan: DeployPlan, region: string, assumption
       `List prices of ${PRICE_DATE} (aws.amazon.com/fargate/pricing, /elasticloadbalancing/pricing, /cloudwatch/pricing); check them before you budget.`,
       `Fargate Spot is modelled at ${SPOT_PRICE_FRACTION * 100}% of on-demand; real Spot prices move.`,
       `Fargate Spot tasks beyond each service's on-demand base (servers.<name>.deploy.onDemandBase, default 1).`,
-      `Not included: data transfer out, NAT data processing${plan.deploy.observability.containerInsights ? ', Container Insights performance log ingestion' : ''}, Route 53 zone ($0.50/month) and queries, Cloud Map service discovery (registered tasks and its private DNS zone), ECR storage${plan.auth !== undefined ? '; for the authorization server, DynamoDB storage and backups (cents for its small table) and the Lambda that reads the Cognito client secret at deploy time' : ''}.`,
+      `Not included: data transfer out, NAT data processing${plan.deploy.observability.containerInsights ? ', Container Insights performance log ingestion' : ''}, Route 53 zone ($0.50/month) and queries, Cloud Map service discovery (registered tasks and its private DNS zone), ECR storage${plan.deploy.telemetry.adot ? ', X-Ray trace retrieval and scans ($0.50 per million), the EMF records as log ingestion (in the CloudWatch Logs line only if you raise its GB)' : ''}${plan.auth !== undefined ? '; for the authorization server, DynamoDB storage and backups (cents for its small table) and the Lambda that reads the Cognito client secret at deploy time' : ''}.`,
     ],
   };
 }

@@ -54,9 +54,9 @@ function needOf(name: string, server: ServerConfig): ServerNeed {
   };
 }
 
-function capsFor(needs: readonly ServerNeed[], memoryMiB: number): Record<string, number> | undefined {
+function capsFor(needs: readonly ServerNeed[], memoryMiB: number, sidecarMiB: number): Record<string, number> | undefined {
   const fixed = needs.reduce((t, n) => t + n.fixedChildren * n.childMiB, 0);
-  const left = memoryMiB - GATEWAY_MEMORY_MIB - fixed;
+  const left = memoryMiB - GATEWAY_MEMORY_MIB - sidecarMiB - fixed;
   if (left < 0) return undefined;
   const perSession = needs.filter((n) => n.perSession);
   const caps: Record<string, number> = {};
@@ -68,43 +68,46 @@ function capsFor(needs: readonly ServerNeed[], memoryMiB: number): Record<string
   return caps;
 }
 
-/** Memory needed for `sessions` sessions of each per-session server. */
-export function memoryNeededMiB(servers: Readonly<Record<string, ServerConfig>>, names: readonly string[], sessions: number): number {
+/** Memory needed for `sessions` sessions of each per-session server (plus `sidecarMiB` for containers beside the gateway). */
+export function memoryNeededMiB(servers: Readonly<Record<string, ServerConfig>>, names: readonly string[], sessions: number, sidecarMiB = 0): number {
   return names
     .map((n) => needOf(n, servers[n]!))
-    .reduce((t, n) => t + (n.fixedChildren + (n.perSession ? sessions : 0)) * n.childMiB, GATEWAY_MEMORY_MIB);
+    .reduce((t, n) => t + (n.fixedChildren + (n.perSession ? sessions : 0)) * n.childMiB, GATEWAY_MEMORY_MIB + sidecarMiB);
 }
 
 /**
  * Sizes one task of the given servers. Returns the memory and the session caps,
- * or a problem (without the field path) saying what to change.
+ * or a problem (without the field path) saying what to change. `sidecarMiB` is
+ * memory reserved for containers beside the gateway (the ADOT collector).
  */
 export function planTaskMemory(
   servers: Readonly<Record<string, ServerConfig>>,
   names: readonly string[],
   cpu: number,
   memoryMiB: number | undefined,
+  sidecarMiB = 0,
 ): { ok: true; memory: TaskMemory } | { ok: false; problem: string } {
   const needs = names.map((n) => needOf(n, servers[n]!));
-  const minimal = memoryNeededMiB(servers, names, needs.some((n) => n.perSession) ? 1 : 0);
+  const minimal = memoryNeededMiB(servers, names, needs.some((n) => n.perSession) ? 1 : 0, sidecarMiB);
+  const gateway = sidecarMiB > 0 ? `the gateway (${GATEWAY_MEMORY_MIB} MiB), the telemetry collector (${sidecarMiB} MiB)` : `the gateway (${GATEWAY_MEMORY_MIB} MiB)`;
   if (memoryMiB !== undefined) {
-    const caps = capsFor(needs, memoryMiB);
+    const caps = capsFor(needs, memoryMiB, sidecarMiB);
     if (caps !== undefined) return { ok: true, memory: { memoryMiB, sessionCaps: caps } };
     return {
       ok: false,
-      problem: `is ${memoryMiB} MiB, but the gateway (${GATEWAY_MEMORY_MIB} MiB) and the children of ${names.join(', ')} need at least ${minimal} MiB (${breakdown(needs)}); raise memoryMiB, or lower pool.max or spares, or use policy: pool`,
+      problem: `is ${memoryMiB} MiB, but ${gateway} and the children of ${names.join(', ')} need at least ${minimal} MiB (${breakdown(needs)}); raise memoryMiB, or lower pool.max or spares, or use policy: pool`,
     };
   }
   const sizes = FARGATE_SIZES[cpu] ?? [];
-  const wanted = memoryNeededMiB(servers, names, MIN_SESSIONS_PER_TASK);
-  const fit = sizes.find((m) => m >= wanted) ?? sizes.find((m) => capsFor(needs, m) !== undefined);
+  const wanted = memoryNeededMiB(servers, names, MIN_SESSIONS_PER_TASK, sidecarMiB);
+  const fit = sizes.find((m) => m >= wanted) ?? sizes.find((m) => capsFor(needs, m, sidecarMiB) !== undefined);
   if (fit === undefined) {
     return {
       ok: false,
-      problem: `no memory size Fargate offers with cpu ${cpu} (up to ${sizes.at(-1)} MiB) holds the gateway and the children of ${names.join(', ')} (at least ${minimal} MiB: ${breakdown(needs)}); raise cpu, or lower pool.max or spares`,
+      problem: `no memory size Fargate offers with cpu ${cpu} (up to ${sizes.at(-1)} MiB) holds ${gateway.replace(/ \(\d+ MiB\)/g, '')} and the children of ${names.join(', ')} (at least ${minimal} MiB: ${breakdown(needs)}); raise cpu, or lower pool.max or spares`,
     };
   }
-  return { ok: true, memory: { memoryMiB: fit, sessionCaps: capsFor(needs, fit)! } };
+  return { ok: true, memory: { memoryMiB: fit, sessionCaps: capsFor(needs, fit, sidecarMiB)! } };
 }
 
 function breakdown(needs: readonly ServerNeed[]): string {

@@ -8,6 +8,7 @@ import {
 } from '../config/deploy-schema.js';
 import type { FleetConfig, ServerConfig } from '../config/schema.js';
 import { idleTimeoutProblems } from '../config/timeouts.js';
+import { ADOT_MEMORY_RESERVATION_MIB, adotProblems } from './adot-plan.js';
 import { needsInternet } from './known-servers.js';
 import { literalSecretProblems } from './literal-secrets.js';
 import { planTaskMemory } from './memory.js';
@@ -83,6 +84,8 @@ export interface DeployPlan {
   readonly warnings: readonly string[];
   /** The same servers packed into one `deploy.packed` service, for the cost comparison; undefined when they do not fit. */
   readonly packedAlternative: ServicePlan | undefined;
+  /** Share of client requests traced (`gateway.telemetry.samplingRatio`), for the X-Ray line of the cost estimate. */
+  readonly telemetrySamplingRatio: number;
   /** The built-in authorization server's resources, when `gateway.auth.authorizationServer` is on. */
   readonly auth: AuthDeployPlan | undefined;
   /** The audit log group, when `gateway.audit.enabled`. */
@@ -184,6 +187,7 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
   const auth = planAuth(config, problems, warnings);
   for (const n of declared) if (!used.has(n)) warnings.push(`deploy.secrets.${n}: declared but not referenced by any server or API key; it is not injected`);
   problems.push(...literalSecretProblems(config));
+  problems.push(...adotProblems(config));
 
   // On ECS the stack wires clustering through the environment; gateway.cluster would win over it.
   const cluster = config.gateway.cluster;
@@ -238,7 +242,7 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
   const services: ServicePlan[] = [];
   const servicePlan = (id: string, servers: readonly string[], sizing: ServiceSizing, field: string, taskPolicyStatements: readonly PolicyStatementConfig[], notes: string[] | undefined): ServicePlan | string => {
     const cpu = sizing.cpu ?? DEFAULT_CPU;
-    const memory = planTaskMemory(config.servers, servers, cpu, sizing.memoryMiB);
+    const memory = planTaskMemory(config.servers, servers, cpu, sizing.memoryMiB, deploy.telemetry.adot ? ADOT_MEMORY_RESERVATION_MIB : 0);
     if (!memory.ok) return `${field}.memoryMiB: ${memory.problem}`;
     for (const [server, cap] of Object.entries(memory.memory.sessionCaps)) {
       const configured = config.servers[server]!.maxSessions;
@@ -318,7 +322,7 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
   }
   if (problems.length > 0) throw new ConfigError(file, problems);
   const audit = config.gateway.audit.enabled ? { retentionDays: deploy.audit.retentionDays } : undefined;
-  return { deploy, services, routes, https: domain !== undefined, certificate, port: config.gateway.port, stopTimeoutSeconds, warnings, packedAlternative, auth, audit };
+  return { deploy, services, routes, https: domain !== undefined, certificate, port: config.gateway.port, stopTimeoutSeconds, warnings, packedAlternative, auth, audit, telemetrySamplingRatio: config.gateway.telemetry.samplingRatio };
 }
 
 /** ECS: target groups one service may register with. */

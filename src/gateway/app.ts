@@ -3,6 +3,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_MAX_STREAM_BUFFER_BYTES, ErrorCode, Header, isLegacyVersion, isModernVersion, LEGACY_PROTOCOL_VERSIONS } from '../protocol.js';
 import type { WireMessage } from '../upstream/channel.js';
 import { UpstreamServer } from '../upstream/server.js';
+import { startTelemetry, type GatewayTelemetry, type RequestSpan, type TelemetryEra } from '../telemetry/index.js';
 import type { AuthTarget, Principal } from './auth/index.js';
 import { Cluster, type ClusterSettings } from './cluster/cluster.js';
 import { AuditLog } from './audit/audit-log.js';
@@ -85,6 +86,14 @@ export function createGateway(config: FleetConfig, options: GatewayOptions = {})
 
 const ANONYMOUS_ID = 'anonymous';
 
+/** What the handling of one request learns on the way: its JSON-RPC method, and its span when telemetry is on. */
+interface RequestLabel {
+  method?: string;
+  span?: RequestSpan | undefined;
+  /** `performance.now()` when the gateway took the request. */
+  readonly started: number;
+}
+
 class FleetGateway implements Gateway {
   readonly servers = new Map<string, UpstreamServer>();
   readonly metrics: FleetMetrics | undefined;
@@ -103,6 +112,7 @@ class FleetGateway implements Gateway {
   private readonly reaper: NodeJS.Timeout;
   /** The audit log, when `gateway.audit.enabled`. */
   readonly audit: AuditLog | undefined;
+  private telemetry: GatewayTelemetry | undefined;
 
   constructor(
     private readonly config: FleetConfig,
@@ -168,6 +178,8 @@ class FleetGateway implements Gateway {
   async start(): Promise<void> {
     await this.guard.authenticator.ready();
     await this.audit?.ready();
+    // The OpenTelemetry SDK is loaded here, and only when asked for: zero cost when off.
+    if (this.config.gateway.telemetry.enabled && !this.telemetry) this.telemetry = await startTelemetry(this.config.gateway.telemetry, { logger: this.logger });
     await Promise.all([...this.servers.values()].map((s) => s.probe({ keepChild: true })));
     await this.cluster?.start();
     // Warm pools for stateless (2026-07-28) traffic and shared sessions, so the first request spawns nothing.
@@ -185,7 +197,7 @@ class FleetGateway implements Gateway {
     const path = pathOf(request);
     const route = this.router.route(request.headers.get('host'), path);
     let reply: Reply;
-    const label: { method?: string } = {};
+    const label: RequestLabel = { started };
     try {
       reply = await this.dispatch(request, path, route, label);
     } catch (error) {
@@ -193,6 +205,7 @@ class FleetGateway implements Gateway {
     }
     reply = this.cors.decorate(request, reply);
     if (route.kind === 'server') this.observe(request, route, reply, label.method, started);
+    if (label.span !== undefined) label.span.end(reply);
     return reply;
   }
 
@@ -220,9 +233,10 @@ class FleetGateway implements Gateway {
     await this.guard.authenticator.close();
     // Last: the records of the calls that ended while draining are written too.
     await this.audit?.close();
+    await this.telemetry?.shutdown();
   }
 
-  private async dispatch(request: InboundRequest, path: string, route: Route, label: { method?: string }): Promise<Reply> {
+  private async dispatch(request: InboundRequest, path: string, route: Route, label: RequestLabel): Promise<Reply> {
     switch (route.kind) {
       case 'health':
         return healthReply();
@@ -251,7 +265,7 @@ class FleetGateway implements Gateway {
     }
   }
 
-  private async serve(request: InboundRequest, route: ServerRoute, label: { method?: string }): Promise<Reply> {
+  private async serve(request: InboundRequest, route: ServerRoute, label: RequestLabel): Promise<Reply> {
     const preflight = this.cors.preflight(request);
     if (preflight) return preflight;
     this.checkOrigin(request);
@@ -292,7 +306,7 @@ class FleetGateway implements Gateway {
     request: InboundRequest,
     served: ServedServer,
     principal: Principal,
-    label: { method?: string },
+    label: RequestLabel,
     credentials: CallerCredentials | undefined,
   ): Promise<Reply> {
     const accept = request.headers.get('accept') ?? '';
@@ -303,7 +317,7 @@ class FleetGateway implements Gateway {
     const decision = classifyPost(request.headers, body);
     if (decision.era === 'modern') {
       // 2026-07-28: stateless; an Mcp-Session-Id header is ignored, as the spec says.
-      const message = this.traced(request, [decision.message])[0] as WireMessage;
+      const message = this.traced(request, [decision.message], served.name, 'modern', label)[0] as WireMessage;
       label.method = typeof message.method === 'string' ? message.method : 'response';
       if (this.draining) throw draining(message.id ?? null);
       const endpoint = this.modern.get(served.name) as ModernEndpoint;
@@ -315,7 +329,7 @@ class FleetGateway implements Gateway {
       }
       return endpoint.handle(message, message === decision.message ? raw : undefined, { principal: principal.id, signal: request.signal, credentials });
     }
-    const messages = this.traced(request, decision.messages);
+    const messages = this.traced(request, decision.messages, served.name, 'streamable', label);
     const first = messages[0] as WireMessage;
     label.method = decision.batch ? 'batch' : typeof first.method === 'string' ? first.method : 'response';
     const relayRaw = messages === decision.messages ? raw : undefined;
@@ -378,7 +392,7 @@ class FleetGateway implements Gateway {
     request: InboundRequest,
     served: ServedServer,
     principal: Principal,
-    label: { method?: string },
+    label: RequestLabel,
     credentials: CallerCredentials | undefined,
   ): Promise<Reply> {
     const sessionId = queryParam(request, 'sessionId');
@@ -388,7 +402,7 @@ class FleetGateway implements Gateway {
     const { body, raw } = await this.readJson(request);
     const list = (Array.isArray(body) ? body : [body]) as unknown[];
     if (list.length === 0 || !list.every(isJsonRpcMessage)) throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
-    const messages = this.traced(request, list as WireMessage[]);
+    const messages = this.traced(request, list as WireMessage[], served.name, 'sse', label);
     const first = messages[0] as WireMessage;
     label.method = Array.isArray(body) ? 'batch' : typeof first.method === 'string' ? first.method : 'response';
     return session.postMessages(messages, messages === list ? raw : undefined);
@@ -446,9 +460,16 @@ class FleetGateway implements Gateway {
     }
   }
 
-  /** The messages with the request's `traceparent` in their `_meta` (the same array when there is none to add). */
-  private traced(request: InboundRequest, messages: readonly WireMessage[]): readonly WireMessage[] {
-    return traceMessages(request.headers, messages);
+  /**
+   * The messages with the request's `traceparent` in their `_meta` (the same array
+   * when there is none to add); with telemetry on, the context of the POST's SERVER
+   * span, which `label` keeps to end with the reply.
+   */
+  private traced(request: InboundRequest, messages: readonly WireMessage[], server: string, era: TelemetryEra, label: RequestLabel): readonly WireMessage[] {
+    if (this.telemetry === undefined) return traceMessages(request.headers, messages);
+    const traced = this.telemetry.serverSpan(request, messages, { server, era, startedAt: label.started });
+    label.span = traced.span;
+    return traced.span === undefined ? traceMessages(request.headers, messages) : traced.messages;
   }
 
   private checkProtocolVersion(request: InboundRequest): void {

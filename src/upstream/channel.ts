@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import { ErrorCode } from '../protocol.js';
+import { upstreamCallTracer } from './call-tracing.js';
 import { describeExit, StdioProcess, type ChildExit, type StdioProcessOptions } from './process.js';
 import { findRequestId, peekResponse, withIdAt, withMembersAt, type PeekedResponse } from './wire.js';
 
@@ -427,6 +428,8 @@ export class Channel {
   }
 
   private send(caller: ChannelCaller, request: OutboundRequest, sink: CallSink, options: CallOptions): Call {
+    const tracer = upstreamCallTracer();
+    if (tracer !== undefined && options.stream !== true) ({ request, sink } = tracer.trace(this.options.server, request, sink));
     const upstreamId = this.nextId++;
     const call = new Call(this, caller, request.method, request.id, sink, options, upstreamId);
     if (this.gone !== undefined || !this.process.running) {

@@ -237,11 +237,12 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
   withCommon(program.command('cost').description('estimate the monthly AWS cost of the fleet from published prices'))
     .option('--lcu <n>', 'average load balancer capacity units', positiveNumber, 1)
     .option('--log-gb <n>', 'log GB per service per month', positiveNumber, 1)
+    .option('--requests <n>', 'client requests per month, all servers (X-Ray traces with deploy.telemetry.adot)', positiveNumber, 1_000_000)
     .option('--json', 'print the estimate as JSON')
-    .action(async (options: CommonOptions & { lcu: number; logGb: number; json?: boolean }) => {
+    .action(async (options: CommonOptions & { lcu: number; logGb: number; requests: number; json?: boolean }) => {
       const config = await load(options, io);
       const plan = planDeployment(config, options.config);
-      const estimate = estimateMonthlyCost(plan, regionOf(options, config) ?? 'us-east-1', { lcu: options.lcu, logGbPerServiceMonth: options.logGb });
+      const estimate = estimateMonthlyCost(plan, regionOf(options, config) ?? 'us-east-1', { lcu: options.lcu, logGbPerServiceMonth: options.logGb, requestsPerMonth: options.requests });
       if (options.json) {
         io.out(`${JSON.stringify(estimate, null, 2)}\n`);
         return;

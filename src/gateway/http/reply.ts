@@ -73,7 +73,8 @@ export class StreamReply {
       {
         start: (controller) => {
           sink = new WebStreamSink(controller);
-          this.begin(sink);
+          // Through start(), so what observes a stream's end (metrics, a telemetry span) sees it on this path too.
+          this.start(sink);
         },
         cancel: () => sink?.cancelled(),
       },
