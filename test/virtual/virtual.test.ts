@@ -1,0 +1,203 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
+import { ElicitRequestSchema, ToolListChangedNotificationSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VIRTUAL_META_KEY } from '../../src/gateway/virtual/composition.js';
+import {
+  connectStreamable,
+  CRASHY_ENTRY,
+  EVERYTHING_ENTRY,
+  MEMORY_ENTRY,
+  newMarker,
+  processesWithMarker,
+  REPO_ROOT,
+  startGateway,
+  textOf,
+  waitFor,
+  within,
+  type TestGateway,
+} from '../gateway/helpers.js';
+
+/**
+ * A virtual server over real members (server-everything and server-memory from
+ * npm, and the SDK fixtures), through a real gateway socket, with the official
+ * clients of both SDK generations.
+ */
+
+const LEGACY_ENTRY = join(REPO_ROOT, 'test', 'fixtures', 'legacy-server.mjs');
+
+describe('virtual server: one endpoint over several members', () => {
+  const marker = newMarker('virtual');
+  let memoryDir: string;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    memoryDir = mkdtempSync(join(tmpdir(), 'mcp-fleet-virtual-'));
+    gw = await startGateway({
+      servers: {
+        everything: { command: process.execPath, args: [EVERYTHING_ENTRY, marker], pool: { min: 1, max: 1 } },
+        memory: {
+          command: process.execPath,
+          args: [MEMORY_ENTRY, marker],
+          env: { MEMORY_FILE_PATH: join(memoryDir, 'memory.jsonl') },
+          pool: { min: 1, max: 1 },
+        },
+        crashy: { command: process.execPath, args: [CRASHY_ENTRY, marker], policy: 'per-session' },
+        legacy: { command: process.execPath, args: [LEGACY_ENTRY, marker], policy: 'per-session' },
+        broken: { command: process.execPath, args: [CRASHY_ENTRY, '--exit-at-start', marker] },
+      },
+      virtualServers: {
+        dev: {
+          servers: {
+            everything: { tools: { exclude: ['get-env'] } },
+            memory: { prefix: 'mem_' },
+            crashy: { tools: ['echo', 'crash'] },
+            legacy: { tools: ['echo', 'ask', 'add-tool', 'extra-*'] },
+          },
+        },
+        partial: { servers: { memory: {}, broken: {} } },
+      },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    await waitFor(() => processesWithMarker(marker).length === 0, { what: 'children to exit' });
+    rmSync(memoryDir, { recursive: true, force: true });
+  });
+
+  it('GIVEN members with a tool of the same name WHEN an SDK v1 client lists tools THEN each is prefixed with its member, the rest keep their names, and fields pass through unchanged', async () => {
+    const { client } = await connectStreamable(gw.mcpUrl('dev'));
+    const direct = await connectStreamable(gw.mcpUrl('everything'));
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(names).toEqual(expect.arrayContaining(['everything__echo', 'crashy__echo', 'legacy__echo', 'crash', 'ask', 'mem_create_entities', 'get-sum']));
+      expect(names).not.toContain('echo');
+      expect(names).not.toContain('get-env');
+      const own = (await direct.client.listTools()).tools.find((t) => t.name === 'get-structured-content') as Tool;
+      const virtual = (await client.listTools()).tools.find((t) => t.name === 'get-structured-content');
+      expect(virtual).toEqual(own);
+      expect(textOf(await client.callTool({ name: 'everything__echo', arguments: { message: 'hi' } }))).toBe('Echo: hi');
+      expect(textOf(await client.callTool({ name: 'crashy__echo', arguments: { message: 'hi' } }))).toBe('echo: hi');
+      const structured = await client.callTool({ name: 'get-structured-content', arguments: { location: 'New York' } });
+      expect(structured.structuredContent).toBeDefined();
+    } finally {
+      await client.close();
+      await direct.client.close();
+    }
+  });
+
+  it('GIVEN a tool filtered out of the virtual server WHEN a client calls it THEN it is refused with an error naming the filter, not passed through', async () => {
+    const { client } = await connectStreamable(gw.mcpUrl('dev'));
+    try {
+      await expect(client.callTool({ name: 'get-env', arguments: {} })).rejects.toThrow(/filtered out.*virtualServers\.dev\.servers\.everything\.tools/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('GIVEN a member that pages its resources WHEN a client follows nextCursor THEN every resource of every member arrives once, over several pages', async () => {
+    const { client } = await connectStreamable(gw.mcpUrl('dev'));
+    const direct = await connectStreamable(gw.mcpUrl('everything'));
+    try {
+      const expected: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await direct.client.listResources(cursor === undefined ? {} : { cursor });
+        expected.push(...page.resources.map((r) => r.uri));
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      const seen: string[] = [];
+      let pages = 0;
+      cursor = undefined;
+      do {
+        const page = await client.listResources(cursor === undefined ? {} : { cursor });
+        seen.push(...page.resources.map((r) => r.uri));
+        cursor = page.nextCursor;
+        pages++;
+      } while (cursor !== undefined && pages < 100);
+      expect(pages).toBeGreaterThan(1);
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(seen).toEqual(expect.arrayContaining(expected));
+      const first = expected[0] as string;
+      const read = await client.readResource({ uri: first });
+      expect(read.contents[0]?.uri).toBe(first);
+    } finally {
+      await client.close();
+      await direct.client.close();
+    }
+  });
+
+  it('GIVEN a member whose child exits mid-call WHEN that tool is called THEN only that call fails, naming the member, and other members still answer', async () => {
+    const { client } = await connectStreamable(gw.mcpUrl('dev'));
+    try {
+      await expect(within(client.callTool({ name: 'crash', arguments: {} }), 20_000, 'the crash call')).rejects.toThrow(/server "crashy"/);
+      expect(textOf(await client.callTool({ name: 'everything__echo', arguments: { message: 'still here' } }))).toBe('Echo: still here');
+      const created = await client.callTool({ name: 'mem_create_entities', arguments: { entities: [{ name: 'a', entityType: 't', observations: [] }] } });
+      expect(created.isError).toBeFalsy();
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('GIVEN a member that cannot start WHEN a client lists tools THEN the others answer and the list says which member is missing; its tools fail naming it', async () => {
+    const { client } = await connectStreamable(gw.mcpUrl('partial'));
+    try {
+      const listed = await client.listTools();
+      expect(listed.tools.map((t) => t.name)).toContain('create_entities');
+      const meta = listed._meta?.[VIRTUAL_META_KEY] as { unavailable?: { server: string; reason: string }[] } | undefined;
+      expect(meta?.unavailable?.map((m) => m.server)).toEqual(['broken']);
+      await expect(client.callTool({ name: 'echo', arguments: { message: 'x' } })).rejects.toThrow(/"broken"/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('GIVEN a member that adds a tool WHEN it sends tools/list_changed THEN the virtual client gets list_changed and sees the new tool', async () => {
+    const { client } = await connectStreamable(gw.mcpUrl('dev'));
+    try {
+      let changed = 0;
+      client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+        changed++;
+      });
+      await client.listTools();
+      expect(textOf(await client.callTool({ name: 'add-tool', arguments: {} }))).toMatch(/added extra-1/);
+      await waitFor(() => changed > 0, { what: 'notifications/tools/list_changed from the virtual server' });
+      expect((await client.listTools()).tools.map((t) => t.name)).toContain('extra-1');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('GIVEN a member that elicits input mid-call WHEN the virtual client answers THEN the member gets the answer', async () => {
+    const { client } = await connectStreamable(gw.mcpUrl('dev'), { elicitation: {} });
+    try {
+      const questions: string[] = [];
+      client.setRequestHandler(ElicitRequestSchema, async (request) => {
+        questions.push(String(request.params.message));
+        return { action: 'accept', content: { answer: 'blue' } };
+      });
+      const result = await within(client.callTool({ name: 'ask', arguments: { question: 'favourite colour?' } }), 20_000, 'the ask call');
+      expect(questions).toEqual(['favourite colour?']);
+      expect(textOf(result)).toContain('blue');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('GIVEN an SDK v2 client speaking 2026-07-28 WHEN it lists and calls tools of the virtual server THEN it gets the merged list and the routed answer', async () => {
+    const client = new ModernClient({ name: 'virtual-e2e', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+    await client.connect(new ModernTransport(gw.mcpUrl('dev')));
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(names).toEqual(expect.arrayContaining(['everything__echo', 'crashy__echo', 'mem_read_graph']));
+      const result = await client.callTool({ name: 'everything__echo', arguments: { message: 'modern' } });
+      expect(textOf(result)).toBe('Echo: modern');
+      await expect(client.callTool({ name: 'get-env', arguments: {} })).rejects.toThrow(/filtered out/);
+    } finally {
+      await client.close();
+    }
+  });
+});
