@@ -37,7 +37,7 @@ describe('virtual server: one endpoint over several members', () => {
     memoryDir = mkdtempSync(join(tmpdir(), 'mcp-fleet-virtual-'));
     gw = await startGateway({
       servers: {
-        everything: { command: process.execPath, args: [EVERYTHING_ENTRY, marker], pool: { min: 1, max: 1 } },
+        everything: { command: process.execPath, args: [EVERYTHING_ENTRY, 'stdio', marker], pool: { min: 1, max: 1 } },
         memory: {
           command: process.execPath,
           args: [MEMORY_ENTRY, marker],

@@ -85,20 +85,21 @@ export class MemberLink {
    * error of the member rejects with the SDK's `McpError`.
    */
   async request(method: string, params: Record<string, unknown> | undefined, options: RequestOptions = {}): Promise<Record<string, unknown>> {
-    const client = await this.connect();
-    try {
-      return await client.request({ method, ...(params === undefined ? {} : { params }) } as never, AnyResult, {
-        timeout: this.timeoutMs,
-        resetTimeoutOnProgress: true,
-        ...options,
-      });
-    } catch (error) {
-      if (isSessionGone(error)) {
-        // The member's session ended under us (its child exited, or it was reaped): reconnect next time.
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.connect();
+      try {
+        return await client.request({ method, ...(params === undefined ? {} : { params }) } as never, AnyResult, {
+          timeout: this.timeoutMs,
+          resetTimeoutOnProgress: true,
+          ...options,
+        });
+      } catch (error) {
+        if (!isSessionGone(error)) throw error;
+        // The member's session ended under us (a per-session child exited, or it was reaped). The request
+        // was refused before the member saw it, so it is sent once more on a new session.
         this.drop(client);
-        throw new MemberUnavailableError(this.member, describe(error), { cause: error });
+        if (attempt > 0) throw new MemberUnavailableError(this.member, describe(error), { cause: error });
       }
-      throw error;
     }
   }
 
