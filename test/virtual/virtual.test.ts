@@ -27,6 +27,7 @@ import {
  */
 
 const LEGACY_ENTRY = join(REPO_ROOT, 'test', 'fixtures', 'legacy-server.mjs');
+const PAGING_ENTRY = join(REPO_ROOT, 'test', 'fixtures', 'paging-server.mjs');
 
 describe('virtual server: one endpoint over several members', () => {
   const marker = newMarker('virtual');
@@ -47,6 +48,7 @@ describe('virtual server: one endpoint over several members', () => {
         crashy: { command: process.execPath, args: [CRASHY_ENTRY, marker], policy: 'per-session' },
         legacy: { command: process.execPath, args: [LEGACY_ENTRY, marker], policy: 'per-session' },
         broken: { command: process.execPath, args: [CRASHY_ENTRY, '--exit-at-start', marker] },
+        paging: { command: process.execPath, args: [PAGING_ENTRY, marker], pool: { min: 1, max: 1 } },
       },
       virtualServers: {
         dev: {
@@ -55,6 +57,7 @@ describe('virtual server: one endpoint over several members', () => {
             memory: { prefix: 'mem_' },
             crashy: { tools: ['echo', 'crash'] },
             legacy: { tools: ['echo', 'ask', 'add-tool', 'extra-*'] },
+            paging: { resources: { exclude: ['paging://item/25'] } },
           },
         },
         partial: { servers: { memory: {}, broken: {} } },
@@ -98,35 +101,49 @@ describe('virtual server: one endpoint over several members', () => {
     }
   });
 
-  it('GIVEN a member that pages its resources WHEN a client follows nextCursor THEN every resource of every member arrives once, over several pages', async () => {
+  it('GIVEN members that page their lists WHEN a client follows nextCursor THEN every item of every member arrives once, over several pages, in member order', async () => {
     const { client } = await connectStreamable(gw.mcpUrl('dev'));
-    const direct = await connectStreamable(gw.mcpUrl('everything'));
     try {
-      const expected: string[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await direct.client.listResources(cursor === undefined ? {} : { cursor });
-        expected.push(...page.resources.map((r) => r.uri));
-        cursor = page.nextCursor;
-      } while (cursor !== undefined);
+      // The members before the paging one list their resources directly in one page each.
+      const before: string[] = [];
+      for (const member of ['everything', 'memory']) {
+        const direct = await connectStreamable(gw.mcpUrl(member));
+        before.push(...(await direct.client.listResources()).resources.map((r) => r.uri));
+        await direct.client.close();
+      }
       const seen: string[] = [];
+      let cursor: string | undefined;
       let pages = 0;
-      cursor = undefined;
       do {
         const page = await client.listResources(cursor === undefined ? {} : { cursor });
         seen.push(...page.resources.map((r) => r.uri));
         cursor = page.nextCursor;
         pages++;
       } while (cursor !== undefined && pages < 100);
-      expect(pages).toBeGreaterThan(1);
-      expect(new Set(seen).size).toBe(seen.length);
-      expect(seen).toEqual(expect.arrayContaining(expected));
-      const first = expected[0] as string;
-      const read = await client.readResource({ uri: first });
-      expect(read.contents[0]?.uri).toBe(first);
+      // The paging member's 24 shown resources come 10 per page after the other members' single page.
+      expect(pages).toBe(3);
+      const paged = Array.from({ length: 24 }, (_, i) => `paging://item/${i + 1}`);
+      expect(seen).toEqual([...before, ...paged]);
+      expect(seen).not.toContain('paging://item/25');
+      const read = await client.readResource({ uri: 'paging://item/7' });
+      expect(read.contents[0]).toMatchObject({ uri: 'paging://item/7', text: 'content of paging://item/7' });
+      await expect(client.readResource({ uri: 'paging://item/25' })).rejects.toThrow(/filtered out/);
+
+      const tools: string[] = [];
+      let toolPages = 0;
+      cursor = undefined;
+      do {
+        const page = await client.listTools(cursor === undefined ? {} : { cursor });
+        tools.push(...page.tools.map((t) => t.name));
+        cursor = page.nextCursor;
+        toolPages++;
+      } while (cursor !== undefined && toolPages < 100);
+      expect(toolPages).toBe(3);
+      expect(tools.filter((t) => t.startsWith('page-tool-'))).toEqual(Array.from({ length: 12 }, (_, i) => `page-tool-${i + 1}`));
+      expect(new Set(tools).size).toBe(tools.length);
+      await expect(client.listTools({ cursor: 'not-a-cursor' })).rejects.toThrow(/unknown cursor/);
     } finally {
       await client.close();
-      await direct.client.close();
     }
   });
 

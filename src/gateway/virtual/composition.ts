@@ -114,6 +114,8 @@ export class Composition implements MemberLinkEvents {
   private readonly knownOwners = new Map<string, NameOwner>();
   private readonly missing = new Map<string, string>();
   private readonly resourceOwners = new Map<string, string>();
+  /** Resource URIs a member listed but its selection hides: a read of one is refused, not tried elsewhere. */
+  private readonly hiddenResources = new Map<string, string>();
 
   constructor(private readonly options: CompositionOptions) {
     this.links = Object.keys(options.config.servers).map(
@@ -219,6 +221,10 @@ export class Composition implements MemberLinkEvents {
       throw new ProtocolError(ErrorCode.InvalidParams, `Resource ${uri} is filtered out of virtual server "${this.options.name}" (virtualServers.${this.options.name}.servers.<member>.resources)`);
     }
     const owner = this.resourceOwners.get(uri);
+    const hiddenBy = this.hiddenResources.get(uri);
+    if (owner === undefined && hiddenBy !== undefined) {
+      throw new ProtocolError(ErrorCode.InvalidParams, `Resource ${uri} is filtered out of virtual server "${this.options.name}" (virtualServers.${this.options.name}.servers.${hiddenBy}.resources)`);
+    }
     const first = shownBy.find((l) => l.member === owner);
     const order = first ? [first, ...shownBy.filter((l) => l !== first)] : shownBy;
     let lastError: unknown;
@@ -340,7 +346,11 @@ export class Composition implements MemberLinkEvents {
     const out: Record<string, unknown>[] = [];
     for (const item of items) {
       const key = item[spec.key];
-      if (typeof key !== 'string' || !selectionShows(selection, key)) continue;
+      if (typeof key !== 'string') continue;
+      if (!selectionShows(selection, key)) {
+        if (kind === 'resources') this.hiddenResources.set(key, member);
+        continue;
+      }
       if (kind === 'resources') this.resourceOwners.set(key, member);
       if (!spec.renamed) {
         out.push(item);
@@ -415,7 +425,10 @@ export class Composition implements MemberLinkEvents {
           for (const item of page.items) {
             const key = item[spec.key];
             if (typeof key !== 'string') continue;
-            if (selectionShows(selection, key)) names.push(key);
+            if (selectionShows(selection, key)) {
+              names.push(key);
+              if (kind === 'resources') this.resourceOwners.set(key, link.member);
+            } else if (kind === 'resources') this.hiddenResources.set(key, link.member);
             else if (spec.renamed) {
               const prefix = this.options.config.servers[link.member]?.prefix;
               for (const candidate of [key, `${link.member}__${key}`, ...(prefix === undefined ? [] : [`${prefix}${key}`])]) hidden.set(candidate, link.member);
