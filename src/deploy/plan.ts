@@ -282,7 +282,7 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
     // ECS attaches at most five target groups to a service, and each server has its own (its own health check).
     if (names.length + virtualNames.length > MAX_TARGET_GROUPS_PER_SERVICE) {
       problems.push(
-        `deploy.layout: packed runs ${names.length + virtualNames.length} servers (virtual servers included) in one service, but ECS attaches at most ${MAX_TARGET_GROUPS_PER_SERVICE} target groups to a service and each server has its own (so one broken server does not fail the others' health checks); use layout service-per-server, or deploy the rest as a second fleet`,
+        `deploy.layout: packed runs ${names.length + virtualNames.length} servers${virtualNames.length > 0 ? ` (${virtualNames.length} of them virtual)` : ''} in one service, but ECS attaches at most ${MAX_TARGET_GROUPS_PER_SERVICE} target groups to a service and each server has its own (so one broken server does not fail the others' health checks); use layout service-per-server, or deploy the rest as a second fleet`,
       );
     }
     sizeService('fleet', names, deploy.packed, 'deploy.packed', packedStatements, warnings);
