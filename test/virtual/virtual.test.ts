@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
@@ -28,14 +29,19 @@ import {
 
 const LEGACY_ENTRY = join(REPO_ROOT, 'test', 'fixtures', 'legacy-server.mjs');
 const PAGING_ENTRY = join(REPO_ROOT, 'test', 'fixtures', 'paging-server.mjs');
+const FILESYSTEM_ENTRY = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-filesystem/dist/index.js');
 
 describe('virtual server: one endpoint over several members', () => {
   const marker = newMarker('virtual');
   let memoryDir: string;
+  let filesDir: string;
   let gw: TestGateway;
 
   beforeAll(async () => {
     memoryDir = mkdtempSync(join(tmpdir(), 'mcp-fleet-virtual-'));
+    // server-filesystem takes every argument as an allowed directory: the marker goes into the path.
+    filesDir = join(memoryDir, marker);
+    mkdirSync(filesDir);
     gw = await startGateway({
       servers: {
         everything: { command: process.execPath, args: [EVERYTHING_ENTRY, 'stdio', marker], pool: { min: 1, max: 1 } },
@@ -49,6 +55,7 @@ describe('virtual server: one endpoint over several members', () => {
         legacy: { command: process.execPath, args: [LEGACY_ENTRY, marker], policy: 'per-session' },
         broken: { command: process.execPath, args: [CRASHY_ENTRY, '--exit-at-start', marker] },
         paging: { command: process.execPath, args: [PAGING_ENTRY, marker], pool: { min: 1, max: 1 } },
+        files: { command: process.execPath, args: [FILESYSTEM_ENTRY, filesDir], pool: { min: 1, max: 1 } },
       },
       virtualServers: {
         dev: {
@@ -61,6 +68,7 @@ describe('virtual server: one endpoint over several members', () => {
           },
         },
         partial: { servers: { memory: {}, broken: {} } },
+        notes: { servers: { files: { tools: ['write_file', 'read_text_file', 'list_directory'] }, memory: { tools: { exclude: ['delete_*'] } } } },
       },
     });
   }, 60_000);
@@ -154,6 +162,38 @@ describe('virtual server: one endpoint over several members', () => {
       expect(textOf(await client.callTool({ name: 'everything__echo', arguments: { message: 'still here' } }))).toBe('Echo: still here');
       const created = await client.callTool({ name: 'mem_create_entities', arguments: { entities: [{ name: 'a', entityType: 't', observations: [] }] } });
       expect(created.isError).toBeFalsy();
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('GIVEN a member that reports progress WHEN the virtual client asks for progress THEN it gets the member\'s progress under its own token', async () => {
+    const { client } = await connectStreamable(gw.mcpUrl('dev'));
+    try {
+      const progress: { progress: number; total?: number }[] = [];
+      const result = await client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 1, steps: 3 } }, undefined, {
+        onprogress: (p) => progress.push(p),
+      });
+      expect(result.isError).toBeFalsy();
+      expect(progress.map((p) => p.progress)).toEqual([1, 2, 3]);
+      expect(progress.every((p) => p.total === 3)).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('GIVEN server-filesystem and server-memory as one endpoint WHEN a client writes and lists a file THEN the selected tools work and the rest are refused', async () => {
+    const { client } = await connectStreamable(gw.mcpUrl('notes'));
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name).sort();
+      expect(names).toEqual(['add_observations', 'create_entities', 'create_relations', 'list_directory', 'open_nodes', 'read_graph', 'read_text_file', 'search_nodes', 'write_file']);
+      const path = join(filesDir, 'note.txt');
+      const written = await client.callTool({ name: 'write_file', arguments: { path, content: 'composed' } });
+      expect(written.isError).toBeFalsy();
+      expect(textOf(await client.callTool({ name: 'list_directory', arguments: { path: filesDir } }))).toContain('note.txt');
+      expect(textOf(await client.callTool({ name: 'read_text_file', arguments: { path } }))).toBe('composed');
+      await expect(client.callTool({ name: 'move_file', arguments: { source: path, destination: `${path}.bak` } })).rejects.toThrow(/filtered out.*servers\.files\.tools/);
+      await expect(client.callTool({ name: 'delete_entities', arguments: { entityNames: ['a'] } })).rejects.toThrow(/filtered out.*servers\.memory\.tools/);
     } finally {
       await client.close();
     }
