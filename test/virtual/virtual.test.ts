@@ -68,6 +68,7 @@ describe('virtual server: one endpoint over several members', () => {
           },
         },
         partial: { servers: { memory: {}, broken: {} } },
+        solo: { servers: { legacy: {} } },
         notes: { servers: { files: { tools: ['write_file', 'read_text_file', 'list_directory'] }, memory: { tools: { exclude: ['delete_*'] } } } },
       },
     });
@@ -177,6 +178,22 @@ describe('virtual server: one endpoint over several members', () => {
       expect(result.isError).toBeFalsy();
       expect(progress.map((p) => p.progress)).toEqual([1, 2, 3]);
       expect(progress.every((p) => p.total === 3)).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('GIVEN a call in flight at a member WHEN the virtual client cancels it THEN the member sees the cancellation', async () => {
+    const { client } = await connectStreamable(gw.mcpUrl('solo'));
+    try {
+      const abort = new AbortController();
+      const call = client.callTool({ name: 'slow', arguments: {} }, undefined, { signal: abort.signal });
+      await waitFor(async () => JSON.parse(textOf(await client.callTool({ name: 'started', arguments: {} }))).length === 1, { what: 'the slow call to start at the member' });
+      abort.abort();
+      await expect(call).rejects.toThrow();
+      await waitFor(async () => JSON.parse(textOf(await client.callTool({ name: 'cancelled', arguments: {} }))).length === 1, {
+        what: 'the member to see notifications/cancelled',
+      });
     } finally {
       await client.close();
     }

@@ -1,5 +1,5 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ClientCapabilities, JSONRPCRequest, Notification, Progress, ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
@@ -148,10 +148,13 @@ export class MemberLink {
 /** Progress of a member's call, as the SDK reports it. */
 export type MemberProgress = Progress;
 
-/** True for errors that mean the member session no longer exists (HTTP 404 session not found). */
+/**
+ * True for errors that mean the member session no longer exists: the transport's
+ * HTTP 404 (the gateway's "session not found"). Not the SDK's -32001, which is
+ * also its code for a request the caller cancelled or timed out.
+ */
 function isSessionGone(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 404 || code === -32001 || (error instanceof Error && /Session not found/i.test(error.message));
+  return error instanceof StreamableHTTPError && error.code === 404;
 }
 
 /** A short cause for a client, from an SDK or HTTP error (the JSON-RPC message in an HTTP error body when there is one). */
