@@ -11,6 +11,8 @@ import {
   CRASHY_ENTRY,
   EVERYTHING_ENTRY,
   MEMORY_ENTRY,
+  MODERN_REVISION,
+  modernRequest,
   newMarker,
   processesWithMarker,
   REPO_ROOT,
@@ -258,6 +260,47 @@ describe('virtual server: one endpoint over several members', () => {
       expect(textOf(result)).toContain('blue');
     } finally {
       await client.close();
+    }
+  });
+
+  it('GIVEN a 2026-07-28 listen stream on the virtual server WHEN a member adds a tool THEN the stream gets tools/list_changed', async () => {
+    const abort = new AbortController();
+    try {
+      const response = await fetch(gw.mcpUrl('solo'), {
+        method: 'POST',
+        signal: abort.signal,
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': MODERN_REVISION,
+          'mcp-method': 'subscriptions/listen',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 'listen-1',
+          method: 'subscriptions/listen',
+          params: {
+            notifications: { toolsListChanged: true },
+            _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN_REVISION, 'io.modelcontextprotocol/clientCapabilities': {} },
+          },
+        }),
+      });
+      expect(response.status).toBe(200);
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      let text = '';
+      const readUntil = async (needle: string): Promise<void> => {
+        while (!text.includes(needle)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`stream ended before ${needle}: ${text}`);
+          text += new TextDecoder().decode(value);
+        }
+      };
+      await within(readUntil('acknowledged'), 15_000, 'the listen acknowledgement');
+      const added = await modernRequest(gw.mcpUrl('solo'), 'tools/call', { params: { name: 'add-tool', arguments: {} } });
+      expect(textOf(added.final?.result)).toMatch(/added extra-/);
+      await within(readUntil('notifications/tools/list_changed'), 15_000, 'tools/list_changed on the listen stream');
+    } finally {
+      abort.abort();
     }
   });
 
