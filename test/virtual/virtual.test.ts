@@ -304,6 +304,26 @@ describe('virtual server: one endpoint over several members', () => {
     }
   });
 
+  it('GIVEN a 2026-07-28 client WHEN a member elicits input mid-call THEN the client gets input_required, and its retry brings the answer to the member', async () => {
+    const capabilities = { elicitation: {} };
+    const first = await modernRequest(gw.mcpUrl('solo'), 'tools/call', { params: { name: 'ask', arguments: { question: 'colour?' } }, capabilities });
+    const asked = first.final?.result as { resultType?: string; inputRequests?: Record<string, { method: string; params: { message: string } }>; requestState?: string };
+    expect(asked.resultType).toBe('input_required');
+    const [key, request] = Object.entries(asked.inputRequests ?? {})[0] ?? [];
+    expect(request).toMatchObject({ method: 'elicitation/create', params: { message: 'colour?' } });
+    const retry = await modernRequest(gw.mcpUrl('solo'), 'tools/call', {
+      params: { name: 'ask', arguments: { question: 'colour?' }, requestState: asked.requestState, inputResponses: { [key as string]: { action: 'accept', content: { answer: 'green' } } } },
+      capabilities,
+    });
+    expect(retry.final, JSON.stringify(retry.messages)).toHaveProperty("result");
+    expect(textOf(retry.final?.result)).toContain('green');
+    const forged = await modernRequest(gw.mcpUrl('solo'), 'tools/call', {
+      params: { name: 'ask', arguments: { question: 'x' }, requestState: 'not-a-parked-call', inputResponses: {} },
+      capabilities,
+    });
+    expect(forged.final?.error?.message).toMatch(/requestState is unknown/);
+  });
+
   it('GIVEN an SDK v2 client speaking 2026-07-28 WHEN it lists and calls tools of the virtual server THEN it gets the merged list and the routed answer', async () => {
     const client = new ModernClient({ name: 'virtual-e2e', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
     await client.connect(new ModernTransport(gw.mcpUrl('dev')));

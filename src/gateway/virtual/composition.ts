@@ -1,4 +1,5 @@
-import { ProtocolError } from '@modelcontextprotocol/server';
+import { randomUUID } from 'node:crypto';
+import { inputRequired, ProtocolError } from '@modelcontextprotocol/server';
 import { McpError, type ClientCapabilities, type JSONRPCRequest, type Notification } from '@modelcontextprotocol/sdk/types.js';
 import { selectionShows, type NameSelection, type VirtualServerConfig } from '../../config/virtual-schema.js';
 import type { Logger } from '../../log.js';
@@ -71,6 +72,29 @@ export interface CallContext {
   readonly onProgress?: (progress: { progress: number; total?: number; message?: string }) => void;
 }
 
+/** A member's request to the client, waiting for a 2026-07-28 client to answer it in a retry. */
+interface PendingInput {
+  readonly key: string;
+  readonly request: { method: string; params?: Record<string, unknown> };
+  readonly respond: (result: Record<string, unknown>) => void;
+  readonly fail: (error: Error) => void;
+}
+
+/** A 2026-07-28 call whose member asked the client something: parked until the retry brings the answer. */
+interface ParkedCall {
+  readonly id: string;
+  readonly result: Promise<Record<string, unknown>>;
+  readonly abort: AbortController;
+  /** Resolves with the member's next request to the client. */
+  next: Promise<PendingInput>;
+  offer: (input: PendingInput) => void;
+  waiting: PendingInput | undefined;
+  expiry: NodeJS.Timeout | undefined;
+}
+
+/** How long a parked 2026-07-28 call waits for the client's retry before the member's request fails. */
+const PARKED_CALL_MS = 5 * 60_000;
+
 interface MemberPage {
   readonly items: readonly Record<string, unknown>[];
   readonly next: string | undefined;
@@ -116,6 +140,10 @@ export class Composition implements MemberLinkEvents {
   private readonly resourceOwners = new Map<string, string>();
   /** Resource URIs a member listed but its selection hides: a read of one is refused, not tried elsewhere. */
   private readonly hiddenResources = new Map<string, string>();
+  /** 2026-07-28 calls running at a member, that a member's request to the client may belong to. */
+  private readonly modernInFlight = new Set<ParkedCall>();
+  /** 2026-07-28 calls waiting for the client's retry, by their requestState. */
+  private readonly parked = new Map<string, ParkedCall>();
 
   constructor(private readonly options: CompositionOptions) {
     this.links = Object.keys(options.config.servers).map(
@@ -211,6 +239,73 @@ export class Composition implements MemberLinkEvents {
     return this.forward(link, method, { ...params, name: owner.name }, context);
   }
 
+  /**
+   * {@link call} for a 2026-07-28 request: a member's request to the client
+   * (sampling, elicitation, roots) becomes an `input_required` answer whose
+   * `requestState` names the parked member call; the client's retry brings the
+   * answer to the member and waits for what comes next (a result, or another
+   * request). The state is a random id, only meaningful to this principal's
+   * composition, and expires after five minutes.
+   */
+  async callModern(
+    kind: 'tools' | 'prompts',
+    params: Record<string, unknown>,
+    context: CallContext & { readonly requestState: string | undefined; readonly inputResponses: Record<string, unknown> | undefined },
+  ): Promise<Record<string, unknown>> {
+    let call: ParkedCall;
+    if (context.requestState !== undefined) {
+      const parked = this.parked.get(context.requestState);
+      if (parked === undefined || parked.waiting === undefined) {
+        throw new ProtocolError(ErrorCode.InvalidParams, `Invalid params: requestState is unknown or expired on virtual server "${this.options.name}"; call again without it`);
+      }
+      this.parked.delete(parked.id);
+      clearTimeout(parked.expiry);
+      const waiting = parked.waiting;
+      parked.waiting = undefined;
+      const answer = context.inputResponses?.[waiting.key];
+      if (answer === undefined || answer === null || typeof answer !== 'object') waiting.fail(new Error(`the client did not answer ${waiting.request.method}`));
+      else waiting.respond(answer as Record<string, unknown>);
+      call = parked;
+    } else {
+      // The member call outlives this HTTP exchange when it is parked: it has its own signal (the exchange's is
+      // aborted when the exchange ends), cancelled with the client's only while an exchange waits on it.
+      const abort = new AbortController();
+      let offer: (input: PendingInput) => void = () => undefined;
+      const next = new Promise<PendingInput>((resolve) => (offer = resolve));
+      call = {
+        id: randomUUID(),
+        abort,
+        result: this.call(kind, params, { signal: abort.signal, ...(context.onProgress ? { onProgress: context.onProgress } : {}) }),
+        next,
+        offer,
+        waiting: undefined,
+        expiry: undefined,
+      };
+    }
+    const parkedCall = call;
+    const onAbort = (): void => parkedCall.abort.abort(context.signal.reason);
+    context.signal.addEventListener('abort', onAbort, { once: true });
+    this.modernInFlight.add(call);
+    try {
+      const outcome = await Promise.race([call.result.then((result) => ({ result })), call.next.then((input) => ({ input }))]);
+      if ('result' in outcome) return outcome.result;
+      const input = outcome.input;
+      call.waiting = input;
+      call.next = new Promise<PendingInput>((resolve) => (call.offer = resolve));
+      call.expiry = setTimeout(() => {
+        this.parked.delete(call.id);
+        input.fail(new Error('the client did not retry in time'));
+        call.abort.abort(new Error('input_required expired'));
+      }, PARKED_CALL_MS);
+      call.expiry.unref();
+      this.parked.set(call.id, call);
+      return inputRequired({ inputRequests: { [input.key]: input.request as never }, requestState: call.id }) as unknown as Record<string, unknown>;
+    } finally {
+      context.signal.removeEventListener('abort', onAbort);
+      this.modernInFlight.delete(call);
+    }
+  }
+
   /** Reads a resource at the member that listed its URI, or else at the members whose selection shows it, in order. */
   async readResource(params: Record<string, unknown>, context: CallContext): Promise<Record<string, unknown>> {
     this.lastUsed = Date.now();
@@ -250,6 +345,12 @@ export class Composition implements MemberLinkEvents {
 
   /** Ends every member session. */
   async close(): Promise<void> {
+    for (const call of this.parked.values()) {
+      clearTimeout(call.expiry);
+      call.waiting?.fail(new Error('the virtual server is closing'));
+      call.abort.abort(new Error('the virtual server is closing'));
+    }
+    this.parked.clear();
     await Promise.all(this.links.map((l) => l.close()));
   }
 
@@ -271,10 +372,23 @@ export class Composition implements MemberLinkEvents {
 
   async onRequest(member: string, request: JSONRPCRequest, signal: AbortSignal): Promise<Record<string, unknown>> {
     const relay = this.relay;
+    if (relay?.request === undefined && this.modernInFlight.size === 1) {
+      // 2026-07-28: the one call in flight takes the request to its client as input_required.
+      const call = [...this.modernInFlight][0] as ParkedCall;
+      return new Promise<Record<string, unknown>>((respond, fail) => {
+        signal.addEventListener('abort', () => fail(signal.reason instanceof Error ? signal.reason : new Error('cancelled')), { once: true });
+        call.offer({
+          key: `${member}-${randomUUID().slice(0, 8)}`,
+          request: { method: request.method, ...(request.params === undefined ? {} : { params: request.params as Record<string, unknown> }) },
+          respond,
+          fail,
+        });
+      });
+    }
     if (relay?.request === undefined) {
       throw new McpError(
         ErrorCode.MethodNotFound,
-        `${request.method} cannot reach the client through virtual server "${this.options.name}" in a 2026-07-28 request; the client can use a 2025-era session for it`,
+        `${request.method} cannot reach the client through virtual server "${this.options.name}": ${this.modernInFlight.size > 1 ? 'several 2026-07-28 calls are in flight and it cannot be told which one asked' : 'no call is in flight to carry it'}`,
       );
     }
     return relay.request({ method: request.method, ...(request.params === undefined ? {} : { params: request.params as Record<string, unknown> }) }, signal);

@@ -126,7 +126,8 @@ export class VirtualEndpoint {
       if (decision.era === 'modern') {
         let composition = this.stateless.get(principal.id);
         if (composition === undefined) {
-          composition = this.compose(principal, {});
+          // Members may ask for input (relayed as input_required); roots are left out: members ask for them unprompted.
+          composition = this.compose(principal, { elicitation: {}, sampling: {} });
           composition.relay = this.statelessRelay();
           this.stateless.set(principal.id, composition);
         }
@@ -232,13 +233,23 @@ export class VirtualEndpoint {
     };
     const list = (kind: ListKind) => async (params: Record<string, unknown>) =>
       composition.list(kind, typeof params['cursor'] === 'string' ? params['cursor'] : undefined);
+    // 2026-07-28 (no session): a member's request to the client travels as input_required and its retry.
+    const invoke = (kind: 'tools' | 'prompts') => (params: Record<string, unknown>, ctx: ServerContext) => {
+      if (inFlight !== undefined) return composition.call(kind, params, callContext(params, ctx));
+      const state = ctx.mcpReq.requestState();
+      return composition.callModern(kind, params, {
+        ...callContext(params, ctx),
+        requestState: typeof state === 'string' ? state : undefined,
+        inputResponses: ctx.mcpReq.inputResponses,
+      });
+    };
     if (capabilities['tools']) {
       on('tools/list', list('tools'));
-      on('tools/call', (params, ctx) => composition.call('tools', params, callContext(params, ctx)));
+      on('tools/call', invoke('tools'));
     }
     if (capabilities['prompts']) {
       on('prompts/list', list('prompts'));
-      on('prompts/get', (params, ctx) => composition.call('prompts', params, callContext(params, ctx)));
+      on('prompts/get', invoke('prompts'));
     }
     if (capabilities['resources']) {
       on('resources/list', list('resources'));
