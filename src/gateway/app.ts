@@ -149,6 +149,7 @@ class FleetGateway implements Gateway {
           maxBodyBytes: config.gateway.maxBodyBytes,
           idleMs: config.gateway.sessionIdleTimeoutSeconds * 1000,
           maxSessions: Math.min(...Object.keys(virtual.servers).map((m) => config.servers[m]?.maxSessions ?? 100)),
+          ...(this.cluster ? { mintSessionId: () => (this.cluster as Cluster).mintSessionId() } : {}),
           logger: this.logger.child({ virtual: name }),
         }),
       );
@@ -270,6 +271,15 @@ class FleetGateway implements Gateway {
       throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: virtual server "${route.server}" is served at ${route.basePath}/mcp (Streamable HTTP); HTTP+SSE is not offered for virtual servers`);
     }
     if (this.draining && request.method === 'POST') throw draining();
+    const sessionId = request.headers.get(Header.sessionId);
+    if (this.cluster && sessionId) {
+      // A virtual session lives on the replica that opened it, with its member sessions: served there.
+      const placement = await this.cluster.place(sessionId, request);
+      if (placement.kind === 'remote') {
+        const body = request.method === 'POST' ? await readBody(request, this.config.gateway.maxBodyBytes) : undefined;
+        return this.cluster.forward(request, placement.owner, body);
+      }
+    }
     return (this.virtual.get(route.server) as VirtualEndpoint).handle(request, principal);
   }
 

@@ -43,6 +43,8 @@ export interface VirtualEndpointOptions {
   readonly idleMs: number;
   /** Most open sessions. */
   readonly maxSessions: number;
+  /** Mints a session id (replicas: one that names its owner, see `cluster/`). @default a random UUID */
+  readonly mintSessionId?: () => string;
   /** Logger. */
   readonly logger: Logger;
 }
@@ -177,7 +179,7 @@ export class VirtualEndpoint {
     await composition.connectAll();
     const inFlight = new Set<ServerContext>();
     const server = this.buildServer(composition, inFlight);
-    const id = randomUUID();
+    const id = this.options.mintSessionId?.() ?? randomUUID();
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: () => id });
     const session: VirtualSession = { id, owner: principal.id, transport, server, composition };
     composition.relay = this.sessionRelay(server, inFlight);
