@@ -90,6 +90,11 @@ describe('virtual server: one endpoint over several members', () => {
       expect(names).toEqual(expect.arrayContaining(['everything__echo', 'crashy__echo', 'legacy__echo', 'crash', 'ask', 'mem_create_entities', 'get-sum']));
       expect(names).not.toContain('echo');
       expect(names).not.toContain('get-env');
+      // initialize advertised the union of the members' capabilities, and their instructions under each member's name.
+      expect(client.getServerCapabilities()).toMatchObject({ tools: { listChanged: true }, prompts: { listChanged: true }, resources: { listChanged: true } });
+      const ownInstructions = direct.client.getInstructions();
+      expect(ownInstructions).toBeTruthy();
+      expect(client.getInstructions()).toContain(`## everything\n\n${(ownInstructions as string).trim()}`);
       const own = (await direct.client.listTools()).tools.find((t) => t.name === 'get-structured-content') as Tool;
       const virtual = (await client.listTools()).tools.find((t) => t.name === 'get-structured-content');
       expect(virtual).toEqual(own);
