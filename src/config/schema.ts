@@ -5,6 +5,7 @@ import { FromRequestSchema, fromRequestIssues } from './credentials-schema.js';
 import { DeploySchema, ServerDeploySchema } from './deploy-schema.js';
 import { TelemetrySchema } from './telemetry-schema.js';
 import { GATEWAY_HTTP_KEEP_ALIVE_SECONDS, SSE_KEEP_ALIVE_SECONDS } from './timeouts.js';
+import { VirtualServerSchema, virtualServerIssues } from './virtual-schema.js';
 
 /**
  * The config schema: the single source of truth for the types of an mcp-fleet
@@ -193,11 +194,19 @@ export const FleetConfigSchema = z
     servers: z.record(ServerNameSchema, ServerSchema).refine((s) => Object.keys(s).length > 0, {
       message: 'list at least one server under servers:, each with a command',
     }),
+    /**
+     * Virtual servers: one endpoint (`/servers/<name>/mcp`) composing several of the
+     * servers above (see docs/VIRTUAL-SERVERS.md). @default none
+     */
+    virtualServers: z.record(ServerNameSchema, VirtualServerSchema.extend({ hostnames: z.array(HostnameSchema).default([]) })).default({}),
     /** AWS deploy settings (ignored by `serve`). */
     deploy: DeploySchema.optional(),
   })
   .strict()
   .superRefine((config, ctx) => {
+    for (const issue of virtualServerIssues(config.virtualServers, config.servers)) {
+      ctx.addIssue({ code: 'custom', path: [...issue.path], input: issue.input, message: issue.message });
+    }
     const owner = new Map<string, string>();
     for (const [name, server] of Object.entries(config.servers)) {
       for (const issue of fromRequestIssues(server)) {
@@ -230,7 +239,7 @@ export const FleetConfigSchema = z
       }
     }
     if (auth !== undefined) {
-      for (const issue of authServerReferenceIssues(auth, Object.keys(config.servers))) {
+      for (const issue of authServerReferenceIssues(auth, [...Object.keys(config.servers), ...Object.keys(config.virtualServers)])) {
         ctx.addIssue({ code: 'custom', path: ['gateway', 'auth', ...issue.path], input: issue.input, message: issue.message });
       }
     }

@@ -25,7 +25,9 @@ export type EndpointSource =
  * `<base>/servers/<name>/mcp` with path routing, `http://127.0.0.1:<port>/servers/<name>/mcp` locally.
  */
 export function serverEndpoints(config: FleetConfig, source: EndpointSource): ServerEndpoint[] {
-  return Object.entries(config.servers).map(([server, s]) => {
+  // A virtual server is one entry, like a server: clients see one endpoint for all its members.
+  const all: [string, { readonly hostnames: readonly string[] }][] = [...Object.entries(config.servers), ...Object.entries(config.virtualServers)];
+  return all.map(([server, s]) => {
     if (source.kind === 'local') return { server, url: `http://127.0.0.1:${source.port ?? config.gateway.port}/servers/${server}/mcp` };
     const fromStack = source.urlsFromStack?.[server];
     if (fromStack !== undefined) return { server, url: fromStack };

@@ -261,7 +261,7 @@ export class McpFleet extends Construct {
       const peersDns = `${svc.id}.${namespaceName}:${this.plan.port}`;
       const container = taskDefinition.addContainer('gateway', {
         image,
-        command: containerCommand(this.plan, svc.id, svc.servers),
+        command: containerCommand(this.plan, svc.id, svc.virtualServer === undefined ? svc.servers : [...svc.servers, svc.virtualServer]),
         portMappings: [{ containerPort: this.plan.port, name: 'mcp' }],
         // Only non-secret values here; every secret goes through `secrets`.
         environment: {

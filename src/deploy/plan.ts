@@ -20,6 +20,8 @@ export interface ServicePlan {
   readonly id: string;
   /** Servers this service runs (`--server` flags of the container). */
   readonly servers: readonly string[];
+  /** The virtual server this service serves, over its members `servers` (service-per-server layout). @default none */
+  readonly virtualServer?: string;
   readonly cpu: number;
   /** Task memory: as configured, or the smallest size that holds the children (see `memory.ts`). */
   readonly memoryMiB: number;
@@ -146,8 +148,18 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
   const problems: string[] = [];
   const warnings: string[] = [];
   const names = Object.keys(config.servers);
+  const virtualNames = Object.keys(config.virtualServers);
 
   const domain = deploy.domain;
+  for (const name of virtualNames) {
+    config.virtualServers[name]!.hostnames.forEach((host, i) => {
+      if (domain === undefined) {
+        problems.push(`virtualServers.${name}.hostnames[${i}]: is "${host}", but deploy.domain is not set; add deploy.domain, or remove the host names to use path routing`);
+      } else if (host !== domain.name && !host.endsWith(`.${domain.name}`)) {
+        problems.push(`virtualServers.${name}.hostnames[${i}]: "${host}" is not under deploy.domain.name "${domain.name}"; use a name such as ${name}.${domain.name}`);
+      }
+    });
+  }
   for (const name of names) {
     const server = config.servers[name]!;
     server.hostnames.forEach((host, i) => {
@@ -276,9 +288,9 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
   const packedStatements = names.flatMap((n) => config.servers[n]!.deploy?.taskPolicyStatements ?? []);
   if (deploy.layout === 'packed') {
     // ECS attaches at most five target groups to a service, and each server has its own (its own health check).
-    if (names.length > MAX_TARGET_GROUPS_PER_SERVICE) {
+    if (names.length + virtualNames.length > MAX_TARGET_GROUPS_PER_SERVICE) {
       problems.push(
-        `deploy.layout: packed runs ${names.length} servers in one service, but ECS attaches at most ${MAX_TARGET_GROUPS_PER_SERVICE} target groups to a service and each server has its own (so one broken server does not fail the others' health checks); use layout service-per-server, or deploy the rest as a second fleet`,
+        `deploy.layout: packed runs ${names.length + virtualNames.length} servers${virtualNames.length > 0 ? ` (${virtualNames.length} of them virtual)` : ''} in one service, but ECS attaches at most ${MAX_TARGET_GROUPS_PER_SERVICE} target groups to a service and each server has its own (so one broken server does not fail the others' health checks); use layout service-per-server, or deploy the rest as a second fleet`,
       );
     }
     sizeService('fleet', names, deploy.packed, 'deploy.packed', packedStatements, warnings);
@@ -286,6 +298,15 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
     for (const name of names) {
       const d = config.servers[name]!.deploy;
       sizeService(name, [name], d ?? {}, `servers.${name}.deploy`, d?.taskPolicyStatements ?? [], warnings);
+    }
+    // A virtual server is a service of its own that runs its members' children next to the virtual endpoint,
+    // so its members keep their policies and a virtual session never crosses a task.
+    for (const name of virtualNames) {
+      const members = Object.keys(config.virtualServers[name]!.servers);
+      const statements = members.flatMap((m) => config.servers[m]!.deploy?.taskPolicyStatements ?? []);
+      const planned = servicePlan(name, members, {}, `virtualServers.${name}`, statements, warnings);
+      if (typeof planned === 'string') problems.push(planned);
+      else services.push({ ...planned, virtualServer: name });
     }
   }
   const packed = servicePlan('fleet', names, deploy.packed, 'deploy.packed', packedStatements, undefined);
@@ -301,11 +322,21 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
       healthCheckPath: `/ready/${name}`,
     };
   });
+  for (const name of virtualNames) {
+    const virtual = config.virtualServers[name]!;
+    routes.push({
+      server: name,
+      service: deploy.layout === 'packed' ? 'fleet' : name,
+      hostnames: virtual.hostnames,
+      rules: listenerRulesOf(name, virtual),
+      healthCheckPath: `/ready/${name}`,
+    });
+  }
   problems.push(...priorityCollisions(routes, config));
 
   let certificate: CertificatePlan | undefined;
   if (domain !== undefined && domain.certificateArn === undefined) {
-    const hostnames = names.flatMap((n) => config.servers[n]!.hostnames).filter((h) => h !== domain.name);
+    const hostnames = [...names.flatMap((n) => config.servers[n]!.hostnames), ...virtualNames.flatMap((n) => config.virtualServers[n]!.hostnames)].filter((h) => h !== domain.name);
     if ((domain.certificateNames ?? 'wildcard') === 'wildcard') {
       // One wildcard label covers fetch.example.com, not a.b.example.com: those are listed as well.
       const deeper = hostnames.filter((h) => h.slice(0, -(domain.name.length + 1)).includes('.'));
@@ -358,7 +389,7 @@ export function listenerPriorityOf(key: string): number {
   return LISTENER_PRIORITY_FIRST + (hash % (LISTENER_PRIORITY_LAST - LISTENER_PRIORITY_FIRST + 1));
 }
 
-function listenerRulesOf(name: string, server: ServerConfig): ListenerRulePlan[] {
+function listenerRulesOf(name: string, server: { readonly hostnames: readonly string[]; readonly deploy?: ServerConfig['deploy'] }): ListenerRulePlan[] {
   const rid = pascalCase(name);
   const fixed = server.deploy?.listenerPriority;
   const priority = (chunk: number): number => (fixed !== undefined ? fixed + chunk : listenerPriorityOf(chunk === 0 ? name : `${name}#${chunk}`));
@@ -378,7 +409,7 @@ function priorityCollisions(routes: readonly RoutePlan[], config: FleetConfig): 
     for (const rule of route.rules) {
       const other = owner.get(rule.priority);
       if (other !== undefined && other !== route.server) {
-        const fixed = config.servers[route.server]!.deploy?.listenerPriority !== undefined;
+        const fixed = config.servers[route.server]?.deploy?.listenerPriority !== undefined;
         problems.push(
           `servers.${route.server}.deploy.listenerPriority: ${fixed ? `is ${rule.priority}` : `the name hashes to listener priority ${rule.priority}`}, which server ${other} has too; set servers.${route.server}.deploy.listenerPriority to a free number from ${LISTENER_PRIORITY_FIRST} to ${LISTENER_PRIORITY_LAST} (it must then never change)`,
         );

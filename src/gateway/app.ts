@@ -26,6 +26,8 @@ import { ChannelBackend } from './sessions/channel-backend.js';
 import { LegacySession } from './sessions/legacy-session.js';
 import { SessionRegistry, type LegacyTransport } from './sessions/registry.js';
 import { traceMessages } from './trace.js';
+import { VirtualEndpoint } from './virtual/endpoint.js';
+import { virtualReadinessReply } from './virtual/readiness.js';
 
 /**
  * The gateway: routing, the checks in front of every MCP endpoint, the era
@@ -100,6 +102,7 @@ class FleetGateway implements Gateway {
   draining = false;
   private readonly served = new Map<string, ServedServer>();
   private readonly modern = new Map<string, ModernEndpoint>();
+  private readonly virtual = new Map<string, VirtualEndpoint>();
   private readonly registry: SessionRegistry;
   private readonly cluster: Cluster | undefined;
   private readonly router: Router;
@@ -163,6 +166,23 @@ class FleetGateway implements Gateway {
       endpoint.watchToolChanges();
       this.modern.set(name, endpoint);
     }
+    for (const [name, virtual] of Object.entries(config.virtualServers)) {
+      this.virtual.set(
+        name,
+        new VirtualEndpoint({
+          name,
+          config: virtual,
+          fetchMember: (member, principal) => (request) => this.serveMember(member, request, principal),
+          // A second more than the member's own timeout, so the member's timeout error is what the client reads.
+          timeoutMsOf: (member) => ((config.servers[member]?.requestTimeoutSeconds ?? 300) + 1) * 1000,
+          maxBodyBytes: config.gateway.maxBodyBytes,
+          idleMs: config.gateway.sessionIdleTimeoutSeconds * 1000,
+          maxSessions: Math.min(...Object.keys(virtual.servers).map((m) => config.servers[m]?.maxSessions ?? 100)),
+          ...(this.cluster ? { mintSessionId: () => (this.cluster as Cluster).mintSessionId() } : {}),
+          logger: this.logger.child({ virtual: name }),
+        }),
+      );
+    }
     if (this.metrics) this.collectGauges(this.metrics);
     this.allowedOrigins = new Set(config.gateway.allowedOrigins.map((o) => o.replace(/\/$/, '').toLowerCase()));
     this.anyOrigin = this.allowedOrigins.has('*');
@@ -219,12 +239,14 @@ class FleetGateway implements Gateway {
     const busy = (): boolean =>
       (options.waitForSessions === true && this.registry.count() > 0) ||
       this.registry.inFlight > 0 ||
-      [...this.modern.values()].some((m) => m.busy > 0);
+      [...this.modern.values()].some((m) => m.busy > 0) ||
+      [...this.virtual.values()].some((v) => v.busy > 0);
     while (Date.now() < deadline && busy()) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     clearInterval(this.reaper);
     for (const endpoint of this.modern.values()) endpoint.close();
+    await Promise.all([...this.virtual.values()].map((v) => v.close()));
     await this.registry.closeAll('gateway shutting down');
     await Promise.all([...this.served.values()].map((s) => s.close()));
     await Promise.all([...this.servers.values()].map((s) => s.close()));
@@ -242,6 +264,10 @@ class FleetGateway implements Gateway {
         return healthReply();
       case 'ready': {
         if (route.server === undefined) return readinessReply(this.served.values(), (s) => this.registry.count(s), this.draining);
+        if (route.virtual) {
+          const members = Object.keys(this.config.virtualServers[route.server]?.servers ?? {}).flatMap((m) => this.served.get(m) ?? []);
+          return virtualReadinessReply(route.server, members, this.draining);
+        }
         return serverReadinessReply(this.served.get(route.server) as ServedServer, this.registry.count(route.server), this.draining);
       }
       case 'bad-host':
@@ -271,7 +297,43 @@ class FleetGateway implements Gateway {
     this.checkOrigin(request);
     const admission = await this.guard.admit(request, route);
     if (!admission.ok) return admission.reply;
-    const principal = admission.principal;
+    if (route.virtual) return this.serveVirtual(request, route, admission.principal);
+    return this.serveAdmitted(request, route, admission.principal, label);
+  }
+
+  /** A virtual server's endpoint (Streamable HTTP, both eras); its members are called through {@link serveMember}. */
+  private async serveVirtual(request: InboundRequest, route: ServerRoute, principal: Principal): Promise<Reply> {
+    if (route.endpoint !== 'mcp') {
+      throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: virtual server "${route.server}" is served at ${route.basePath}/mcp (Streamable HTTP); HTTP+SSE is not offered for virtual servers`);
+    }
+    if (this.draining && request.method === 'POST') throw draining();
+    const sessionId = request.headers.get(Header.sessionId);
+    if (this.cluster && sessionId) {
+      // A virtual session lives on the replica that opened it, with its member sessions: served there.
+      const placement = await this.cluster.place(sessionId, request);
+      if (placement.kind === 'remote') {
+        const body = request.method === 'POST' ? await readBody(request, this.config.gateway.maxBodyBytes) : undefined;
+        return this.cluster.forward(request, placement.owner, body);
+      }
+    }
+    return (this.virtual.get(route.server) as VirtualEndpoint).handle(request, principal);
+  }
+
+  /**
+   * A virtual server's request to one of its members, in process: the caller was
+   * authenticated (and rate-limited) once at the virtual server, so the member's
+   * endpoint is entered after that, with the same principal owning the session.
+   */
+  private async serveMember(member: string, request: Request, principal: Principal): Promise<Response> {
+    const route: ServerRoute = { kind: 'server', server: member, endpoint: 'mcp', basePath: `/servers/${member}` };
+    try {
+      return toResponse(await this.serveAdmitted(request, route, principal, { started: performance.now() }));
+    } catch (error) {
+      return toResponse(errorReply(error, this.logger, { server: member }));
+    }
+  }
+
+  private async serveAdmitted(request: InboundRequest, route: ServerRoute, principal: Principal, label: RequestLabel): Promise<Reply> {
     const sessionId = route.endpoint === 'messages' ? queryParam(request, 'sessionId') : request.headers.get(Header.sessionId);
     if (this.cluster && sessionId) {
       // A session owned by another replica is served there, streams included.

@@ -9,8 +9,9 @@ export type Endpoint = 'mcp' | 'sse' | 'messages';
 export type Route =
   | { readonly kind: 'health' }
   /** `/ready`, or `/ready/<server>` for one server (a load balancer's per-server health check). */
-  | { readonly kind: 'ready'; readonly server?: string }
-  | { readonly kind: 'server'; readonly server: string; readonly endpoint: Endpoint; readonly basePath: string }
+  | { readonly kind: 'ready'; readonly server?: string; readonly virtual?: true }
+  /** A server's endpoint; `virtual` when the name is a virtual server's (see `virtual/endpoint.ts`). */
+  | { readonly kind: 'server'; readonly server: string; readonly endpoint: Endpoint; readonly basePath: string; readonly virtual?: true }
   | { readonly kind: 'not-found' }
   | { readonly kind: 'host-denied' }
   /** A Host header that is not a host name at all. */
@@ -57,6 +58,7 @@ export class Router {
   private readonly pathHosts: Set<string>;
   private readonly anyHost: boolean;
   private readonly servers: Set<string>;
+  private readonly virtualServers: Set<string>;
   private readonly metricsPath: string | undefined;
 
   constructor(config: FleetConfig, extraAllowedHosts: readonly string[] = []) {
@@ -65,6 +67,10 @@ export class Router {
     for (const [name, server] of Object.entries(config.servers)) {
       for (const host of server.hostnames) this.byHost.set(host, name);
     }
+    for (const [name, virtual] of Object.entries(config.virtualServers)) {
+      for (const host of virtual.hostnames) this.byHost.set(host, name);
+    }
+    this.virtualServers = new Set(Object.keys(config.virtualServers));
     const allowed = [...config.gateway.allowedHosts, ...extraAllowedHosts].map((h) => hostOf(h));
     this.anyHost = allowed.includes('*');
     this.pathHosts = new Set([...LOOPBACK_HOSTS, ...allowed]);
@@ -77,6 +83,7 @@ export class Router {
     if (pathname === '/ready') return { kind: 'ready' };
     if (pathname.startsWith('/ready/')) {
       const server = pathname.slice('/ready/'.length);
+      if (this.virtualServers.has(server)) return { kind: 'ready', server, virtual: true };
       return this.servers.has(server) ? { kind: 'ready', server } : { kind: 'not-found' };
     }
     if (pathname === this.metricsPath) return { kind: 'metrics' };
@@ -91,7 +98,7 @@ export class Router {
     if (owner !== undefined) {
       const endpoint = pathname.slice(1);
       if (endpoint === 'mcp' || endpoint === 'sse' || endpoint === 'messages') {
-        return { kind: 'server', server: owner, endpoint, basePath: '' };
+        return { kind: 'server', server: owner, endpoint, basePath: '', ...(this.virtualServers.has(owner) ? { virtual: true as const } : {}) };
       }
       return { kind: 'not-found' };
     }
@@ -99,6 +106,9 @@ export class Router {
     const match = /^\/servers\/([^/]+)\/(mcp|sse|messages)$/.exec(pathname);
     if (match && this.servers.has(match[1] as string)) {
       return { kind: 'server', server: match[1] as string, endpoint: match[2] as Endpoint, basePath: `/servers/${match[1]}` };
+    }
+    if (match && this.virtualServers.has(match[1] as string)) {
+      return { kind: 'server', server: match[1] as string, endpoint: match[2] as Endpoint, basePath: `/servers/${match[1]}`, virtual: true };
     }
     return { kind: 'not-found' };
   }

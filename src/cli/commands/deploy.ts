@@ -10,6 +10,7 @@ import { OutputKeys, planDeployment, type DeployPlan } from '../../deploy/plan.j
 import { serverUrlsFromOutputs } from '../../deploy/stack-outputs.js';
 import type { DeployEvent, FleetActionOptions } from '../../deploy/toolkit.js';
 import { loadDeployTooling } from '../deploy-tooling.js';
+import { virtualStatusRows } from '../../deploy/virtual-status.js';
 import { bold, dim, green, red, yellow } from '../output.js';
 import { checkAwsAccess, describeAwsAccess, type AwsAccessCheck } from '../aws-access.js';
 import { ProgressRenderer } from '../progress.js';
@@ -315,7 +316,7 @@ export function deployReport(config: FleetConfig, plan: DeployPlan, outputs: Rea
   return lines.join('\n');
 }
 
-/** What `status` prints: services, tasks, targets, and each endpoint's tools. */
+/** What `status` prints: services, tasks, targets, each endpoint's tools, and what each virtual server's selection hides. */
 export async function statusReport(config: FleetConfig, file: string, clients: AwsClients, options: { probe: boolean; token?: string | undefined }): Promise<string> {
   const { describeFleetServices, probeTools, readStackOutputs } = await awsModule('status');
   const plan = planDeployment(config, file);
@@ -331,14 +332,24 @@ export async function statusReport(config: FleetConfig, file: string, clients: A
       s.targets.join(', ') || '-',
     ]),
   );
-  if (!options.probe) return text;
-  const endpoints = serverEndpoints(config, { kind: 'deployed', urlsFromStack: serverUrlsFromOutputs(plan, outputs) });
-  const rows: string[][] = [];
-  for (const e of endpoints) {
-    const probe = await probeTools(e.url, options.token === undefined ? {} : { token: options.token });
-    rows.push([e.server, e.url, probe.ok ? green(`${probe.tools.length} tools: ${probe.tools.join(', ')}`) : red(probe.error)]);
+  const toolsOf = new Map<string, readonly string[]>();
+  if (options.probe) {
+    const endpoints = serverEndpoints(config, { kind: 'deployed', urlsFromStack: serverUrlsFromOutputs(plan, outputs) });
+    const rows: string[][] = [];
+    for (const e of endpoints) {
+      const probe = await probeTools(e.url, options.token === undefined ? {} : { token: options.token });
+      if (probe.ok) toolsOf.set(e.server, probe.tools);
+      rows.push([e.server, e.url, probe.ok ? green(`${probe.tools.length} tools: ${probe.tools.join(', ')}`) : red(probe.error)]);
+    }
+    text += `\n${table(['server', 'endpoint', 'tools/list'], rows)}`;
   }
-  text += `\n${table(['server', 'endpoint', 'tools/list'], rows)}`;
+  const virtualRows = virtualStatusRows(config, toolsOf);
+  if (virtualRows.length > 0) {
+    text += `\n${table(
+      ['virtual server', 'member', 'selection', 'tools shown', 'filtered out'],
+      virtualRows.map((r) => [r.virtual, r.member, r.selection, r.shown === undefined ? '-' : String(r.shown), r.hidden === undefined ? '-' : r.hidden.length === 0 ? '0' : `${r.hidden.length}: ${r.hidden.join(', ')}`]),
+    )}`;
+  }
   return text;
 }
 

@@ -32,6 +32,8 @@ Every client shares the server's warm pool of children (kept apart message by
 message), unless servers.<name>.policy is per-session (a child per legacy session).
 A server with "hostnames" is also served at /mcp, /sse and /messages of those hosts;
 a host that is not allowed gets "403 Hostname not allowed".
+A virtual server (virtualServers.<name>: several servers as one) is served at
+/servers/<name>/mcp (Streamable HTTP, both eras; docs/VIRTUAL-SERVERS.md).
   /health   200 while the process runs          /ready   200 when every server starts and answers
   /ready/<name>   200 while that server is ready or degraded, else 503 (a load balancer target group per server)
 
@@ -80,18 +82,26 @@ function collect(value: string, previous: string[] | undefined): string[] {
 /** Applies command-line overrides and the `--server` filter to a loaded config. */
 export function applyServeOverrides(config: FleetConfig, options: ServeOptions, file: string): FleetConfig {
   let servers = config.servers;
-  if (options.server && options.server.length > 0) {
-    const unknown = options.server.filter((name) => !(name in config.servers));
+  let virtualServers = config.virtualServers;
+  const selected = options.server;
+  if (selected && selected.length > 0) {
+    const unknown = selected.filter((name) => !(name in config.servers) && !(name in config.virtualServers));
     if (unknown.length > 0) {
       throw new ConfigError(file, [
-        `--server ${unknown.join(', ')}: no such server; the config has ${Object.keys(config.servers).join(', ')}`,
+        `--server ${unknown.join(', ')}: no such server; the config has ${[...Object.keys(config.servers), ...Object.keys(config.virtualServers)].join(', ')}`,
       ]);
     }
-    servers = Object.fromEntries(Object.entries(config.servers).filter(([name]) => options.server?.includes(name)));
+    // A virtual server named brings its members; one whose members are all selected comes along.
+    const wanted = new Set(selected.flatMap((name) => (name in config.virtualServers ? Object.keys(config.virtualServers[name]!.servers) : [name])));
+    servers = Object.fromEntries(Object.entries(config.servers).filter(([name]) => wanted.has(name)));
+    virtualServers = Object.fromEntries(
+      Object.entries(config.virtualServers).filter(([name, v]) => selected.includes(name) || Object.keys(v.servers).every((m) => wanted.has(m))),
+    );
   }
   return {
     ...config,
     servers,
+    virtualServers,
     gateway: {
       ...config.gateway,
       ...(options.port !== undefined ? { port: options.port } : {}),
@@ -141,7 +151,7 @@ export function registerServeCommand(program: Command): void {
     .option('--host <address>', 'address to listen on (overrides gateway.host; default 127.0.0.1)')
     .addOption(new Option('--log-level <level>', 'least severe log level (overrides gateway.logLevel)').choices(LogLevelSchema.options))
     .addOption(new Option('--log-format <format>', 'log lines as JSON or readable text (default: pretty on a terminal, json otherwise)').choices(LOG_FORMAT_CHOICES))
-    .option('-s, --server <name>', 'serve only this server (repeatable)', collect)
+    .option('-s, --server <name>', 'serve only this server, or this virtual server and its members (repeatable)', collect)
     .addOption(
       new Option('--npx <when>', 'npx servers whose package is installed here (node_modules above the config or the working directory) run with node directly unless "always"')
         .choices(['installed', 'always'])
@@ -202,6 +212,9 @@ export function registerServeCommand(program: Command): void {
       for (const [name, server] of Object.entries(config.servers)) {
         info(`  ${green(name.padEnd(16))} ${base}/servers/${name}/mcp   ${dim(`sse: ${base}/servers/${name}/sse`)}`);
         for (const host of server.hostnames) info(`  ${' '.repeat(16)} ${dim(`https://${host}/mcp`)}`);
+      }
+      for (const [name, virtual] of Object.entries(config.virtualServers)) {
+        info(`  ${green(name.padEnd(16))} ${base}/servers/${name}/mcp   ${dim(`virtual: ${Object.keys(virtual.servers).join(', ')}`)}`);
       }
       info(dim(`  health: ${base}/health   ready: ${base}/ready`));
       // Metrics on their own port (the default) get a second small listener, so they are never public with the gateway.
