@@ -30,6 +30,8 @@ describe('--json and JSON client configs print JSON only on stdout', () => {
       mcpServers: {
         everything: { type: 'http', url: 'http://127.0.0.1:8808/servers/everything/mcp' },
         memory: { type: 'http', url: 'http://127.0.0.1:8808/servers/memory/mcp' },
+        // The example fleet's virtual server over both.
+        dev: { type: 'http', url: 'http://127.0.0.1:8808/servers/dev/mcp' },
       },
     });
     expect(stderr).toContain('# paste into .mcp.json');
@@ -38,7 +40,7 @@ describe('--json and JSON client configs print JSON only on stdout', () => {
   it('GIVEN the clients whose config is always JSON WHEN client-config runs THEN stdout parses', async () => {
     for (const [kind, key] of [['claude-desktop', 'mcpServers'], ['cursor', 'mcpServers'], ['vscode', 'servers']] as const) {
       const { value, stderr } = await jsonOf(['client-config', '--for', kind, '--local', '--port', '9000', '--config', 'examples/fleet.yaml']);
-      expect(Object.keys(value[key] as object), kind).toEqual(['everything', 'memory']);
+      expect(Object.keys(value[key] as object), kind).toEqual(['everything', 'memory', 'dev']);
       expect(JSON.stringify(value), kind).toContain('http://127.0.0.1:9000/servers/memory/mcp');
       expect(stderr, kind).toContain('# paste into');
     }
