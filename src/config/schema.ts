@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AuthSchema, authServerReferenceIssues, LimitsSchema, MetricsSchema } from './auth-schema.js';
+import { ConsoleSchema, consoleAccessIssues, DEFAULT_CONSOLE } from './console-schema.js';
 import { DeploySchema, ServerDeploySchema } from './deploy-schema.js';
 import { GATEWAY_HTTP_KEEP_ALIVE_SECONDS, SSE_KEEP_ALIVE_SECONDS } from './timeouts.js';
 
@@ -162,6 +163,8 @@ export const GatewaySchema = z
     metrics: MetricsSchema.default(MetricsSchema.parse({})),
     /** CORS answers for browser clients. @default off */
     cors: CorsSchema.default(CorsSchema.parse({})),
+    /** The web console for operators (see docs/CONSOLE.md). @default off */
+    console: ConsoleSchema.default(DEFAULT_CONSOLE),
   })
   .strict();
 
@@ -208,6 +211,9 @@ export const FleetConfigSchema = z
           });
         }
       }
+    }
+    for (const issue of consoleAccessIssues(config.gateway)) {
+      ctx.addIssue({ code: 'custom', path: ['gateway', ...issue.path], message: issue.message });
     }
     if (auth !== undefined) {
       for (const issue of authServerReferenceIssues(auth, Object.keys(config.servers))) {

@@ -5,6 +5,7 @@ import type { WireMessage } from '../upstream/channel.js';
 import { UpstreamServer } from '../upstream/server.js';
 import type { AuthTarget, Principal } from './auth/index.js';
 import { Cluster, type ClusterSettings } from './cluster/cluster.js';
+import { createConsole, type ConsoleParts } from './console/index.js';
 import { CorsPolicy } from './cors.js';
 import { classifyPost } from './era.js';
 import { RequestGuard, resourceUrlFor, type RequestGuardOptions, type ServerRoute } from './guard.js';
@@ -95,6 +96,10 @@ class FleetGateway implements Gateway {
   private readonly anyOrigin: boolean;
   private readonly sse: SseSettings;
   private readonly reaper: NodeJS.Timeout;
+  /** The web console and its request statistics, when `gateway.console.enabled`. */
+  private readonly console: ConsoleParts | undefined;
+  /** Requests the console sends through the pipeline on behalf of its signed-in principal (already authenticated). */
+  private readonly consoleAdmitted = new WeakMap<InboundRequest, Principal>();
 
   constructor(
     private readonly config: FleetConfig,
@@ -137,6 +142,17 @@ class FleetGateway implements Gateway {
     if (this.metrics) this.collectGauges(this.metrics);
     this.allowedOrigins = new Set(config.gateway.allowedOrigins.map((o) => o.replace(/\/$/, '').toLowerCase()));
     this.anyOrigin = this.allowedOrigins.has('*');
+    // Before any timer starts: a console that would be open beyond this machine stops the start here.
+    this.console = createConsole(config, {
+      served: this.served,
+      sessions: () => this.registry.all(),
+      modernInFlight: (server) => this.modern.get(server)?.busy ?? 0,
+      handleAs: (request, principal) => {
+        this.consoleAdmitted.set(request, principal);
+        return this.handle(request);
+      },
+      authenticate: (request, target) => this.guard.authenticator.authenticate(request, target),
+    }, { logger: this.logger, ...(options.env ? { env: options.env } : {}) });
     const idleMs = config.gateway.sessionIdleTimeoutSeconds * 1000;
     this.reaper = setInterval(() => this.registry.reap(idleMs), Math.min(idleMs, 30_000));
     this.reaper.unref();
@@ -226,6 +242,9 @@ class FleetGateway implements Gateway {
         return this.guard.authenticator.authorizationServer(request, (resource) => this.serverOfResource(resource));
       case 'server':
         return this.serve(request, route, label);
+      case 'console':
+        if (!this.console) throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: ${path}`);
+        return this.console.console.handle(request, path);
     }
   }
 
@@ -233,7 +252,8 @@ class FleetGateway implements Gateway {
     const preflight = this.cors.preflight(request);
     if (preflight) return preflight;
     this.checkOrigin(request);
-    const admission = await this.guard.admit(request, route);
+    const preadmitted = this.consoleAdmitted.get(request);
+    const admission = preadmitted ? ({ ok: true, principal: preadmitted } as const) : await this.guard.admit(request, route);
     if (!admission.ok) return admission.reply;
     const principal = admission.principal;
     const sessionId = route.endpoint === 'messages' ? queryParam(request, 'sessionId') : request.headers.get(Header.sessionId);
@@ -427,9 +447,12 @@ class FleetGateway implements Gateway {
   private observe(request: InboundRequest, route: ServerRoute, reply: Reply, method: string | undefined, started: number): void {
     const metrics = this.metrics;
     const log = this.logger.enabled('info');
-    if (!metrics && !log) return;
+    // A GET stream's life is not a latency: the console's statistics count the requests that carry messages.
+    const stats = request.method === 'POST' ? this.console?.stats : undefined;
+    if (!metrics && !log && !stats) return;
     const finish = (): void => {
       const seconds = (performance.now() - started) / 1000;
+      stats?.record(route.server, reply.status, seconds * 1000, method);
       if (metrics) {
         const labels = { server: route.server, method: methodLabel(method) };
         metrics.requests.inc({ ...labels, status: String(reply.status) });
