@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetConfigSchema, type FleetConfigInput } from '../../src/config/schema.js';
 import { createGateway } from '../../src/gateway/app.js';
 import { generateApiKey } from '../../src/gateway/auth/index.js';
+import { startIssuer, type TestIssuer } from '../auth/issuer-fixture.js';
 import { EVERYTHING_ENTRY, httpRequest, MEMORY_ENTRY, startGateway, textOf, waitFor, type TestGateway } from '../gateway/helpers.js';
 
 /**
@@ -195,5 +196,50 @@ describe('console config', () => {
     } finally {
       await local.close();
     }
+  });
+});
+
+describe('console admins by OAuth scope', () => {
+  let issuer: TestIssuer;
+  let oauthGw: TestGateway;
+
+  beforeAll(async () => {
+    issuer = await startIssuer();
+    oauthGw = await startGateway(
+      {
+        gateway: {
+          auth: { oauth: { issuer: issuer.issuer } },
+          console: { enabled: true, adminScope: 'mcp-fleet:admin' },
+        },
+        servers: { everything: { command: process.execPath, args: [EVERYTHING_ENTRY] } },
+      },
+      { probe: false },
+    );
+  });
+
+  afterAll(async () => {
+    await oauthGw?.close();
+    await issuer?.close();
+  });
+
+  async function whoami(token: string): Promise<{ status: number; body: any }> {
+    const response = await fetch(`${oauthGw.url}/_console/api/whoami`, { headers: { authorization: `Bearer ${token}` } });
+    return { status: response.status, body: await response.json() };
+  }
+
+  it('signs in a token for the console that carries the admin scope, as its subject', async () => {
+    const token = await issuer.sign({ sub: 'alice', aud: `${oauthGw.url}/_console`, scope: 'mcp:tools mcp-fleet:admin' });
+    const answer = await whoami(token);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ principal: 'oauth:alice', mode: 'admin' });
+    expect(JSON.stringify(answer.body)).not.toContain(token);
+  });
+
+  it('refuses a token without the admin scope (403), or made for a server instead of the console (401)', async () => {
+    const unscoped = await whoami(await issuer.sign({ sub: 'bob', aud: `${oauthGw.url}/_console`, scope: 'mcp:tools' }));
+    expect(unscoped.status).toBe(403);
+    expect(unscoped.body.error).toMatch(/mcp-fleet:admin/);
+    const forServer = await whoami(await issuer.sign({ sub: 'alice', aud: `${oauthGw.url}/servers/everything/mcp`, scope: 'mcp-fleet:admin' }));
+    expect(forServer.status).toBe(401);
   });
 });
