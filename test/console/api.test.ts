@@ -108,8 +108,13 @@ describe('console API', () => {
   it('lists the tools of a server as the gateway sees them, and masks its env values', async () => {
     const caps = await api('/servers/everything/capabilities');
     expect(caps.body.tools.items.map((t: any) => t.name)).toContain('echo');
+    // What a server does not offer is not asked for, so listing adds no failed request to its statistics.
+    const memoryCaps = await api('/servers/memory/capabilities');
+    expect(memoryCaps.body.tools.items.length).toBeGreaterThan(0);
+    expect(memoryCaps.body.prompts.error).toMatch(/offers no prompts/);
     const memory = await api('/servers/memory');
     expect(memory.status).toBe(200);
+    expect(memory.body.recentErrors).toEqual([]);
     expect(Object.keys(memory.body.config.env).sort()).toEqual(['MEMORY_FILE_PATH', 'SERVICE_TOKEN']);
     expect(Object.values(memory.body.config.env).every((v) => v === '••••')).toBe(true);
     expect(memory.body.processes.length).toBeGreaterThanOrEqual(1);

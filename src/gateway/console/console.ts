@@ -321,7 +321,11 @@ export class FleetConsole {
   }
 
   private async capabilities(served: ServedServer, principal: Principal) {
+    const verdict = served.upstream.verdict;
+    const offered = (verdict?.discover ?? verdict?.initialize)?.['capabilities'];
     const list = async (method: string, field: string) => {
+      // Asking a server for what it does not offer would only add a failed request to its statistics.
+      if (offered !== null && typeof offered === 'object' && !(field in offered)) return { items: [], error: `the server offers no ${field}` };
       try {
         const { message } = await this.rpc(served, principal, method, {});
         const result = message?.['result'] as Record<string, unknown> | undefined;
