@@ -187,7 +187,8 @@ class FleetGateway implements Gateway {
     } catch (error) {
       reply = errorReply(error, this.logger, route.kind === 'server' ? { server: route.server } : {});
     }
-    reply = this.cors.decorate(request, reply);
+    // The console is for its own page only: never a CORS answer that would let another site read it.
+    if (route.kind !== 'console') reply = this.cors.decorate(request, reply);
     if (route.kind === 'server') this.observe(request, route, reply, label.method, started);
     return reply;
   }

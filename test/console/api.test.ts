@@ -103,6 +103,9 @@ describe('console API', () => {
     const noHeader = await api('/servers/everything/rpc', { method: 'POST', headers: { 'x-mcp-fleet-console': '0' }, body });
     expect(noHeader.status).toBe(403);
     expect(noHeader.body.error).toMatch(/x-mcp-fleet-console/);
+    // Reads too: a page of another site cannot read the console through a browser that holds the key.
+    const foreignRead = await api('/overview', { headers: { origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' } });
+    expect(foreignRead.status).toBe(403);
   });
 
   it('lists the tools of a server as the gateway sees them, and masks its env values', async () => {
@@ -188,13 +191,20 @@ describe('console config', () => {
   });
 
   it('is open on loopback without auth, and says so', async () => {
-    const local = await startGateway({ gateway: { console: { enabled: true } }, servers: { everything: { command: process.execPath, args: [EVERYTHING_ENTRY] } } }, { probe: false });
+    const local = await startGateway(
+      { gateway: { console: { enabled: true }, cors: { enabled: true, allowedOrigins: ['*'] } }, servers: { everything: { command: process.execPath, args: [EVERYTHING_ENTRY] } } },
+      { probe: false },
+    );
     try {
       const response = await fetch(`${local.url}/_console/api/whoami`);
       expect(response.status).toBe(200);
       const body = (await response.json()) as { mode: string; notice: string };
       expect(body.mode).toBe('open-local');
       expect(body.notice).toMatch(/anyone on this machine/);
+      // Open without a key, so another site's page must not read it through a local browser, whatever gateway.cors allows.
+      const crossSite = await fetch(`${local.url}/_console/api/overview`, { headers: { origin: 'https://evil.example' } });
+      expect(crossSite.status).toBe(403);
+      expect(crossSite.headers.get('access-control-allow-origin')).toBeNull();
       // DNS rebinding: a page of another host name that resolves here gets nothing.
       const rebound = await httpRequest(`${local.url}/_console/api/whoami`, { headers: { host: 'evil.example' } });
       expect(rebound.status).toBe(403);

@@ -74,8 +74,18 @@ export class ConsoleAccess {
    */
   checkSameOrigin(request: InboundRequest): string | undefined {
     if (request.headers.get(CONSOLE_CSRF_HEADER) !== '1') return `Forbidden: console actions need the header ${CONSOLE_CSRF_HEADER}: 1`;
+    return this.checkNotCrossSite(request);
+  }
+
+  /**
+   * Checks any API request: a browser that says it comes from another site (by
+   * `Sec-Fetch-Site` or an `Origin` other than the console's) is refused, reads
+   * included, so a page elsewhere cannot read an open-local console through the
+   * visitor's browser. Clients that send neither header (curl, tests) pass.
+   */
+  checkNotCrossSite(request: InboundRequest): string | undefined {
     const site = request.headers.get('sec-fetch-site');
-    if (site !== null && site !== 'same-origin' && site !== 'none') return 'Forbidden: console actions must come from the console page itself';
+    if (site !== null && site !== 'same-origin' && site !== 'none') return 'Forbidden: console requests must come from the console page itself';
     const origin = request.headers.get('origin');
     if (origin === null) return undefined;
     let originHost: string;
@@ -86,7 +96,7 @@ export class ConsoleAccess {
     }
     const host = (request.headers.get('host') ?? '').toLowerCase();
     // Host and port both: another web app on the same machine is another origin.
-    if (originHost !== host) return 'Forbidden: console actions must come from the console page itself (Origin differs from Host)';
+    if (originHost !== host) return 'Forbidden: console requests must come from the console page itself (Origin differs from Host)';
     return undefined;
   }
 }

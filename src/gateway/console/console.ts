@@ -119,12 +119,10 @@ export class FleetConsole {
         if (name === 'index.html') return ConsoleAssets.missing();
         throw new ConsoleHttpError(404, `Not found: ${pathname}`);
       }
+      const refusal = request.method === 'GET' || request.method === 'HEAD' ? this.access.checkNotCrossSite(request) : this.access.checkSameOrigin(request);
+      if (refusal !== undefined) return json(403, { error: refusal });
       const admission = await this.access.admit(request);
       if (!admission.ok) return json(admission.status, { error: admission.message });
-      if (request.method !== 'GET' && request.method !== 'HEAD') {
-        const refusal = this.access.checkSameOrigin(request);
-        if (refusal !== undefined) return json(403, { error: refusal });
-      }
       return await this.api(request, rest.slice('/api'.length), admission.principal);
     } catch (error) {
       if (error instanceof ConsoleHttpError) return json(error.status, { error: error.message });
