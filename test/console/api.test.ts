@@ -79,6 +79,7 @@ describe('console API', () => {
     expect(byName.memory.state).toBe('ready');
     expect(byName.everything.children).toBeGreaterThanOrEqual(1);
     expect(byName.everything.lastStartError).toBeNull();
+    expect(byName.memory.restarts).toBe(0);
   });
 
   it('calls a tool through the gateway as the admin, and counts the call in the overview', async () => {
@@ -188,6 +189,18 @@ describe('console config', () => {
     });
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues[0]?.message).toMatch(/no admin credential/);
+  });
+
+  it('shows a server that cannot start as failing, with its start error', async () => {
+    const broken = await startGateway({ gateway: { console: { enabled: true } }, servers: { broken: { command: '/nonexistent/mcp-fleet-console-test-server' } } });
+    try {
+      const response = await fetch(`${broken.url}/_console/api/overview`);
+      const body = (await response.json()) as { servers: { name: string; state: string; lastStartError: { reason: string; current: boolean } | null }[] };
+      expect(body.servers[0]).toMatchObject({ name: 'broken', state: 'failing', lastStartError: { current: true } });
+      expect(body.servers[0]?.lastStartError?.reason).toContain('/nonexistent/mcp-fleet-console-test-server');
+    } finally {
+      await broken.close();
+    }
   });
 
   it('is open on loopback without auth, and says so', async () => {

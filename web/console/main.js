@@ -84,6 +84,12 @@ const fmt = {
   age: (s) => (s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`),
 };
 
+/** A start error: its cause, and when, if the server has recovered since. */
+function startError(e) {
+  if (!e) return '';
+  return e.current ? e.reason : `${e.reason} (at ${new Date(e.at).toLocaleTimeString()}; recovered since)`;
+}
+
 function Badge({ state, testid }) {
   return html`<span class="badge ${state}" data-testid=${testid}>${state}</span>`;
 }
@@ -164,7 +170,7 @@ function Overview() {
               <td class="num">${fmt.ms(s.stats.p50Ms)}</td>
               <td class="num">${fmt.ms(s.stats.p99Ms)}</td>
               <td class="num">${s.restarts}</td>
-              <td class="error">${s.lastStartError || ''}</td>
+              <td class=${s.lastStartError && s.lastStartError.current ? 'error' : 'muted'} data-testid=${`start-error-${s.name}`}>${startError(s.lastStartError)}</td>
             </tr>`,
           )}
         </tbody>
@@ -204,7 +210,7 @@ function ServerPage({ name }) {
   return html`<div>
     <h1>${name} <${Badge} state=${data.state} testid="server-state" /></h1>
     <p><a href=${`#/playground/${encodeURIComponent(name)}`}>Open in the playground →</a></p>
-    ${data.lastStartError && html`<p class="error">Last start error: ${data.lastStartError}</p>`}
+    ${data.lastStartError && html`<p class=${data.lastStartError.current ? 'error' : 'muted'}>Last start error: ${startError(data.lastStartError)}</p>`}
     <div class="panel">
       <table>
         <tbody>

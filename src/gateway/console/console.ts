@@ -188,7 +188,10 @@ export class FleetConsole {
       },
       inFlight: this.options.host.modernInFlight(served.name) + own.reduce((n, s) => n + s.inFlight, 0),
       restarts: upstream.unexpectedExits,
-      lastStartError: upstream.reason === undefined ? null : redactLine(upstream.reason, this.knownSecrets(served)),
+      lastStartError:
+        upstream.lastFailure === undefined
+          ? null
+          : { reason: redactLine(upstream.lastFailure.reason, this.knownSecrets(served)), at: upstream.lastFailure.at, current: upstream.state === 'failing' },
       stats,
     };
   }
