@@ -134,7 +134,8 @@ describe('console API', () => {
       const listed = await api('/sessions');
       const mine = listed.body.sessions.filter((s: any) => s.server === 'memory');
       expect(mine).toHaveLength(1);
-      expect(mine[0]).toMatchObject({ owner: 'key:client', transport: 'streamable' });
+      expect(mine[0]).toMatchObject({ owner: 'key:client', transport: 'streamable', client: 'console-test 1.0.0' });
+      expect(mine[0].era).toMatch(/^2025-\d\d-\d\d \(Streamable HTTP\)$/);
       expect(JSON.stringify(listed.body)).not.toContain(sessionId);
       const ended = await api(`/sessions/${mine[0].handle}`, { method: 'DELETE' });
       expect(ended.status).toBe(200);

@@ -91,7 +91,9 @@ describe.skipIf(!haveChromium)(haveChromium ? 'console in Chromium' : `console i
     try {
       await page.goto(`${gw.url}/_console/#/sessions`);
       await expect.poll(() => page.locator('[data-testid^="session-"]').count(), POLL).toBe(1);
-      expect(await page.locator('[data-testid^="session-"]').textContent()).toContain('2025 (Streamable HTTP)');
+      const row = await page.locator('[data-testid^="session-"]').textContent();
+      expect(row).toContain('claude-code 2.1.0');
+      expect(row).toMatch(/2025-\d\d-\d\d \(Streamable HTTP\)/);
       await shot('sessions');
     } finally {
       await client.close();

@@ -267,10 +267,10 @@ function Sessions() {
       ${data.sessions.length === 0
         ? html`<p class="muted" data-testid="no-sessions">No open session.</p>`
         : html`<table>
-            <thead><tr><th>Server</th><th>Who</th><th>Era</th><th>Served by</th><th class="num">Age</th><th class="num">Idle</th><th class="num">In flight</th><th></th></tr></thead>
+            <thead><tr><th>Server</th><th>Who</th><th>Client</th><th>Era</th><th>Served by</th><th class="num">Age</th><th class="num">Idle</th><th class="num">In flight</th><th></th></tr></thead>
             <tbody>${data.sessions.map(
               (s) => html`<tr data-testid=${`session-${s.handle}`}>
-                <td>${s.server}</td><td>${s.owner}</td><td>${s.era}</td><td>${s.servedBy}</td>
+                <td>${s.server}</td><td>${s.owner}</td><td>${s.client || html`<span class="muted">–</span>`}</td><td>${s.era}</td><td>${s.servedBy}</td>
                 <td class="num">${fmt.age(s.ageSeconds)}</td><td class="num">${fmt.age(s.idleSeconds)}</td><td class="num">${s.inFlight}</td>
                 <td><button class="danger" onClick=${() => end(s.handle)}>End</button></td>
               </tr>`,

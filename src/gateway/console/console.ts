@@ -80,8 +80,20 @@ export function sessionHandle(id: string): string {
   return createHash('sha256').update(id).digest('hex').slice(0, 16);
 }
 
-function eraOf(session: RegisteredSession): string {
-  return session.transport === 'sse' ? '2024-11-05 (HTTP+SSE)' : '2025 (Streamable HTTP)';
+/** What a legacy session knows of its client once initialized (`LegacySession` has both). */
+type SessionDetails = RegisteredSession & { readonly protocolVersion?: unknown; readonly clientInfo?: unknown };
+
+function eraOf(session: SessionDetails): string {
+  const version = typeof session.protocolVersion === 'string' ? session.protocolVersion : undefined;
+  return session.transport === 'sse' ? `${version ?? '2024-11-05'} (HTTP+SSE)` : `${version ?? '2025'} (Streamable HTTP)`;
+}
+
+/** The client's own name and version, as it said in initialize (plain text, cut short). */
+function clientOf(session: SessionDetails): string | null {
+  const info = session.clientInfo as { name?: unknown; version?: unknown } | undefined;
+  if (info === null || typeof info !== 'object' || typeof info.name !== 'string') return null;
+  const label = typeof info.version === 'string' ? `${info.name} ${info.version}` : info.name;
+  return label.length > 80 ? `${label.slice(0, 79)}…` : label;
 }
 
 /** An MCP header value: plain when it is visible ASCII, else the Base64 sentinel form. */
@@ -241,6 +253,7 @@ export class FleetConsole {
       handle: sessionHandle(s.id),
       server: s.server,
       era: eraOf(s),
+      client: clientOf(s),
       transport: s.transport,
       servedBy: s.servedBy,
       owner: s.owner,
