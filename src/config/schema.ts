@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AuthSchema, authServerReferenceIssues, LimitsSchema, MetricsSchema } from './auth-schema.js';
-import { ConsoleSchema, consoleAccessIssues, DEFAULT_CONSOLE } from './console-schema.js';
+import { consoleAccessIssues, ConsoleSchema, DEFAULT_CONSOLE } from './console-schema.js';
 import { DeploySchema, ServerDeploySchema } from './deploy-schema.js';
 import { GATEWAY_HTTP_KEEP_ALIVE_SECONDS, SSE_KEEP_ALIVE_SECONDS } from './timeouts.js';
 

@@ -33,7 +33,7 @@ A server with "hostnames" is also served at /mcp, /sse and /messages of those ho
 a host that is not allowed gets "403 Hostname not allowed".
   /health   200 while the process runs          /ready   200 when every server starts and answers
   /ready/<name>   200 while that server is ready or degraded, else 503 (a load balancer target group per server)
-  /_console/      the web console, when gateway.console.enabled (docs/CONSOLE.md)
+  /_console/      the web console, when gateway.console.enabled (its path is gateway.console.path; docs/CONSOLE.md)
 
 Environment:
   MCP_FLEET_ALLOWED_HOSTS   comma-separated host names accepted for path routing
