@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AuthSchema, authServerReferenceIssues, LimitsSchema, MetricsSchema } from './auth-schema.js';
 import { AuditSchema } from './audit-schema.js';
 import { FromRequestSchema, fromRequestIssues } from './credentials-schema.js';
+import { consoleAccessIssues, ConsoleSchema, DEFAULT_CONSOLE } from './console-schema.js';
 import { DeploySchema, ServerDeploySchema } from './deploy-schema.js';
 import { TelemetrySchema } from './telemetry-schema.js';
 import { GATEWAY_HTTP_KEEP_ALIVE_SECONDS, SSE_KEEP_ALIVE_SECONDS } from './timeouts.js';
@@ -180,6 +181,8 @@ export const GatewaySchema = z
     audit: AuditSchema.default(AuditSchema.parse({})),
     /** OpenTelemetry traces and metrics over OTLP (docs/OBSERVABILITY.md). @default off */
     telemetry: TelemetrySchema.default(TelemetrySchema.parse({})),
+    /** The web console for operators (see docs/CONSOLE.md). @default off */
+    console: ConsoleSchema.default(DEFAULT_CONSOLE),
   })
   .strict();
 
@@ -237,6 +240,9 @@ export const FleetConfigSchema = z
           });
         }
       }
+    }
+    for (const issue of consoleAccessIssues(config.gateway)) {
+      ctx.addIssue({ code: 'custom', path: ['gateway', ...issue.path], message: issue.message });
     }
     if (auth !== undefined) {
       for (const issue of authServerReferenceIssues(auth, [...Object.keys(config.servers), ...Object.keys(config.virtualServers)])) {

@@ -6,6 +6,7 @@ import {
   type DeployConfig,
   type PolicyStatementConfig,
 } from '../config/deploy-schema.js';
+import { consoleAccessIssues } from '../config/console-schema.js';
 import type { FleetConfig, ServerConfig } from '../config/schema.js';
 import { idleTimeoutProblems } from '../config/timeouts.js';
 import { ADOT_MEMORY_RESERVATION_MIB, adotProblems } from './adot-plan.js';
@@ -134,6 +135,7 @@ function secretsOf(config: FleetConfig, servers: readonly string[]): string[] {
   for (const s of servers) for (const n of referencedEnvNames(config.servers[s])) names.add(n);
   for (const n of referencedEnvNames(config.gateway)) names.add(n);
   for (const key of config.gateway.auth?.apiKeys ?? []) if (key.env !== undefined) names.add(key.env);
+  for (const key of config.gateway.console?.adminKeys ?? []) if (key.env !== undefined) names.add(key.env);
   for (const n of authUserSecretNames(config)) names.add(n);
   return [...names].sort();
 }
@@ -200,6 +202,8 @@ export function planDeployment(config: FleetConfig, file = 'config'): DeployPlan
   for (const n of declared) if (!used.has(n)) warnings.push(`deploy.secrets.${n}: declared but not referenced by any server or API key; it is not injected`);
   problems.push(...literalSecretProblems(config));
   problems.push(...adotProblems(config));
+  // Tasks listen on 0.0.0.0: a console without an admin credential would stop every task at start.
+  for (const issue of consoleAccessIssues({ ...config.gateway, host: '0.0.0.0' })) problems.push(`gateway.${issue.path.join('.')}: ${issue.message}`);
 
   // On ECS the stack wires clustering through the environment; gateway.cluster would win over it.
   const cluster = config.gateway.cluster;

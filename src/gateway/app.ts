@@ -7,6 +7,7 @@ import { startTelemetry, type GatewayTelemetry, type RequestSpan, type Telemetry
 import type { AuthTarget, Principal } from './auth/index.js';
 import { Cluster, type ClusterSettings } from './cluster/cluster.js';
 import { AuditLog } from './audit/audit-log.js';
+import { createConsole, type ConsoleParts } from './console/index.js';
 import { CorsPolicy } from './cors.js';
 import { checkSessionCredentials, resolveCallerCredentials, type CallerCredentials } from './credentials/caller-credentials.js';
 import { classifyPost } from './era.js';
@@ -116,6 +117,10 @@ class FleetGateway implements Gateway {
   /** The audit log, when `gateway.audit.enabled`. */
   readonly audit: AuditLog | undefined;
   private telemetry: GatewayTelemetry | undefined;
+  /** The web console and its request statistics, when `gateway.console.enabled`. */
+  private readonly console: ConsoleParts | undefined;
+  /** Requests the console sends through the pipeline on behalf of its signed-in principal (already authenticated). */
+  private readonly consoleAdmitted = new WeakMap<InboundRequest, Principal>();
 
   constructor(
     private readonly config: FleetConfig,
@@ -186,6 +191,17 @@ class FleetGateway implements Gateway {
     if (this.metrics) this.collectGauges(this.metrics);
     this.allowedOrigins = new Set(config.gateway.allowedOrigins.map((o) => o.replace(/\/$/, '').toLowerCase()));
     this.anyOrigin = this.allowedOrigins.has('*');
+    // Before any timer starts: a console that would be open beyond this machine stops the start here.
+    this.console = createConsole(config, {
+      served: this.served,
+      sessions: () => this.registry.all(),
+      modernInFlight: (server) => this.modern.get(server)?.busy ?? 0,
+      handleAs: (request, principal) => {
+        this.consoleAdmitted.set(request, principal);
+        return this.handle(request);
+      },
+      authenticate: (request, target) => this.guard.authenticator.authenticate(request, target),
+    }, { logger: this.logger, ...(options.env ? { env: options.env } : {}) });
     const idleMs = config.gateway.sessionIdleTimeoutSeconds * 1000;
     this.reaper = setInterval(() => this.registry.reap(idleMs), Math.min(idleMs, 30_000));
     this.reaper.unref();
@@ -223,7 +239,8 @@ class FleetGateway implements Gateway {
     } catch (error) {
       reply = errorReply(error, this.logger, route.kind === 'server' ? { server: route.server } : {});
     }
-    reply = this.cors.decorate(request, reply);
+    // The console is for its own page only: never a CORS answer that would let another site read it.
+    if (route.kind !== 'console') reply = this.cors.decorate(request, reply);
     if (route.kind === 'server') this.observe(request, route, reply, label.method, started);
     if (label.span !== undefined) label.span.end(reply);
     return reply;
@@ -288,6 +305,9 @@ class FleetGateway implements Gateway {
         return this.guard.authenticator.authorizationServer(request, (resource) => this.serverOfResource(resource));
       case 'server':
         return this.serve(request, route, label);
+      case 'console':
+        if (!this.console) throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: ${path}`);
+        return this.console.console.handle(request, path);
     }
   }
 
@@ -295,7 +315,8 @@ class FleetGateway implements Gateway {
     const preflight = this.cors.preflight(request);
     if (preflight) return preflight;
     this.checkOrigin(request);
-    const admission = await this.guard.admit(request, route);
+    const preadmitted = this.consoleAdmitted.get(request);
+    const admission = preadmitted ? ({ ok: true, principal: preadmitted } as const) : await this.guard.admit(request, route);
     if (!admission.ok) return admission.reply;
     if (route.virtual) return this.serveVirtual(request, route, admission.principal);
     return this.serveAdmitted(request, route, admission.principal, label);
@@ -565,9 +586,12 @@ class FleetGateway implements Gateway {
     const metrics = this.metrics;
     // One record per request is debug: at info the log stays quiet on the hot path.
     const log = this.logger.enabled('debug');
-    if (!metrics && !log) return;
+    // A GET stream's life is not a latency: the console's statistics count the requests that carry messages.
+    const stats = request.method === 'POST' ? this.console?.stats : undefined;
+    if (!metrics && !log && !stats) return;
     const finish = (): void => {
       const seconds = (performance.now() - started) / 1000;
+      stats?.record(route.server, reply.status, seconds * 1000, method);
       if (metrics) {
         const labels = { server: route.server, method: methodLabel(method) };
         metrics.requests.inc({ ...labels, status: String(reply.status) });

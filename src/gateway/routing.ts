@@ -21,7 +21,9 @@ export type Route =
   /** `/oauth/...`, `/.well-known/oauth-authorization-server` and the 2025-03-26 default OAuth endpoints: the authorization server. */
   | { readonly kind: 'authorization-server' }
   /** `gateway.metrics.path` when metrics are served on the gateway's own port. */
-  | { readonly kind: 'metrics' };
+  | { readonly kind: 'metrics' }
+  /** `gateway.console.path` and below, on hosts allowed for path routing: the web console. */
+  | { readonly kind: 'console' };
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
@@ -60,6 +62,7 @@ export class Router {
   private readonly servers: Set<string>;
   private readonly virtualServers: Set<string>;
   private readonly metricsPath: string | undefined;
+  private readonly consolePath: string | undefined;
 
   constructor(config: FleetConfig, extraAllowedHosts: readonly string[] = []) {
     const metrics = config.gateway.metrics;
@@ -75,6 +78,7 @@ export class Router {
     this.anyHost = allowed.includes('*');
     this.pathHosts = new Set([...LOOPBACK_HOSTS, ...allowed]);
     this.servers = new Set(Object.keys(config.servers));
+    this.consolePath = config.gateway.console?.enabled === true ? config.gateway.console.path : undefined;
   }
 
   /** Routes one request by its `Host` header and path. */
@@ -103,6 +107,8 @@ export class Router {
       return { kind: 'not-found' };
     }
     if (!this.anyHost && !this.pathHosts.has(host)) return { kind: 'host-denied' };
+    // After the host check: the console answers only on hosts allowed for path routing (DNS-rebinding protection).
+    if (this.consolePath !== undefined && (pathname === this.consolePath || pathname.startsWith(`${this.consolePath}/`))) return { kind: 'console' };
     const match = /^\/servers\/([^/]+)\/(mcp|sse|messages)$/.exec(pathname);
     if (match && this.servers.has(match[1] as string)) {
       return { kind: 'server', server: match[1] as string, endpoint: match[2] as Endpoint, basePath: `/servers/${match[1]}` };

@@ -70,6 +70,8 @@ export class UpstreamServer {
   state: ServerState = 'starting';
   /** Why it is failing, when it is: the command and the exit code or OS error, never stderr. */
   reason: string | undefined;
+  /** The last time the server failed to start and why (kept after it recovers, for operators: the console). */
+  lastFailure: { readonly reason: string; readonly at: number } | undefined;
   /** The probe's verdict, once known. */
   verdict: ProbeVerdict | undefined;
   /** Processes started over the server's life (probes, spares, channels). */
@@ -360,6 +362,7 @@ export class UpstreamServer {
     const first = this.state !== 'failing' || this.reason !== reason;
     this.state = 'failing';
     this.reason = reason;
+    this.lastFailure = { reason, at: Date.now() };
     for (const spare of this.spares.splice(0)) void spare.stop(500);
     if (this.closed) return;
     this.retryAt = Date.now() + this.retryDelayMs;

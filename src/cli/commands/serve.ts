@@ -36,6 +36,7 @@ A virtual server (virtualServers.<name>: several servers as one) is served at
 /servers/<name>/mcp (Streamable HTTP, both eras; docs/VIRTUAL-SERVERS.md).
   /health   200 while the process runs          /ready   200 when every server starts and answers
   /ready/<name>   200 while that server is ready or degraded, else 503 (a load balancer target group per server)
+  /_console/      the web console, when gateway.console.enabled (its path is gateway.console.path; docs/CONSOLE.md)
 
 Environment:
   MCP_FLEET_ALLOWED_HOSTS   comma-separated host names accepted for path routing
