@@ -51,7 +51,11 @@ describe.each(['ES256', 'RS256'] as const)('OAuth resource server with %s keys',
   it('GIVEN a valid token for this resource THEN the principal is the subject with its scopes', async () => {
     const token = await issuer.sign({ sub: 'alice', aud: RESOURCE, scope: 'mcp:tools profile' });
     const outcome = await auth.authenticate(request(token), TARGET);
-    expect(outcome).toEqual({ ok: true, principal: { id: 'oauth:alice', kind: 'oauth', scopes: ['mcp:tools', 'profile'], groups: [] } });
+    // The token's claims ride along for servers whose fromRequest values come from a claim.
+    expect(outcome).toEqual({
+      ok: true,
+      principal: { id: 'oauth:alice', kind: 'oauth', scopes: ['mcp:tools', 'profile'], groups: [], claims: expect.objectContaining({ sub: 'alice', scope: 'mcp:tools profile' }) },
+    });
   });
 
   it('GIVEN no token THEN 401 points to the path-inserted resource metadata and names the scope', async () => {
