@@ -89,7 +89,7 @@ export interface VirtualServerIssue {
  */
 export function virtualServerIssues(
   virtualServers: VirtualServersConfig,
-  servers: Readonly<Record<string, { readonly hostnames: readonly string[] }>>,
+  servers: Readonly<Record<string, { readonly hostnames: readonly string[]; readonly fromRequest?: Readonly<Record<string, unknown>> | undefined }>>,
 ): VirtualServerIssue[] {
   const issues: VirtualServerIssue[] = [];
   const serverNames = Object.keys(servers);
@@ -113,6 +113,14 @@ export function virtualServerIssues(
           path: ['virtualServers', name, 'servers', member],
           input: member,
           message: `virtual server "${name}" names member "${member}", which is not a server (servers: ${serverNames.join(', ')})`,
+        });
+      }
+      if (servers[member]?.fromRequest !== undefined) {
+        // The virtual server reaches its members with its own requests: the caller's headers stop at the virtual server.
+        issues.push({
+          path: ['virtualServers', name, 'servers', member],
+          input: member,
+          message: `virtual server "${name}" cannot include "${member}": it takes per-caller values (fromRequest), which do not pass through a virtual server; call /servers/${member}/mcp directly`,
         });
       }
       const prefix = settings.prefix;

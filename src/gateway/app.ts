@@ -324,11 +324,8 @@ class FleetGateway implements Gateway {
 
   /** A virtual server's endpoint (Streamable HTTP, both eras); its members are called through {@link serveMember}. */
   private async serveVirtual(request: InboundRequest, route: ServerRoute, principal: Principal): Promise<Reply> {
-    if (route.endpoint !== 'mcp') {
-      throw new HttpError(404, ErrorCode.InvalidRequest, `Not found: virtual server "${route.server}" is served at ${route.basePath}/mcp (Streamable HTTP); HTTP+SSE is not offered for virtual servers`);
-    }
-    if (this.draining && request.method === 'POST') throw draining();
-    const sessionId = request.headers.get(Header.sessionId);
+    if (this.draining && (request.method === 'POST' || route.endpoint === 'sse')) throw draining();
+    const sessionId = route.endpoint === 'messages' ? queryParam(request, 'sessionId') : request.headers.get(Header.sessionId);
     if (this.cluster && sessionId) {
       // A virtual session lives on the replica that opened it, with its member sessions: served there.
       const placement = await this.cluster.place(sessionId, request);
@@ -337,7 +334,17 @@ class FleetGateway implements Gateway {
         return this.cluster.forward(request, placement.owner, body);
       }
     }
-    return (this.virtual.get(route.server) as VirtualEndpoint).handle(request, principal);
+    const endpoint = this.virtual.get(route.server) as VirtualEndpoint;
+    switch (route.endpoint) {
+      case 'mcp':
+        return endpoint.handle(request, principal);
+      case 'sse':
+        if (request.method === 'GET') return endpoint.openSse(request, principal, `${route.basePath}/messages`, this.sse);
+        throw methodNotAllowed('GET');
+      case 'messages':
+        if (request.method === 'POST') return endpoint.postSse(request, principal);
+        throw methodNotAllowed('POST');
+    }
   }
 
   /**

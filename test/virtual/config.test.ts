@@ -25,6 +25,13 @@ describe('virtualServers config', () => {
     expect(() => parse({ dev: { servers: { gitlab: {} } } })).toThrow(/virtualServers\.dev\.servers\.gitlab.*"gitlab", which is not a server \(servers: github, memory\)/s);
   });
 
+  it('GIVEN a member that takes per-caller values (fromRequest) THEN it is refused, since the caller headers stop at the virtual server', () => {
+    const withCredentials = { ...servers, personal: { command: 'npx', args: ['-y', 'github-mcp'], policy: 'per-session', fromRequest: { GITHUB_TOKEN: { header: 'X-GitHub-Token' } } } };
+    expect(() => parseConfig({ servers: withCredentials, virtualServers: { dev: { servers: { personal: {}, memory: {} } } } }, 'fleet.yaml', { resolveEnv: false })).toThrow(
+      /virtualServers\.dev\.servers\.personal.*takes per-caller values \(fromRequest\)/s,
+    );
+  });
+
   it('GIVEN a virtual server named like a server THEN it is refused', () => {
     expect(() => parse({ memory: { servers: { github: {} } } })).toThrow(/virtual server "memory" has the name of a server/);
   });

@@ -4,6 +4,7 @@ import {
   Server,
   WebStandardStreamableHTTPServerTransport,
   type AuthInfo,
+  type JSONRPCMessage,
   type McpHttpHandler,
   type ServerCapabilities,
   type ServerContext,
@@ -15,9 +16,12 @@ import { ErrorCode, GATEWAY_INFO, Header } from '../../protocol.js';
 import type { Principal } from '../auth/index.js';
 import { classifyPost } from '../era.js';
 import { HttpError, methodNotAllowed, overloaded, sessionNotFound } from '../http/errors.js';
-import { readBody, type InboundRequest } from '../http/request.js';
+import { emptyReply, type Reply } from '../http/reply.js';
+import { queryParam, readBody, type InboundRequest } from '../http/request.js';
+import { SseWriter, type SseSettings } from '../http/sse.js';
 import { Composition, type CallContext, type ListKind, type RelayTarget } from './composition.js';
 import type { MemberFetch } from './member-link.js';
+import { SseSessionTransport } from './sse-transport.js';
 
 /**
  * The HTTP face of one virtual server: 2025-era Streamable HTTP sessions (a
@@ -52,7 +56,8 @@ export interface VirtualEndpointOptions {
 interface VirtualSession {
   readonly id: string;
   readonly owner: string;
-  readonly transport: WebStandardStreamableHTTPServerTransport;
+  /** Streamable HTTP (2025-era) or HTTP+SSE (2024-11-05). */
+  readonly transport: WebStandardStreamableHTTPServerTransport | SseSessionTransport;
   readonly server: Server;
   readonly composition: Composition;
 }
@@ -64,6 +69,8 @@ const RELAYED_CLIENT_CAPABILITIES = ['sampling', 'elicitation', 'roots'] as cons
 export class VirtualEndpoint {
   private readonly sessions = new Map<string, VirtualSession>();
   private readonly stateless = new Map<string, Composition>();
+  /** HTTP+SSE streams opened by a GET whose client has not sent `initialize` yet. */
+  private readonly sseOpening = new Map<string, { readonly owner: string; readonly stream: SseWriter; readonly openedAt: number }>();
   private readonly modern: McpHttpHandler;
   private readonly reaper: NodeJS.Timeout;
   private requestsInFlight = 0;
@@ -107,6 +114,8 @@ export class VirtualEndpoint {
   async close(): Promise<void> {
     clearInterval(this.reaper);
     await this.modern.close().catch(() => undefined);
+    for (const opening of this.sseOpening.values()) opening.stream.close();
+    this.sseOpening.clear();
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
     await Promise.all(sessions.map((s) => this.endSession(s)));
@@ -142,7 +151,7 @@ export class VirtualEndpoint {
         }
         const params = (decision.messages[0]?.params ?? {}) as { capabilities?: ClientCapabilities };
         const session = await this.openSession(principal, params.capabilities ?? {});
-        return session.transport.handleRequest(webRequest(request, raw), { parsedBody: body, authInfo: authInfoOf(principal) });
+        return (session.transport as WebStandardStreamableHTTPServerTransport).handleRequest(webRequest(request, raw), { parsedBody: body, authInfo: authInfoOf(principal) });
       }
       const session = this.findSession(request, principal);
       return session.transport.handleRequest(webRequest(request, raw), { parsedBody: body, authInfo: authInfoOf(principal) });
@@ -159,18 +168,87 @@ export class VirtualEndpoint {
     throw methodNotAllowed('GET, POST, DELETE');
   }
 
-  private findSession(request: InboundRequest, principal: Principal): VirtualSession {
+  private findSession(request: InboundRequest, principal: Principal): VirtualSession & { readonly transport: WebStandardStreamableHTTPServerTransport } {
     const id = request.headers.get(Header.sessionId);
     if (id === null || id === '') throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
     const session = this.sessions.get(id);
-    // Another principal's session is as unknown as an ended one.
-    if (session === undefined || session.owner !== principal.id) throw sessionNotFound();
+    // Another principal's session is as unknown as an ended one; an HTTP+SSE session is not served at /mcp.
+    if (session === undefined || session.owner !== principal.id || session.transport instanceof SseSessionTransport) throw sessionNotFound();
     session.composition.lastUsed = Date.now();
-    return session;
+    return session as VirtualSession & { readonly transport: WebStandardStreamableHTTPServerTransport };
   }
 
-  private async openSession(principal: Principal, clientCapabilities: ClientCapabilities): Promise<VirtualSession> {
-    if (this.sessions.size >= this.options.maxSessions) {
+  /**
+   * `GET /sse` of an HTTP+SSE (2024-11-05) client: the stream, whose first event
+   * names where to POST. The session (and the member sessions behind it) opens
+   * with the client's `initialize`, which tells which client capabilities to relay.
+   */
+  openSse(request: InboundRequest, principal: Principal, messagesPath: string, settings: SseSettings): Reply {
+    const accept = request.headers.get('accept') ?? '';
+    if (accept !== '' && !accept.includes('text/event-stream') && !accept.includes('*/*')) {
+      throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list text/event-stream');
+    }
+    if (this.sessions.size + this.sseOpening.size >= this.options.maxSessions) {
+      throw overloaded(`Service Unavailable: virtual server "${this.options.name}" has its most sessions (${this.options.maxSessions}); retry later`, 5);
+    }
+    const id = this.options.mintSessionId?.() ?? randomUUID();
+    const stream = new SseWriter(settings, { virtual: this.options.name, session: id, stream: 'HTTP+SSE' });
+    this.sseOpening.set(id, { owner: principal.id, stream, openedAt: Date.now() });
+    stream.onClose(() => {
+      this.sseOpening.delete(id);
+      const session = this.sessions.get(id);
+      if (session !== undefined) {
+        this.sessions.delete(id);
+        void this.endSession(session);
+      }
+    });
+    stream.send(`${messagesPath}?sessionId=${encodeURIComponent(id)}`, 'endpoint');
+    return stream.reply(200, {});
+  }
+
+  /** `POST /messages?sessionId=...` of an HTTP+SSE session: the answers come on the stream; the POST gets 202. */
+  async postSse(request: InboundRequest, principal: Principal): Promise<Reply> {
+    const id = queryParam(request, 'sessionId');
+    if (id === null || id === '') throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: the sessionId query parameter is required');
+    const raw = await readBody(request, this.options.maxBodyBytes);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8')) as unknown;
+    } catch (error) {
+      throw new HttpError(400, ErrorCode.ParseError, `Parse error: ${(error as Error).message}`);
+    }
+    const messages = (Array.isArray(body) ? body : [body]) as JSONRPCMessage[];
+    if (messages.length === 0 || !messages.every((m) => typeof m === 'object' && m !== null && (m as { jsonrpc?: unknown }).jsonrpc === '2.0')) {
+      throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
+    }
+    let session = this.sessions.get(id);
+    if (session === undefined) {
+      const opening = this.sseOpening.get(id);
+      // Another principal's stream is as unknown as an ended one.
+      if (opening === undefined || opening.owner !== principal.id) throw sessionNotFound();
+      const first = messages[0] as { method?: unknown; params?: { capabilities?: ClientCapabilities } };
+      if (first.method !== 'initialize') throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: the first message of an HTTP+SSE session must be initialize');
+      this.sseOpening.delete(id);
+      session = await this.openSession(principal, first.params?.capabilities ?? {}, {
+        id,
+        transport: () => new SseSessionTransport(opening.stream, id, authInfoOf(principal)),
+      });
+    } else if (session.owner !== principal.id || !(session.transport instanceof SseSessionTransport)) {
+      throw sessionNotFound();
+    }
+    session.composition.lastUsed = Date.now();
+    const transport = session.transport as SseSessionTransport;
+    for (const message of messages) transport.receive(message);
+    return emptyReply(202, { 'content-type': 'text/plain; charset=utf-8' });
+  }
+
+  private async openSession(
+    principal: Principal,
+    clientCapabilities: ClientCapabilities,
+    sse?: { readonly id: string; readonly transport: () => SseSessionTransport },
+  ): Promise<VirtualSession> {
+    // An HTTP+SSE session was counted when its stream opened.
+    if (sse === undefined && this.sessions.size + this.sseOpening.size >= this.options.maxSessions) {
       throw overloaded(`Service Unavailable: virtual server "${this.options.name}" has its most sessions (${this.options.maxSessions}); retry later`, 5);
     }
     const relayed: ClientCapabilities = {};
@@ -179,8 +257,8 @@ export class VirtualEndpoint {
     await composition.connectAll();
     const inFlight = new Set<ServerContext>();
     const server = this.buildServer(composition, inFlight);
-    const id = this.options.mintSessionId?.() ?? randomUUID();
-    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: () => id });
+    const id = sse?.id ?? this.options.mintSessionId?.() ?? randomUUID();
+    const transport = sse?.transport() ?? new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: () => id });
     const session: VirtualSession = { id, owner: principal.id, transport, server, composition };
     composition.relay = this.sessionRelay(server, inFlight);
     transport.onclose = () => {
@@ -314,6 +392,12 @@ export class VirtualEndpoint {
         this.sessions.delete(id);
         this.options.logger.info('virtual session ended', { virtual: this.options.name, session: id, reason: 'idle' });
         await this.endSession(session);
+      }
+    }
+    for (const [id, opening] of this.sseOpening) {
+      if (opening.openedAt < cutoff) {
+        this.sseOpening.delete(id);
+        opening.stream.close();
       }
     }
     for (const [principal, composition] of this.stateless) {
