@@ -111,7 +111,7 @@ export interface CostAssumptions {
   readonly authWritesPerMonth?: number;
   /** People who sign in through Cognito in a month. @default 50 */
   readonly monthlyActiveUsers?: number;
-  /** Client requests a month, all services (with `deploy.telemetry.adot`: each sampled one is an X-Ray trace). @default 1,000,000 */
+  /** Client requests a month, all services (with `deploy.telemetry.adot`: each sampled one is an X-Ray trace; with `gateway.audit`: at most one audit record each). @default 1,000,000 */
   readonly requestsPerMonth?: number;
   /** MCP methods in use per server (with `deploy.telemetry.adot`: a CloudWatch metric pair per server and method). @default 5 */
   readonly methodsPerServer?: number;
@@ -191,6 +191,15 @@ function computeLines(plan: DeployPlan, services: readonly ServicePlan[], prices
     detail: `${logGb} GB/month ingested, kept ${plan.deploy.observability.logRetentionDays} days`,
     monthlyUsd: logGb * prices.logsIngestGb + logGb * Math.min(plan.deploy.observability.logRetentionDays / 30, 12) * prices.logsStoreGbMonth,
   });
+  if (plan.audit !== undefined) {
+    // One record per tools/call, prompts/get or resources/read: at most one per client request.
+    const gb = (a.requestsPerMonth * AUDIT_RECORD_BYTES) / 1e9;
+    lines.push({
+      item: 'Audit log (CloudWatch Logs)',
+      detail: `${gb.toFixed(2)} GB/month (${a.requestsPerMonth.toLocaleString('en-US')} calls × ~${AUDIT_RECORD_BYTES} B, arguments not included), kept ${plan.audit.retentionDays} days`,
+      monthlyUsd: gb * prices.logsIngestGb + gb * Math.min(plan.audit.retentionDays / 30, 12) * prices.logsStoreGbMonth,
+    });
+  }
   const alarms = alarmCount(services);
   lines.push({
     item: 'CloudWatch alarms and dashboard',
@@ -250,6 +259,9 @@ function adotLines(plan: DeployPlan, services: readonly ServicePlan[], prices: R
     { item: 'CloudWatch metrics (EMF)', detail: `${metrics} metrics (2 histograms × ${servers} servers × ${a.methodsPerServer} methods)`, monthlyUsd: metrics * prices.metricMonth },
   ];
 }
+
+/** Size of one audit record without arguments (principal, server, tool, outcome, duration, ids, era, time as JSON). */
+const AUDIT_RECORD_BYTES = 400;
 
 const sum = (lines: readonly CostLine[]): number => lines.reduce((t, l) => t + l.monthlyUsd, 0);
 

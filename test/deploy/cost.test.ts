@@ -38,6 +38,19 @@ describe('cost model, checked against hand-computed figures', () => {
     expect(estimate.totalUsd).toBeCloseTo(74.435075 + 25.8, 6);
   });
 
+  it('prices the audit log group when gateway.audit is on: one ~400 B record per call, ingested and kept its own retention', async () => {
+    const reference = await loadReference();
+    const config = configOf({ ...reference, gateway: { ...reference.gateway, audit: { enabled: true } }, deploy: { ...reference.deploy, audit: { retentionDays: 365 } } });
+    const estimate = estimateMonthlyCost(planDeployment(config), 'us-east-1', { requestsPerMonth: 2_000_000 });
+    // 2,000,000 × 400 B = 0.8 GB: 0.8 × 0.50 ingested + 0.8 × 12 months × 0.03 stored.
+    expect(estimate.lines.find((l) => l.item === 'Audit log (CloudWatch Logs)')).toEqual({
+      item: 'Audit log (CloudWatch Logs)',
+      detail: '0.80 GB/month (2,000,000 calls × ~400 B, arguments not included), kept 365 days',
+      monthlyUsd: expect.closeTo(0.4 + 0.288, 6),
+    });
+    expect(estimateMonthlyCost(planDeployment(reference), 'us-east-1').lines.find((l) => l.item === 'Audit log (CloudWatch Logs)')).toBeUndefined();
+  });
+
   it('splits a service between on-demand base and Spot', () => {
     const plan = planDeployment(configOf({ servers: { a: { command: 'uvx', args: ['mcp-server-fetch'], policy: 'pool', deploy: { desiredCount: 3, onDemandBase: 1 } } } }));
     const line = estimateMonthlyCost(plan, 'us-east-1').lines[0]!;
