@@ -196,6 +196,8 @@ class FleetGateway implements Gateway {
       served: this.served,
       sessions: () => this.registry.all(),
       modernInFlight: (server) => this.modern.get(server)?.busy ?? 0,
+      virtualServers: () =>
+        Object.entries(config.virtualServers).map(([name, virtual]) => ({ name, members: Object.keys(virtual.servers), sessions: this.virtual.get(name)?.sessionCount ?? 0 })),
       handleAs: (request, principal) => {
         this.consoleAdmitted.set(request, principal);
         return this.handle(request);

@@ -34,6 +34,7 @@ function fleet(): FleetConfigInput {
         env: { MEMORY_FILE_PATH: join(mkdtempSync(join(tmpdir(), 'console-api-')), 'memory.json'), SERVICE_TOKEN: SECRET_ENV_VALUE },
       },
     },
+    virtualServers: { dev: { servers: { everything: { tools: ['echo'] }, memory: { prefix: 'mem_' } } } },
   };
 }
 
@@ -80,6 +81,29 @@ describe('console API', () => {
     expect(byName.everything.children).toBeGreaterThanOrEqual(1);
     expect(byName.everything.lastStartError).toBeNull();
     expect(byName.memory.restarts).toBe(0);
+  });
+
+  it('shows the virtual server with its members, its sessions and its calls', async () => {
+    const before = (await api('/overview')).body.virtualServers;
+    expect(before).toEqual([
+      expect.objectContaining({ name: 'dev', state: 'ready', sessions: 0, members: [{ name: 'everything', state: 'ready' }, { name: 'memory', state: 'ready' }] }),
+    ]);
+    const sessionsBefore = (await api('/sessions')).body.sessions.length;
+    const mcp = new Client({ name: 'console-virtual', version: '1.0.0' });
+    const transport = new StreamableHTTPClientTransport(gw.mcpUrl('dev'), { requestInit: { headers: { authorization: `Bearer ${client.key}` } } });
+    await mcp.connect(transport);
+    try {
+      expect(textOf(await mcp.callTool({ name: 'echo', arguments: { message: 'via dev' } }))).toContain('via dev');
+      const after = (await api('/overview')).body.virtualServers[0];
+      expect(after.sessions).toBe(1);
+      expect(after.stats.callsPerSecond).toBeGreaterThan(0);
+    } finally {
+      await transport.terminateSession();
+      await mcp.close();
+    }
+    // Ending the virtual session ends its member sessions too.
+    await waitFor(async () => (await api('/sessions')).body.sessions.length === sessionsBefore || undefined, { what: "the virtual session's member sessions to end" });
+    expect((await api('/overview')).body.virtualServers[0].sessions).toBe(0);
   });
 
   it('calls a tool through the gateway as the admin, and counts the call in the overview', async () => {

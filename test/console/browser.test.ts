@@ -72,6 +72,9 @@ describe.skipIf(!haveChromium)(haveChromium ? 'console in Chromium' : `console i
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect.poll(() => textOf(page.getByTestId('state-everything')), POLL).toBe('ready');
     await expect.poll(() => textOf(page.getByTestId('state-memory')), POLL).toBe('ready');
+    // The example fleet's virtual server over both.
+    await expect.poll(() => textOf(page.getByTestId('virtual-state-dev')), POLL).toBe('ready');
+    expect(await page.getByTestId('virtual-row-dev').textContent()).toMatch(/everything, memory/);
     expect(await page.getByTestId('whoami').textContent()).toContain('key:ops');
   });
 

@@ -177,6 +177,27 @@ function Overview() {
       </table>
       <p class="muted">Rates and latencies over the last ${Math.round(data.seconds / 60)} minutes; latencies are upper bounds of √2-wide buckets.</p>
     </div>
+    ${(data.virtualServers || []).length > 0 &&
+    html`<div class="panel">
+      <h2>Virtual servers</h2>
+      <table>
+        <thead><tr><th>Virtual server</th><th>State</th><th>Members</th><th class="num">Sessions</th><th class="num">Calls/s</th><th class="num">Errors</th><th class="num">p50</th><th class="num">p99</th></tr></thead>
+        <tbody>
+          ${data.virtualServers.map(
+            (v) => html`<tr data-testid=${`virtual-row-${v.name}`}>
+              <td>${v.name}</td>
+              <td><${Badge} state=${v.state} testid=${`virtual-state-${v.name}`} /></td>
+              <td>${v.members.map((m, i) => html`${i > 0 ? ', ' : ''}<a href=${`#/server/${encodeURIComponent(m.name)}`}>${m.name}</a>${m.state === 'ready' ? '' : html` <span class="error">(${m.state})</span>`}`)}</td>
+              <td class="num">${v.sessions}</td>
+              <td class="num">${fmt.rate(v.stats.callsPerSecond)}</td>
+              <td class="num">${fmt.pct(v.stats.errorRate)}</td>
+              <td class="num">${fmt.ms(v.stats.p50Ms)}</td>
+              <td class="num">${fmt.ms(v.stats.p99Ms)}</td>
+            </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>`}
     <div class="charts">
       <${Chart} title="Calls per second" unit="" t=${t} series=${servers.map((s) => ({ label: s.name, values: s.stats.series.calls }))} />
       <${Chart} title="p99 latency (ms)" unit="" t=${t} series=${servers.map((s) => ({ label: s.name, values: s.stats.series.p99 }))} />

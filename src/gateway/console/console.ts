@@ -31,6 +31,8 @@ export interface ConsoleHost {
   sessions(): readonly RegisteredSession[];
   /** 2026-07-28 requests in flight on a server. */
   modernInFlight(server: string): number;
+  /** The virtual servers: their members and open sessions (2025 Streamable HTTP and 2024 HTTP+SSE together). */
+  virtualServers(): readonly { readonly name: string; readonly members: readonly string[]; readonly sessions: number }[];
   /** Handles a request through the gateway's own pipeline as `principal` (authentication already done). */
   handleAs(request: InboundRequest, principal: Principal): Promise<Reply>;
   /** Checks an OAuth token the way the gateway does (for `adminScope`). */
@@ -214,6 +216,12 @@ export class FleetConsole {
       generatedAt: Date.now(),
       seconds,
       servers: [...this.options.host.served.values()].map((s) => this.serverSummary(s, seconds, sessions)),
+      virtualServers: this.options.host.virtualServers().map((v) => {
+        const members = v.members.map((m) => ({ name: m, state: this.options.host.served.get(m)?.upstream.state ?? 'unknown' }));
+        // Like /ready/<virtual>: up while any member is up; the members' own states say which are not.
+        const ready = members.filter((m) => m.state === 'ready' || m.state === 'degraded').length;
+        return { name: v.name, state: ready === members.length ? 'ready' : ready > 0 ? 'degraded' : 'failing', members, sessions: v.sessions, stats: this.options.stats.summary(v.name, seconds) };
+      }),
     };
   }
 
