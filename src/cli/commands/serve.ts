@@ -215,7 +215,7 @@ export function registerServeCommand(program: Command): void {
         for (const host of server.hostnames) info(`  ${' '.repeat(16)} ${dim(`https://${host}/mcp`)}`);
       }
       for (const [name, virtual] of Object.entries(config.virtualServers)) {
-        info(`  ${green(name.padEnd(16))} ${base}/servers/${name}/mcp   ${dim(`virtual: ${Object.keys(virtual.servers).join(', ')}`)}`);
+        info(`  ${green(name.padEnd(16))} ${base}/servers/${name}/mcp   sse: ${base}/servers/${name}/sse   ${dim(`virtual: ${Object.keys(virtual.servers).join(', ')}`)}`);
       }
       info(dim(`  health: ${base}/health   ready: ${base}/ready`));
       // Metrics on their own port (the default) get a second small listener, so they are never public with the gateway.
