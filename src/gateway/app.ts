@@ -327,15 +327,9 @@ class FleetGateway implements Gateway {
   /** A virtual server's endpoint (Streamable HTTP, both eras); its members are called through {@link serveMember}. */
   private async serveVirtual(request: InboundRequest, route: ServerRoute, principal: Principal): Promise<Reply> {
     if (this.draining && (request.method === 'POST' || route.endpoint === 'sse')) throw draining();
-    const sessionId = route.endpoint === 'messages' ? queryParam(request, 'sessionId') : request.headers.get(Header.sessionId);
-    if (this.cluster && sessionId) {
-      // A virtual session lives on the replica that opened it, with its member sessions: served there.
-      const placement = await this.cluster.place(sessionId, request);
-      if (placement.kind === 'remote') {
-        const body = request.method === 'POST' ? await readBody(request, this.config.gateway.maxBodyBytes) : undefined;
-        return this.cluster.forward(request, placement.owner, body);
-      }
-    }
+    // A virtual session lives on the replica that opened it, with its member sessions: served there.
+    const forwarded = await this.forwardToOwner(request, route);
+    if (forwarded !== undefined) return forwarded;
     const endpoint = this.virtual.get(route.server) as VirtualEndpoint;
     switch (route.endpoint) {
       case 'mcp':
@@ -363,16 +357,20 @@ class FleetGateway implements Gateway {
     }
   }
 
-  private async serveAdmitted(request: InboundRequest, route: ServerRoute, principal: Principal, label: RequestLabel): Promise<Reply> {
+  /** With replicas: the answer of the replica that owns the request's session (`Mcp-Session-Id`, or `?sessionId=` of HTTP+SSE), when that is another one. */
+  private async forwardToOwner(request: InboundRequest, route: ServerRoute): Promise<Reply | undefined> {
     const sessionId = route.endpoint === 'messages' ? queryParam(request, 'sessionId') : request.headers.get(Header.sessionId);
-    if (this.cluster && sessionId) {
-      // A session owned by another replica is served there, streams included.
-      const placement = await this.cluster.place(sessionId, request);
-      if (placement.kind === 'remote') {
-        const body = request.method === 'POST' ? await readBody(request, this.config.gateway.maxBodyBytes) : undefined;
-        return this.cluster.forward(request, placement.owner, body);
-      }
-    }
+    if (!this.cluster || !sessionId) return undefined;
+    const placement = await this.cluster.place(sessionId, request);
+    if (placement.kind !== 'remote') return undefined;
+    const body = request.method === 'POST' ? await readBody(request, this.config.gateway.maxBodyBytes) : undefined;
+    return this.cluster.forward(request, placement.owner, body);
+  }
+
+  private async serveAdmitted(request: InboundRequest, route: ServerRoute, principal: Principal, label: RequestLabel): Promise<Reply> {
+    // A session owned by another replica is served there, streams included.
+    const forwarded = await this.forwardToOwner(request, route);
+    if (forwarded !== undefined) return forwarded;
     const served = this.served.get(route.server) as ServedServer;
     // A fromRequest server's values, read once per request (the header goes no further than this).
     const fromRequest = served.upstream.config.fromRequest;
