@@ -1,5 +1,5 @@
 import { classifyInboundRequest } from '@modelcontextprotocol/server';
-import { ErrorCode, Header, isModernVersion, Meta, MODERN_PROTOCOL_VERSIONS } from '../protocol.js';
+import { ErrorCode, Header, isLegacyVersion, isModernVersion, Meta, MODERN_PROTOCOL_VERSIONS } from '../protocol.js';
 import type { WireMessage } from '../upstream/channel.js';
 import { HttpError, type ErrorId } from './http/errors.js';
 import type { HeaderReader } from './http/request.js';
@@ -43,6 +43,10 @@ const NAMED_METHODS: Readonly<Record<string, 'name' | 'uri'>> = {
 /** Decides the era of a parsed POST body, or throws the transport's 400. */
 export function classifyPost(headers: HeaderReader, body: unknown): ModernPost | LegacyPost {
   const versionHeader = headers.get(Header.protocolVersion) ?? undefined;
+  if (isClaimlessLegacyMessage(body, versionHeader)) {
+    const message = body as WireMessage;
+    return { era: 'legacy', messages: [message], batch: false, initialize: message.method === 'initialize' };
+  }
   const methodHeader = headers.get(Header.method) ?? undefined;
   const nameHeader = headers.get(Header.name) ?? undefined;
   const outcome = classifyInboundRequest({
@@ -64,6 +68,43 @@ export function classifyPost(headers: HeaderReader, body: unknown): ModernPost |
   const batch = Array.isArray(body);
   const messages = (batch ? body : [body]) as WireMessage[];
   return { era: 'legacy', messages, batch, initialize: outcome.reason === 'initialize' };
+}
+
+const ENVELOPE_CLAIM = Meta.protocolVersion;
+const RELATED_TASK = 'io.modelcontextprotocol/related-task';
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * The one case the SDK classifier answers "legacy" for without a rule to weigh:
+ * a single well-formed JSON-RPC request or notification whose `_meta` makes no
+ * revision claim, sent without a 2026-07-28 `MCP-Protocol-Version` header. That
+ * is every message of a 2025-era session, so it is decided here without the
+ * classifier's schema validation (a tenth of the gateway's CPU per call); the
+ * shape checked is the SDK's strict `JSONRPCRequest`/`JSONRPCNotification`, and
+ * anything else (a claim, a modern header, a batch, a response, an odd field)
+ * goes to the classifier. test/gateway/era.test.ts holds the two to the same answer.
+ */
+export function isClaimlessLegacyMessage(body: unknown, versionHeader: string | undefined): boolean {
+  if (!isPlainObject(body)) return false;
+  for (const key in body) if (key !== 'jsonrpc' && key !== 'id' && key !== 'method' && key !== 'params') return false;
+  if (body['jsonrpc'] !== '2.0' || typeof body['method'] !== 'string') return false;
+  const id = body['id'];
+  if (id === undefined ? 'id' in body : typeof id !== 'string' && !Number.isSafeInteger(id)) return false;
+  const params = body['params'];
+  if (params !== undefined) {
+    if (!isPlainObject(params)) return false;
+    const meta = params['_meta'];
+    if (meta !== undefined) {
+      if (!isPlainObject(meta) || ENVELOPE_CLAIM in meta || meta[RELATED_TASK] !== undefined) return false;
+      const token = meta['progressToken'];
+      if (token !== undefined && typeof token !== 'string' && !Number.isSafeInteger(token)) return false;
+    }
+  }
+  // A header naming any revision but a known 2025-era one is the classifier's to weigh.
+  return versionHeader === undefined || isLegacyVersion(versionHeader);
 }
 
 function idOf(body: unknown): ErrorId {

@@ -1,0 +1,90 @@
+import { classifyInboundRequest } from '@modelcontextprotocol/server';
+import { describe, expect, it } from 'vitest';
+import { classifyPost, isClaimlessLegacyMessage } from '../../src/gateway/era.js';
+
+/**
+ * The era decision's shortcut for claim-less 2025-era messages must give the
+ * SDK classifier's answer, never another: every body below that the shortcut
+ * takes, the classifier calls legacy too (with the same initialize verdict).
+ */
+
+const CLAIM = 'io.modelcontextprotocol/protocolVersion';
+const ENVELOPE = {
+  [CLAIM]: '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 't', version: '1' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+
+const bodies: unknown[] = [
+  { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'x' } } },
+  { jsonrpc: '2.0', id: 'a', method: 'tools/list' },
+  { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } } },
+  { jsonrpc: '2.0', method: 'notifications/initialized' },
+  { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1 } },
+  { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', _meta: { progressToken: 7 } } },
+  { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', _meta: { progressToken: 'p' } } },
+  { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', _meta: { progressToken: 1.5 } } },
+  { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', _meta: { traceparent: '00-0-0-01' } } },
+  { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', _meta: ENVELOPE } },
+  { jsonrpc: '2.0', id: 1, method: 'initialize', params: { _meta: ENVELOPE } },
+  { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', _meta: { [CLAIM]: 5 } } },
+  { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', _meta: { 'io.modelcontextprotocol/related-task': { taskId: 't' } } } },
+  { jsonrpc: '2.0', method: 'notifications/message', params: { _meta: ENVELOPE } },
+  { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', _meta: null } },
+  { jsonrpc: '2.0', id: 1, method: 'tools/call', params: [] },
+  { jsonrpc: '2.0', id: 1, method: 'tools/call', params: null },
+  { jsonrpc: '2.0', id: null, method: 'tools/call' },
+  { jsonrpc: '2.0', id: 1.5, method: 'tools/call' },
+  { jsonrpc: '2.0', id: 2 ** 60, method: 'tools/call' },
+  { jsonrpc: '2.0', id: true, method: 'tools/call' },
+  { jsonrpc: '2.0', id: 1, method: 7 },
+  { jsonrpc: '1.0', id: 1, method: 'tools/call' },
+  { id: 1, method: 'tools/call' },
+  { jsonrpc: '2.0', id: 1, method: 'tools/call', extra: true },
+  { jsonrpc: '2.0', id: 1, result: {} },
+  { jsonrpc: '2.0', id: 1, error: { code: -1, message: 'no' } },
+  [{ jsonrpc: '2.0', id: 1, method: 'tools/list' }],
+  [],
+  null,
+  'text',
+  42,
+  {},
+];
+
+const headerSets: (string | undefined)[] = [undefined, '2025-06-18', '2025-03-26', '2024-11-05', '2025-11-25', '2026-07-28', '2027-01-01', 'bogus', ''];
+
+describe('isClaimlessLegacyMessage', () => {
+  it('takes only what the SDK classifier calls legacy, with the same initialize verdict', () => {
+    let taken = 0;
+    for (const body of bodies) {
+      for (const version of headerSets) {
+        if (!isClaimlessLegacyMessage(body, version)) continue;
+        taken++;
+        const outcome = classifyInboundRequest({ httpMethod: 'POST', ...(version !== undefined ? { protocolVersionHeader: version } : {}), body });
+        expect({ body, version, kind: outcome.kind }).toEqual({ body, version, kind: 'legacy' });
+        const reason = outcome.kind === 'legacy' ? outcome.reason : undefined;
+        expect({ body, version, initialize: reason === 'initialize' }).toEqual({ body, version, initialize: (body as { method?: unknown }).method === 'initialize' });
+      }
+    }
+    // The shortcut is the common case, not a corner: every plain 2025-era message above, under each 2025-era header.
+    expect(taken).toBe(8 * 5);
+  });
+
+  it('leaves a revision claim, a modern header and a malformed message to the classifier', () => {
+    const call = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo' } };
+    expect(isClaimlessLegacyMessage(call, undefined)).toBe(true);
+    expect(isClaimlessLegacyMessage(call, '2026-07-28')).toBe(false);
+    expect(isClaimlessLegacyMessage({ ...call, params: { name: 'echo', _meta: ENVELOPE } }, undefined)).toBe(false);
+    expect(isClaimlessLegacyMessage({ ...call, id: null }, undefined)).toBe(false);
+    expect(isClaimlessLegacyMessage([call], undefined)).toBe(false);
+  });
+
+  it('gives classifyPost the same decision either way', () => {
+    const headers = (version?: string) => new Headers(version === undefined ? {} : { 'mcp-protocol-version': version });
+    const call = { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo' } };
+    expect(classifyPost(headers(), call)).toEqual({ era: 'legacy', messages: [call], batch: false, initialize: false });
+    const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18' } };
+    expect(classifyPost(headers('2025-06-18'), init)).toMatchObject({ era: 'legacy', initialize: true });
+    expect(() => classifyPost(headers('2026-07-28'), call)).toThrow(/envelope/);
+  });
+});
