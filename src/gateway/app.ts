@@ -417,7 +417,7 @@ class FleetGateway implements Gateway {
         const placement = await this.cluster.placeOwner(await endpoint.stateOwner(message, principal.id), request);
         if (placement.kind === 'remote') return this.cluster.forward(request, placement.owner, raw);
       }
-      return endpoint.handle(message, message === decision.message ? raw : undefined, { principal: principal.id, signal: request.signal, credentials });
+      return endpoint.handle(message, message === decision.message ? raw : undefined, { principal: principal.id, client: request, credentials });
     }
     const messages = this.traced(request, decision.messages, served.name, 'streamable', label);
     const first = messages[0] as WireMessage;
@@ -432,7 +432,7 @@ class FleetGateway implements Gateway {
         throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: initialize must be sent without Mcp-Session-Id to start a new session', { id: first.id ?? null });
       }
       const session = await this.openSession(served, 'streamable', principal, first.id ?? null, credentials);
-      return session.post(messages, relayRaw, false, request.signal);
+      return session.post(messages, relayRaw, false, request);
     }
     if (sessionId === null || sessionId === '') {
       throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
@@ -440,7 +440,7 @@ class FleetGateway implements Gateway {
     const session = this.registry.find(sessionId, served.name, 'streamable', principal.id) as LegacySession;
     checkSessionCredentials(served.name, session.credentials, credentials, first.id ?? null);
     this.checkProtocolVersion(request);
-    return session.post(messages, relayRaw, decision.batch, request.signal);
+    return session.post(messages, relayRaw, decision.batch, request);
   }
 
   private getStream(request: InboundRequest, served: ServedServer, principal: Principal, credentials: CallerCredentials | undefined): Reply {

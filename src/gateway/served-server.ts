@@ -8,6 +8,7 @@ import type { AuditLog } from './audit/audit-log.js';
 import type { CallerCredentials } from './credentials/caller-credentials.js';
 import { CallerChildren } from './credentials/caller-children.js';
 import { HttpError, overloaded } from './http/errors.js';
+import type { SignalSource } from './http/request.js';
 import { createInFlightQueue, QueueAbortedError, QueueFullError, type InFlightQueue, type ReleaseSlot } from './limits.js';
 import type { FleetMetrics } from './metrics.js';
 
@@ -51,9 +52,10 @@ export class CallGate {
   }
 
   /** A slot for one call; 503 with Retry-After when the line is full or the wait too long. */
-  async enter(signal: AbortSignal | undefined, id: string | number | null = null): Promise<ReleaseSlot> {
+  async enter(source: SignalSource | undefined, id: string | number | null = null): Promise<ReleaseSlot> {
     const now = this.queue.tryAcquire();
     if (now !== undefined) return now;
+    const signal = source?.signal;
     const timeout = AbortSignal.timeout(this.timeoutMs);
     try {
       return await this.queue.acquire(signal ? AbortSignal.any([signal, timeout]) : timeout);
@@ -180,7 +182,7 @@ export class ServedServer {
    * when the call is over.
    */
   async enterPool(
-    signal: AbortSignal | undefined,
+    signal: SignalSource | undefined,
     id: string | number | null,
     credentials?: CallerCredentials,
   ): Promise<{ readonly release: ReleaseSlot; readonly channel: Channel }> {

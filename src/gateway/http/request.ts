@@ -27,6 +27,29 @@ export interface InboundRequest {
   readonly signal: AbortSignal;
 }
 
+/**
+ * Where a request's abort signal can be had when it is needed: a request is one.
+ * Passed instead of the signal itself, so a call that never waits never makes
+ * one (an AbortController and a close listener per request on the hot path).
+ */
+export interface SignalSource {
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Calls `listener` once if the client goes away before its answer was sent in
+ * full. On the Node adapter that is one close listener, with no AbortController.
+ */
+export function whenClientGone(source: SignalSource, listener: () => void): void {
+  if (source instanceof NodeRequest) {
+    source.onClientGone(listener);
+    return;
+  }
+  const signal = source.signal;
+  if (signal.aborted) listener();
+  else signal.addEventListener('abort', listener, { once: true });
+}
+
 /** The path of a request, without its query (cheaper than a URL parse). */
 export function pathOf(request: InboundRequest): string {
   if (request instanceof NodeRequest) return request.path;
@@ -151,9 +174,24 @@ export class NodeRequest implements InboundRequest {
       const controller = new AbortController();
       this.controller = controller;
       if (this.res.writableEnded || this.res.destroyed) controller.abort();
-      else this.res.once('close', () => controller.abort());
+      // A response sent in full closes too; only a close before that is the client going away.
+      else this.res.once('close', () => {
+        if (!this.res.writableFinished) controller.abort();
+      });
     }
     return this.controller.signal;
+  }
+
+  /** Calls `listener` once if the response closes before it was sent in full (the client went away). */
+  onClientGone(listener: () => void): void {
+    const res = this.res;
+    if (res.destroyed || res.writableEnded) {
+      if (!res.writableFinished) listener();
+      return;
+    }
+    res.once('close', () => {
+      if (!res.writableFinished) listener();
+    });
   }
 
   /** The body, read once, refused past `limit` bytes. */

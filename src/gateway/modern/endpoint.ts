@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { ChannelCaller, ChildAnswer, JsonRpcId, WireMessage } from '../../upstream/channel.js';
 import { errorText, HttpError } from '../http/errors.js';
 import { emptyReply, jsonReply, type Reply, type ReplyBody } from '../http/reply.js';
+import { whenClientGone, type SignalSource } from '../http/request.js';
 import { PendingReply, type SseSettings } from '../http/sse.js';
 import type { AuditEra, AuditTicket } from '../audit/audit-log.js';
 import type { CallerCredentials } from '../credentials/caller-credentials.js';
@@ -53,8 +54,8 @@ export interface ModernEndpointSettings {
 export interface ModernContext {
   /** The principal's id (binds `requestState`). */
   readonly principal: string;
-  /** Aborts when the client goes away (closing the stream cancels the request). */
-  readonly signal: AbortSignal | undefined;
+  /** The request, whose client going away (closing the stream) cancels the call. */
+  readonly client: SignalSource | undefined;
   /** The caller's own variables, for a `fromRequest` server: the call goes to this caller's child. */
   readonly credentials?: CallerCredentials | undefined;
   /** How the caller came, for the audit log (a legacy session bridged here). @default a 2026-07-28 request */
@@ -204,7 +205,7 @@ export class ModernEndpoint implements BridgedCallHost {
   /** A request to a modern child: relayed as it is, ids aside. */
   private async relayed(message: WireMessage, raw: Buffer | undefined, context: ModernContext, sink: ModernSink): Promise<void> {
     const clientId = message.id as JsonRpcId;
-    const { release, channel } = await this.served.enterPool(context.signal, clientId, context.credentials);
+    const { release, channel } = await this.served.enterPool(context.client, clientId, context.credentials);
     const ticket = this.auditTicket(message, context);
     const idJson = JSON.stringify(clientId);
     const caller: ChannelCaller = {
@@ -237,7 +238,7 @@ export class ModernEndpoint implements BridgedCallHost {
       },
       { timeoutMs: this.served.requestTimeoutMs },
     );
-    this.watchAbort(context.signal, sink, () => {
+    this.watchAbort(context.client, sink, () => {
       done();
       ticket?.cancelled();
       call.cancel('the client closed the request');
@@ -265,10 +266,10 @@ export class ModernEndpoint implements BridgedCallHost {
         return;
       }
       this.resume(call, round, (params['inputResponses'] ?? {}) as Record<string, unknown>);
-      this.watchAbort(context.signal, sink, () => this.abandon(call, round));
+      this.watchAbort(context.client, sink, () => this.abandon(call, round));
       return;
     }
-    const { release, channel } = await this.served.enterPool(context.signal, clientId, context.credentials);
+    const { release, channel } = await this.served.enterPool(context.client, clientId, context.credentials);
     const call = new BridgedCall(this, method, name, round);
     this.principals.set(call, context.principal);
     const ticket = this.auditTicket(message, context);
@@ -294,7 +295,7 @@ export class ModernEndpoint implements BridgedCallHost {
       },
       { timeoutMs: this.served.requestTimeoutMs },
     );
-    this.watchAbort(context.signal, sink, () => this.abandon(call, round));
+    this.watchAbort(context.client, sink, () => this.abandon(call, round));
   }
 
   /** A retry with input: the answers go to the child's waiting requests, and the call goes on. */
@@ -335,13 +336,11 @@ export class ModernEndpoint implements BridgedCallHost {
     call.call?.cancel('the client did not retry with the requested input in time');
   }
 
-  private watchAbort(signal: AbortSignal | undefined, sink: ModernSink, onAbort: () => void): void {
-    if (!signal) return;
-    const handler = (): void => {
+  private watchAbort(client: SignalSource | undefined, sink: ModernSink, onAbort: () => void): void {
+    if (!client) return;
+    whenClientGone(client, () => {
       if (!sink.finished) onAbort();
-    };
-    if (signal.aborted) handler();
-    else signal.addEventListener('abort', handler, { once: true });
+    });
   }
 
   private discoverResult(id: JsonRpcId): Record<string, unknown> {

@@ -3,6 +3,7 @@ import { ErrorCode, GATEWAY_INFO, isLegacyVersion, Meta, MODERN_VERSION, NEWEST_
 import type { JsonRpcId, WireMessage } from '../../upstream/channel.js';
 import { HttpError } from '../http/errors.js';
 import type { ReplyBody } from '../http/reply.js';
+import type { SignalSource } from '../http/request.js';
 import type { ModernEndpoint, ModernSink } from '../modern/endpoint.js';
 import type { ServedServer } from '../served-server.js';
 import type { Delivery, LegacySession, SessionBackend } from './legacy-session.js';
@@ -80,7 +81,7 @@ export class BridgeBackend implements SessionBackend {
     private readonly endpoint: ModernEndpoint,
   ) {}
 
-  async request(message: WireMessage, _raw: Buffer | undefined, delivery: Delivery, signal: AbortSignal | undefined): Promise<void> {
+  async request(message: WireMessage, _raw: Buffer | undefined, delivery: Delivery, source: SignalSource | undefined): Promise<void> {
     if (message.method === 'initialize') {
       await this.served.ready(message.id as JsonRpcId);
       delivery.response(JSON.stringify(this.initializeAnswer(message)));
@@ -93,6 +94,7 @@ export class BridgeBackend implements SessionBackend {
     const abort = new AbortController();
     this.aborts.add(abort);
     const stop = (): void => abort.abort();
+    const signal = source?.signal;
     signal?.addEventListener('abort', stop, { once: true });
     delivery.cancel = () => abort.abort();
     // Not awaited: the answer may need the client's input first, which it sends only once it has this POST's stream.
@@ -160,7 +162,7 @@ export class BridgeBackend implements SessionBackend {
       try {
         await this.endpoint.exchange(this.modern(message, extra), undefined, {
             principal: this.session.owner,
-            signal,
+            client: { signal },
             credentials: this.session.credentials,
             audit: { era: this.session.transport === 'sse' ? 'http+sse' : 'streamable-http', sessionId: this.session.id },
           }, collector);

@@ -1,6 +1,7 @@
 import { ErrorCode, GATEWAY_INFO, isLegacyVersion, NEWEST_LEGACY_VERSION } from '../../protocol.js';
 import type { Call, Channel, ChannelCaller, JsonRpcId, ServerRequest, WireMessage } from '../../upstream/channel.js';
 import { sessionNotFound } from '../http/errors.js';
+import type { SignalSource } from '../http/request.js';
 import type { ReleaseSlot } from '../limits.js';
 import { CallGate, type ServedServer } from '../served-server.js';
 import type { Delivery, LegacySession, SessionBackend } from './legacy-session.js';
@@ -55,7 +56,7 @@ export class ChannelBackend implements SessionBackend, ChannelCaller {
     return this.channel?.pid;
   }
 
-  async request(message: WireMessage, raw: Buffer | undefined, delivery: Delivery, signal: AbortSignal | undefined): Promise<void> {
+  async request(message: WireMessage, raw: Buffer | undefined, delivery: Delivery, signal: SignalSource | undefined): Promise<void> {
     const clientId = message.id as JsonRpcId;
     if (this.servedBy === 'shared-child' && message.method === 'initialize') {
       await this.answerInitialize(message, delivery);

@@ -5,6 +5,7 @@ import { errorText, HttpError } from '../http/errors.js';
 import { emptyReply, type Reply } from '../http/reply.js';
 import { PendingReply, SseWriter, type SseSettings } from '../http/sse.js';
 import type { CallerCredentials } from '../credentials/caller-credentials.js';
+import type { SignalSource } from '../http/request.js';
 import type { LegacyTransport, RegisteredSession } from './registry.js';
 
 /**
@@ -59,7 +60,7 @@ export interface SessionBackend {
   /** How it is served. */
   readonly servedBy: 'own-child' | 'shared-child' | 'bridge';
   /** Sends a client request; what comes back goes to `delivery`. May throw an HttpError before sending (queue full). */
-  request(message: WireMessage, raw: Buffer | undefined, delivery: Delivery, signal: AbortSignal | undefined): Promise<void>;
+  request(message: WireMessage, raw: Buffer | undefined, delivery: Delivery, signal: SignalSource | undefined): Promise<void>;
   /** Sends a client notification. */
   clientNotification(message: WireMessage, raw: Buffer | undefined): void;
   /** Ends what the backend holds (its own child stops). */
@@ -241,7 +242,7 @@ export class LegacySession implements RegisteredSession, SessionEvents {
    * Takes one Streamable HTTP POST: requests are answered (JSON or SSE), the
    * client's answers to server requests and its notifications get 202.
    */
-  async post(messages: readonly WireMessage[], raw: Buffer | undefined, batch: boolean, signal: AbortSignal | undefined): Promise<Reply> {
+  async post(messages: readonly WireMessage[], raw: Buffer | undefined, batch: boolean, signal: SignalSource | undefined): Promise<Reply> {
     this.touch();
     if (batch && this.protocolVersion !== undefined && forbidsBatches(this.protocolVersion)) {
       throw new HttpError(400, ErrorCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not allowed in protocol revision ${this.protocolVersion}`);
@@ -390,7 +391,7 @@ export class LegacySession implements RegisteredSession, SessionEvents {
   private async sendRequests(
     requests: readonly WireMessage[],
     raw: Buffer | undefined,
-    signal: AbortSignal | undefined,
+    signal: SignalSource | undefined,
     deliveryOf: (message: WireMessage) => Delivery & { exchange?: PostExchange },
   ): Promise<void> {
     for (const message of requests) {

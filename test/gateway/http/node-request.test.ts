@@ -1,0 +1,68 @@
+import { request as httpRequest } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BytesReply } from '../../../src/gateway/http/reply.js';
+import { listen, type ListeningGateway } from '../../../src/gateway/http/node.js';
+import type { InboundRequest } from '../../../src/gateway/http/request.js';
+
+/**
+ * The request signal of the Node adapter means "the client went away before its
+ * answer": a request answered in full must not see it abort (an abort costs a
+ * DOMException and an event per request, and would tell listeners a lie).
+ */
+
+let gateway: ListeningGateway | undefined;
+afterEach(async () => {
+  await gateway?.close();
+  gateway = undefined;
+});
+
+function post(url: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('NodeRequest.signal', () => {
+  it('stays unaborted when the answer was sent in full', async () => {
+    const seen: InboundRequest[] = [];
+    gateway = await listen(
+      {
+        async handle(request) {
+          seen.push(request);
+          void request.signal;
+          return new BytesReply(200, { 'content-type': 'application/json' }, '{}');
+        },
+      },
+      { host: '127.0.0.1', port: 0, keepAliveTimeoutMs: 5000, maxBodyBytes: 1024 },
+    );
+    expect(await post(`${gateway.url}/x`, '{}')).toBe(200);
+    // The response's close comes after the client saw its end; give it a few turns.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.signal.aborted).toBe(false);
+  });
+
+  it('aborts when the client goes away before the answer', async () => {
+    let aborted: Promise<void> | undefined;
+    gateway = await listen(
+      {
+        handle(request) {
+          aborted = new Promise((resolve) => request.signal.addEventListener('abort', () => resolve(), { once: true }));
+          return new Promise<never>(() => {});
+        },
+      },
+      { host: '127.0.0.1', port: 0, keepAliveTimeoutMs: 5000, maxBodyBytes: 1024 },
+    );
+    const req = httpRequest(`${gateway.url}/x`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+    req.on('error', () => undefined);
+    req.end('{}');
+    for (let i = 0; i < 100 && aborted === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    req.destroy();
+    await expect(aborted).resolves.toBeUndefined();
+  });
+});
