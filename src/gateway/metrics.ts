@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { BytesReply } from './http/reply.js';
 
 /**
@@ -74,6 +75,8 @@ export interface FleetMetrics {
 
 /** Registers the mcp-fleet metrics in a registry of their own. */
 export function createFleetMetrics(): FleetMetrics {
+  // Loaded only when metrics are on (they are off by default): prom-client is 70 ms of a gateway's start.
+  const { Counter, Gauge, Histogram, Registry } = createRequire(import.meta.url)('prom-client') as typeof import('prom-client');
   const registry = new Registry();
   const collectors: (() => void)[] = [];
   const registers = [registry];
