@@ -539,7 +539,7 @@ class FleetGateway implements Gateway {
   /** Reads and parses a JSON body (415 for another type, 413 past the limit, 400 -32700 for bad JSON). */
   private async readJson(request: InboundRequest): Promise<{ body: unknown; raw: Buffer }> {
     const type = request.headers.get('content-type') ?? '';
-    if (!/^\s*application\/json\b/i.test(type)) {
+    if (type !== 'application/json' && !/^\s*application\/json\b/i.test(type)) {
       throw new HttpError(415, ErrorCode.InvalidRequest, 'Unsupported Media Type: Content-Type must be application/json');
     }
     const raw = await readBody(request, this.config.gateway.maxBodyBytes);

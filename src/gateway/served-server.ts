@@ -51,6 +51,11 @@ export class CallGate {
     return this.queue.active;
   }
 
+  /** A free slot now, without waiting (undefined when every slot is taken). */
+  tryEnter(): ReleaseSlot | undefined {
+    return this.queue.tryAcquire();
+  }
+
   /** A slot for one call; 503 with Retry-After when the line is full or the wait too long. */
   async enter(source: SignalSource | undefined, id: string | number | null = null): Promise<ReleaseSlot> {
     const now = this.queue.tryAcquire();

@@ -64,9 +64,6 @@ function nodeSink(res: ServerResponse): StreamSink {
   };
 }
 
-/** Bodies up to this size are written with the head in one syscall (as text); larger ones as bytes, without a copy. */
-const SMALL_BODY_BYTES = 64 * 1024;
-
 /** Writes a complete answer: head and body in one go. */
 function writeBytes(reply: BytesReply, res: ServerResponse, head: boolean): void {
   const body = reply.body;
@@ -80,7 +77,8 @@ function writeBytes(reply: BytesReply, res: ServerResponse, head: boolean): void
   if (typeof body === 'string' || Buffer.isBuffer(body)) {
     headers['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     res.writeHead(reply.status, headers);
-    res.end(head ? undefined : typeof body !== 'string' && body.length <= SMALL_BODY_BYTES ? body.toString('utf8') : body);
+    // end() corks the socket: the head and the bytes leave in one writev, with no decode and re-encode of the body.
+    res.end(head ? undefined : body);
     return;
   }
   const pieces = body as readonly Buffer[];
@@ -92,13 +90,7 @@ function writeBytes(reply: BytesReply, res: ServerResponse, head: boolean): void
     res.end();
     return;
   }
-  if (length <= SMALL_BODY_BYTES) {
-    // Node writes the head and a string body in one syscall; bytes would be a second chunk.
-    let text = '';
-    for (const piece of pieces) text += piece.toString('utf8');
-    res.end(text);
-    return;
-  }
+  // Corked: the head and every piece leave in one writev.
   res.cork();
   for (let i = 0; i < pieces.length - 1; i++) res.write(pieces[i] as Buffer);
   res.end(pieces[pieces.length - 1]);

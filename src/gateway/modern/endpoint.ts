@@ -1,6 +1,5 @@
 import type { Logger } from '../../log.js';
 import { ErrorCode, Meta, MODERN_PROTOCOL_VERSIONS, MODERN_VERSION } from '../../protocol.js';
-import { randomUUID } from 'node:crypto';
 import type { ChannelCaller, ChildAnswer, JsonRpcId, WireMessage } from '../../upstream/channel.js';
 import { errorText, HttpError } from '../http/errors.js';
 import { emptyReply, jsonReply, type Reply, type ReplyBody } from '../http/reply.js';
@@ -37,6 +36,9 @@ const MODERN_METHODS: ReadonlySet<string> = new Set([
   'prompts/get',
   'completion/complete',
 ]);
+
+/** Keys of relayed calls among their child's callers (unique in this process). */
+let relaySequence = 0;
 
 /** Settings of a {@link ModernEndpoint}. */
 export interface ModernEndpointSettings {
@@ -171,6 +173,7 @@ export class ModernEndpoint implements BridgedCallHost {
   }
 
   unpark(call: BridgedCall): void {
+    if (!call.everParked) return;
     const expiry = this.expiries.get(call);
     if (expiry) clearTimeout(expiry);
     this.expiries.delete(call);
@@ -209,7 +212,7 @@ export class ModernEndpoint implements BridgedCallHost {
     const ticket = this.auditTicket(message, context);
     const idJson = JSON.stringify(clientId);
     const caller: ChannelCaller = {
-      key: `modern:${randomUUID()}`,
+      key: `modern-relay:${++relaySequence}`,
       serverRequest: (request) =>
         request.answer({ error: { code: ErrorCode.MethodNotFound, message: `${request.method} is not available to a 2026-07-28 request` } }),
       notification: (text) => void sink.event(text),

@@ -57,11 +57,24 @@ export function httpStatusOf(code: unknown): number {
   return 200;
 }
 
+let bridgedSequence = 0;
+
 /** A call on a legacy child, across the client's rounds. */
 export class BridgedCall implements ChannelCaller {
-  readonly key = `modern:${randomUUID()}`;
-  /** Key of this call in the parked table. */
-  readonly parkId = randomUUID();
+  /** Its key among the callers of its child (unique in this process). */
+  readonly key = `modern:${++bridgedSequence}`;
+  private parkKey: string | undefined;
+  /** Key of this call in the parked table: random, made when it is first parked (most calls never are). */
+  get parkId(): string {
+    this.parkKey ??= randomUUID();
+    return this.parkKey;
+  }
+
+  /** True once the call has been parked (it may be in the parked table). */
+  get everParked(): boolean {
+    return this.parkKey !== undefined;
+  }
+
   /** The child call. */
   call: Call | undefined;
   /** The round waiting for the answer; undefined while parked. */

@@ -62,10 +62,11 @@ export class ChannelBackend implements SessionBackend, ChannelCaller {
       await this.answerInitialize(message, delivery);
       return;
     }
-    const release = await this.gate.enter(signal, clientId);
+    // A free slot and a live child are the usual case: taken without a promise turn each.
+    const release = this.gate.tryEnter() ?? (await this.gate.enter(signal, clientId));
     let channel: Channel;
     try {
-      channel = await this.channelNow(clientId);
+      channel = this.channel?.alive ? this.channel : await this.channelNow(clientId);
     } catch (error) {
       release();
       throw error;

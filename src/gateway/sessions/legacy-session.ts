@@ -206,6 +206,9 @@ export class LegacySession implements RegisteredSession, SessionEvents {
   private sseStream: SseWriter | undefined;
   private readonly backlog: WireText[] = [];
   private isClosed = false;
+  /** Headers of every answer to a POST, and what labels its stream in logs: the same for the session's life. */
+  private readonly postHeaders: Readonly<Record<string, string>>;
+  private readonly postLabel: Readonly<Record<string, unknown>>;
 
   constructor(settings: LegacySessionSettings) {
     this.settings = settings;
@@ -215,6 +218,8 @@ export class LegacySession implements RegisteredSession, SessionEvents {
     this.owner = settings.owner;
     this.credentials = settings.credentials;
     this.logger = settings.logger.child({ session: settings.id });
+    this.postHeaders = { 'mcp-session-id': settings.id };
+    this.postLabel = { server: settings.server, session: settings.id };
   }
 
   /** Connects the backend (made with this session as its events sink). */
@@ -247,9 +252,9 @@ export class LegacySession implements RegisteredSession, SessionEvents {
     if (batch && this.protocolVersion !== undefined && forbidsBatches(this.protocolVersion)) {
       throw new HttpError(400, ErrorCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not allowed in protocol revision ${this.protocolVersion}`);
     }
-    const headers = { 'mcp-session-id': this.id };
+    const headers = this.postHeaders;
     const requests = this.checkIds(messages);
-    const exchange = requests.length > 0 ? new PostExchange(this, new PendingReply(headers, this.settings.sse, { server: this.server, session: this.id }), batch) : undefined;
+    const exchange = requests.length > 0 ? new PostExchange(this, new PendingReply(headers, this.settings.sse, this.postLabel), batch) : undefined;
     for (const message of messages) {
       if (isRequest(message)) continue;
       this.fromClient(message, batch ? undefined : raw);
