@@ -25,6 +25,9 @@ export type Route =
   /** `gateway.console.path` and below, on hosts allowed for path routing: the web console. */
   | { readonly kind: 'console' };
 
+/** How many (Host, path) routes the router remembers. */
+const RECENT_ROUTES = 512;
+
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 /** The host name of a `Host` header, lower-case, without port (`[::1]` keeps its brackets). */
@@ -81,8 +84,26 @@ export class Router {
     this.consolePath = config.gateway.console?.enabled === true ? config.gateway.console.path : undefined;
   }
 
+  /**
+   * Routes seen lately, by Host header and path: a route depends on nothing else,
+   * and a client sends the same pair again and again. Bounded: emptied when full.
+   */
+  private readonly recent = new Map<string, Route>();
+
   /** Routes one request by its `Host` header and path. */
   route(hostHeader: string | null, pathname: string): Route {
+    // No header value holds a newline: it marks a missing Host.
+    const key = `${hostHeader ?? '\n'} ${pathname}`;
+    let route = this.recent.get(key);
+    if (route === undefined) {
+      route = this.decide(hostHeader, pathname);
+      if (this.recent.size >= RECENT_ROUTES) this.recent.clear();
+      this.recent.set(key, route);
+    }
+    return route;
+  }
+
+  private decide(hostHeader: string | null, pathname: string): Route {
     if (pathname === '/health') return { kind: 'health' };
     if (pathname === '/ready') return { kind: 'ready' };
     if (pathname.startsWith('/ready/')) {
