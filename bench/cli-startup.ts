@@ -68,7 +68,7 @@ export async function measureCliStartup(context: { readonly fleetMain: string; r
     header: ['command', 'median ms', 'min ms', 'max ms'],
     rows,
     notes: [
-      `Spawn to exit, ${TIMED_RUNS} runs each after ${WARMUP_RUNS} untimed ones, one after another; load average ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after (compare with the node floor on a loaded machine). The AWS CDK and SDK load only inside the deploy actions that use them (test/cli/startup.test.ts checks which commands load them); \`--version\` loads no command module, \`--help\` loads the commands' option choices (zod, yaml, the config schemas).`,
+      `Spawn to exit, ${TIMED_RUNS} runs each after ${WARMUP_RUNS} untimed ones, one after another; load average ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after (compare with the node floor on a loaded machine). The AWS CDK and SDK load only inside the deploy actions that use them (test/cli/startup.test.ts checks which commands load them); \`--version\` loads no command module, and \`--help\` registers every command without loading zod, yaml or the config schemas, which load inside the actions.`,
     ],
     targets,
   };

@@ -5,12 +5,15 @@ import { deployToolingInstalled } from './deploy-tooling.js';
 import { reportError } from './output.js';
 
 /**
- * The deploy commands. Their module is small; the AWS CDK and SDK they use
- * (seconds to load, ~150 MiB) load inside the actions that need them.
+ * Commands that never need the deploy code, so the gateway starts fast and small,
+ * each with the loader of its registration. A command named on the command line
+ * is parsed with its own module alone: the others are not needed to parse it.
  */
-const DEPLOY_COMMANDS = new Set(['synth', 'diff', 'deploy', 'destroy', 'status', 'logs', 'cost', 'client-config']);
-/** Commands that never need the deploy code, so the gateway starts fast and small. */
-const LOCAL_COMMANDS = new Set(['serve', 'import', 'keys']);
+const LOCAL_COMMANDS: ReadonlyMap<string, () => Promise<(program: Command) => void>> = new Map([
+  ['serve', async () => (await import('./commands/serve.js')).registerServeCommand],
+  ['import', async () => (await import('./commands/import.js')).registerImportCommand],
+  ['keys', async () => (await import('./commands/keys.js')).registerKeysCommand],
+]);
 
 /** The subcommand named on the command line, if any. */
 function subcommandOf(argv: readonly string[]): string | undefined {
@@ -24,9 +27,12 @@ function packageVersion(): string {
 }
 
 /**
- * Builds the `mcp-fleet` command tree. The deploy commands are registered unless
- * argv names a local command, so `serve` does not even load their module; none
- * of them loads aws-cdk-lib or the AWS SDK before its action runs.
+ * Builds the `mcp-fleet` command tree. When argv names a local command, only that
+ * command is registered, so `serve` loads neither the other commands' modules nor
+ * the deploy commands'. Otherwise (`--help`, `help <cmd>`, a deploy command)
+ * every command is. Registering a command loads commander and small constant
+ * modules only: the config schema, yaml, the deploy plan, aws-cdk-lib and the AWS
+ * SDK load inside the actions that use them (test/cli/startup.test.ts).
  */
 export async function buildProgram(argv: readonly string[] = process.argv): Promise<Command> {
   const program = new Command('mcp-fleet')
@@ -40,21 +46,20 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
   const sub = subcommandOf(argv);
   // `--version` needs no command at all: it loads neither zod nor yaml nor the commands.
   if (sub === undefined && argv.slice(2).some((arg) => arg === '--version' || arg === '-V')) return program;
-  const [{ registerServeCommand }, { registerImportCommand }, { registerKeysCommand }] = await Promise.all([
-    import('./commands/serve.js'),
-    import('./commands/import.js'),
-    import('./commands/keys.js'),
+  const local = sub === undefined ? undefined : LOCAL_COMMANDS.get(sub);
+  if (local !== undefined) {
+    (await local())(program);
+    return program;
+  }
+  // Every command (`--help`, `help <cmd>`, a deploy command): loaded together, registered in the order help lists them.
+  const registers = await Promise.all([
+    ...[...LOCAL_COMMANDS.values()].map((load) => load()),
+    import('./commands/deploy.js').then((deploy) => deploy.registerDeployCommands),
   ]);
-  registerServeCommand(program);
-  registerImportCommand(program);
-  registerKeysCommand(program);
-  if (sub === undefined || DEPLOY_COMMANDS.has(sub) || !LOCAL_COMMANDS.has(sub)) {
-    const { registerDeployCommands } = await import('./commands/deploy.js');
-    registerDeployCommands(program);
-    // Their actions fail with DEPLOY_TOOLING_MISSING there; the help says so up front.
-    if (!deployToolingInstalled()) {
-      program.addHelpText('after', '\nThe deploy commands (synth, deploy, status, ...) cannot run here: their optional dependencies (aws-cdk-lib, the AWS SDK) were left out.\n');
-    }
+  for (const register of registers) register(program);
+  // The deploy actions fail with DEPLOY_TOOLING_MISSING there; the help says so up front.
+  if (!deployToolingInstalled()) {
+    program.addHelpText('after', '\nThe deploy commands (synth, deploy, status, ...) cannot run here: their optional dependencies (aws-cdk-lib, the AWS SDK) were left out.\n');
   }
   return program;
 }

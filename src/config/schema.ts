@@ -3,6 +3,7 @@ import { AuthSchema, authServerReferenceIssues, LimitsSchema, MetricsSchema } fr
 import { AuditSchema } from './audit-schema.js';
 import { FromRequestSchema, fromRequestIssues } from './credentials-schema.js';
 import { consoleAccessIssues, ConsoleSchema, DEFAULT_CONSOLE } from './console-schema.js';
+import { LOG_LEVELS } from './constants.js';
 import { DeploySchema, ServerDeploySchema } from './deploy-schema.js';
 import { TelemetrySchema } from './telemetry-schema.js';
 import { GATEWAY_HTTP_KEEP_ALIVE_SECONDS, SSE_KEEP_ALIVE_SECONDS } from './timeouts.js';
@@ -98,8 +99,8 @@ export const ServerSchema = z
   })
   .strict();
 
-/** Log levels, most verbose first. */
-export const LogLevelSchema = z.enum(['debug', 'info', 'warn', 'error']);
+/** Log levels, most verbose first (the list lives in constants.ts, which the CLI reads without zod). */
+export const LogLevelSchema = z.enum(LOG_LEVELS);
 
 /** CORS for browser-based MCP clients (`gateway.cors`). */
 export const CorsSchema = z

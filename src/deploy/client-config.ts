@@ -1,10 +1,6 @@
 import type { FleetConfig } from '../config/schema.js';
 import { FleetError } from '../errors.js';
-
-/** MCP clients `client-config` writes for. */
-export const CLIENT_KINDS = ['claude-code', 'claude-desktop', 'cursor', 'vscode'] as const;
-/** One of {@link CLIENT_KINDS}. */
-export type ClientKind = (typeof CLIENT_KINDS)[number];
+import type { ClientKind } from './client-kinds.js';
 
 /** A server's MCP endpoint. */
 export interface ServerEndpoint {

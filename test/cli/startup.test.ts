@@ -7,11 +7,17 @@ import { buildCli, runBuiltCli, type CliRun } from './helpers.js';
 
 // `mcp-fleet --help` once took 3-10 s because it loaded the AWS CDK and SDK.
 // These tests run the built CLI with a preload that records every module the
-// loader resolves, and check that only the commands that call AWS load them.
+// loader resolves, and check that only the commands that call AWS load them,
+// and that registering the commands (all that --help does) loads neither zod,
+// yaml nor the config schema, which once took it past half a second.
 // (Speed itself is measured by bench/cli-startup.ts, not here.)
 
 const PRELOAD = join(REPO_ROOT, 'test', 'fixtures', 'record-modules.mjs');
 const DEPLOY_TOOLING = /\/node_modules\/(aws-cdk-lib|@aws-cdk\/[^/]+|@aws-sdk\/[^/]+)\//;
+/** What only actions need: zod, yaml, the deploy tooling, the config schema and loader, the deployment plan. */
+const ACTION_ONLY = /\/node_modules\/(zod|yaml|aws-cdk-lib|@aws-cdk\/[^/]+|@aws-sdk\/[^/]+)\/|\/(src|dist)\/(config\/(schema|load)|deploy\/plan)\.[jt]s$/;
+/** The modules of the commands. */
+const COMMAND_MODULE = /\/cli\/commands\/([^/]+)\.[jt]s$/;
 
 let main: string;
 let dir: string;
@@ -90,5 +96,23 @@ describe('CLI start-up: the deploy tooling loads only for the commands that use 
     const { run, tooling } = await recorded(['status', '--config', 'examples/aws-reference.yaml', '--no-probe'], '/node_modules/@aws-sdk/');
     expect(run.signal).toBe('SIGKILL');
     expect(tooling.some((p) => p.startsWith('@aws-sdk/'))).toBe(true);
+  });
+});
+
+describe('CLI start-up: registering the commands loads nothing that only an action needs', () => {
+  it('GIVEN --help WHEN run THEN the command tree loads no config schema, config loader, deployment plan, zod or yaml', async () => {
+    // Option choices and help text come from small constant modules; the rest loads inside the actions.
+    const { run, urls } = await recorded(['--help']);
+    expect(run.code).toBe(0);
+    expect(urls.filter((u) => ACTION_ONLY.test(u))).toEqual([]);
+  });
+
+  it('GIVEN serve --help WHEN run THEN only the serve command module loads, and nothing only an action needs', async () => {
+    const { run, urls } = await recorded(['serve', '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('--log-level <level>');
+    const commands = urls.map((u) => COMMAND_MODULE.exec(u)?.[1]).filter((c): c is string => c !== undefined);
+    expect(commands).toEqual(['serve']);
+    expect(urls.filter((u) => ACTION_ONLY.test(u))).toEqual([]);
   });
 });

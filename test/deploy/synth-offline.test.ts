@@ -2,7 +2,7 @@ import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { planSummary } from '../../src/cli/commands/deploy.js';
+import { planSummary } from '../../src/cli/commands/deploy-actions.js';
 import { synthFleet, type DeployEvent } from '../../src/deploy/toolkit.js';
 import { fakePackageRoot, loadReference } from './helpers.js';
 

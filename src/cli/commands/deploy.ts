@@ -1,25 +1,15 @@
-import { createInterface } from 'node:readline/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { loadConfig } from '../../config/load.js';
-import type { FleetConfig } from '../../config/schema.js';
-import { FleetError } from '../../errors.js';
 import type { AwsClients } from '../../deploy/aws.js';
-import { apiKeyRequired, CLIENT_KINDS, renderClientConfig, serverEndpoints, signsInWithOAuth, type ClientKind, type RenderedClientConfig } from '../../deploy/client-config.js';
-import { estimateMonthlyCost } from '../../deploy/cost.js';
-import { OutputKeys, planDeployment, type DeployPlan } from '../../deploy/plan.js';
-import { serverUrlsFromOutputs } from '../../deploy/stack-outputs.js';
-import type { DeployEvent, FleetActionOptions } from '../../deploy/toolkit.js';
-import { loadDeployTooling } from '../deploy-tooling.js';
-import { virtualStatusRows } from '../../deploy/virtual-status.js';
-import { bold, dim, green, red, yellow } from '../output.js';
-import { checkAwsAccess, describeAwsAccess, type AwsAccessCheck } from '../aws-access.js';
-import { ProgressRenderer } from '../progress.js';
+import { CLIENT_KINDS } from '../../deploy/client-kinds.js';
+import type { AwsAccessCheck } from '../aws-access.js';
+import type { ClientConfigOptions, CostOptions, DeployOptions, DestroyOptions, DiffOptions, LogsOptions, StatusOptions, SynthOptions } from './deploy-actions.js';
 
-// The AWS SDK (deploy/aws.js) and the CDK (deploy/toolkit.js) load inside the
-// actions that use them: `--help` and the commands that do not call AWS never pay
-// the seconds they take to load (test/cli/startup.test.ts).
-const awsModule = (command: string) => loadDeployTooling(command, () => import('../../deploy/aws.js'));
-const toolkitModule = (command: string) => loadDeployTooling(command, () => import('../../deploy/toolkit.js'));
+// The command tree only: what each command does is in deploy-actions.ts, which
+// loads (with the config schema, the plan and the cost model) when one of them
+// runs, so `--help` and the other commands never pay for it; the AWS SDK and
+// the CDK load later still, inside the actions that call AWS
+// (test/cli/startup.test.ts).
+const actions = () => import('./deploy-actions.js');
 
 /** Where the deploy commands write: data to `out`, progress to `err`. Injectable for tests. */
 export interface DeployCliIo {
@@ -32,18 +22,6 @@ export interface DeployCliIo {
   /** Checks AWS credentials and region before any AWS work. @default the AWS SDK's credential chain */
   readonly awsAccess?: AwsAccessCheck;
 }
-
-interface CommonOptions {
-  readonly config: string;
-  readonly profile?: string;
-  readonly region?: string;
-  readonly account?: string;
-}
-
-const defaultIo: DeployCliIo = {
-  out: (t) => void process.stdout.write(t),
-  err: (t) => void process.stderr.write(t),
-};
 
 function positiveNumber(value: string): number {
   const n = Number(value);
@@ -58,13 +36,6 @@ function parseDuration(value: string): number {
   return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
 }
 
-/** Renders rows as a plain table with a bold header. */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return `${[bold(line(header)), ...rows.map(line)].join('\n')}\n`;
-}
-
 function withCommon(command: Command, account = false): Command {
   command
     .requiredOption('-c, --config <file>', 'fleet config (YAML or JSON)')
@@ -74,191 +45,47 @@ function withCommon(command: Command, account = false): Command {
   return command;
 }
 
-async function load(options: CommonOptions, io: DeployCliIo): Promise<FleetConfig> {
-  return loadConfig(options.config, { resolveEnv: false, onWarning: (w) => io.err(`${yellow('warning:')} ${w}\n`) });
-}
-
-function regionOf(options: CommonOptions, config: FleetConfig): string | undefined {
-  return options.region ?? config.deploy?.region;
-}
-
-function actionOptions(options: CommonOptions & { out?: string }, config: FleetConfig, io: DeployCliIo, verbose = false): FleetActionOptions {
-  const region = regionOf(options, config);
-  return {
-    config,
-    configFile: options.config,
-    ...(options.account === undefined ? {} : { account: options.account }),
-    ...(region === undefined ? {} : { region }),
-    ...(options.profile === undefined ? {} : { profile: options.profile }),
-    ...(options.out === undefined ? {} : { outdir: options.out }),
-    // Steps and stack events with elapsed time; a spinner only when stderr is the user's terminal.
-    onEvent: new ProgressRenderer({ write: io.err, tty: io === defaultIo && process.stderr.isTTY === true, verbose, columns: () => process.stderr.columns }).event,
-  };
-}
-
-/** The summary table `synth` prints: one row per server. */
-export function planSummary(plan: DeployPlan, config: FleetConfig): string {
-  const endpoints = (() => {
-    try {
-      return Object.fromEntries(serverEndpoints(config, { kind: 'deployed', baseUrl: 'http://<load-balancer>' }).map((e) => [e.server, e.url]));
-    } catch {
-      return {} as Record<string, string>;
-    }
-  })();
-  const rows = plan.routes.map((r) => {
-    const s = plan.services.find((x) => x.id === r.service)!;
-    const count = s.autoscaling ? `${s.autoscaling.minCount}-${s.autoscaling.maxCount}` : String(s.desiredCount);
-    const capacity = !s.spot ? 'on-demand' : s.onDemandBase > 0 ? `${s.onDemandBase} on-demand, rest Spot` : 'Spot';
-    return [r.server, s.id, endpoints[r.server] ?? '', `${s.cpu / 1024} vCPU / ${s.memoryMiB} MiB`, capacity, count, s.secretNames.join(', ') || '-'];
-  });
-  return table(['server', 'service', 'endpoint', 'size', 'capacity', 'tasks', 'secrets'], rows);
-}
-
-async function tokenFrom(options: { token?: string; tokenEnv: string }): Promise<string | undefined> {
-  return options.token ?? process.env[options.tokenEnv];
-}
-
-async function clientsOf(io: DeployCliIo, options: CommonOptions, config: FleetConfig, command: string): Promise<AwsClients> {
-  const region = regionOf(options, config);
-  const o = { ...(options.profile === undefined ? {} : { profile: options.profile }), ...(region === undefined ? {} : { region }) };
-  return (io.clients ?? (await awsModule(command)).createAwsClients)(o);
-}
-
-/** Checks AWS credentials and region (fast, before any synth), says which are used, and returns the options with the region. */
-async function awsFor<T extends CommonOptions>(options: T, config: FleetConfig, io: DeployCliIo) {
-  const aws = await checkAwsAccess(options, config.deploy?.region, io.awsAccess);
-  io.err(`${dim(describeAwsAccess(aws.access))}\n`);
-  return aws;
-}
-
-async function confirmDefault(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY) throw new FleetError('DESTROY_NOT_CONFIRMED', 'destroy needs confirmation, and stdin is not a terminal', { hint: 'pass --yes to destroy without asking' });
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
-}
-
-/** Writes a client config: its JSON alone on stdout (so it can be piped or parsed), the hint where to paste it on stderr. */
-function writeClientConfig(rendered: RenderedClientConfig, io: DeployCliIo): void {
-  if (rendered.format === 'json') io.err(`${dim(`# paste into ${rendered.target}`)}\n`);
-  io.out(rendered.text);
-}
-
-/** Registers synth, diff, deploy, destroy, status, logs, cost and client-config. */
-export function registerDeployCommands(program: Command, io: DeployCliIo = defaultIo): void {
+/**
+ * Registers synth, diff, deploy, destroy, status, logs, cost and client-config.
+ * @param io where they write @default stdout and stderr, with a spinner when stderr is a terminal
+ */
+export function registerDeployCommands(program: Command, io?: DeployCliIo): void {
   withCommon(program.command('synth').description('write the CloudFormation template of the fleet to cdk.out/ (offline) and print a summary'), true)
     .option('-o, --out <dir>', 'cloud assembly directory', 'cdk.out')
     .option('--verbose', 'show the CDK toolkit debug messages')
-    .action(async (options: CommonOptions & { out: string; verbose?: boolean }) => {
-      const config = await load(options, io);
-      const { synthFleet } = await toolkitModule('synth');
-      const result = await synthFleet(actionOptions(options, config, io, options.verbose));
-      io.out(planSummary(result.plan, config));
-      io.out(`\n${green('template:')} ${result.templateFile}\n`);
-    });
+    .action(async (options: SynthOptions) => (await actions()).synth(options, io));
 
   withCommon(program.command('diff').description('show what deploying would change in the deployed stack'), true)
     .option('-o, --out <dir>', 'cloud assembly directory', 'cdk.out')
-    .action(async (options: CommonOptions & { out: string }) => {
-      const config = await load(options, io);
-      const aws = await awsFor(options, config, io);
-      const { diffFleet } = await toolkitModule('diff');
-      const { changed } = await diffFleet(actionOptions(aws, config, io));
-      io.out(changed ? 'The deployed stack differs (see above).\n' : 'No differences.\n');
-    });
+    .action(async (options: DiffOptions) => (await actions()).diff(options, io));
 
   withCommon(program.command('deploy').description('build the image and deploy the fleet with CloudFormation; prints the endpoints and client config'), true)
     .option('-o, --out <dir>', 'cloud assembly directory', 'cdk.out')
     .option('--token-env <name>', 'environment variable holding the API key, for the printed client config', 'MCP_FLEET_TOKEN')
-    .action(async (options: CommonOptions & { out: string; tokenEnv: string }) => {
-      const config = await load(options, io);
-      const aws = await awsFor(options, config, io);
-      const { deployFleet } = await toolkitModule('deploy');
-      const result = await deployFleet(actionOptions(aws, config, io));
-      io.out(deployReport(config, result.plan, result.outputs, options.tokenEnv));
-    });
+    .action(async (options: DeployOptions) => (await actions()).deploy(options, io));
 
   withCommon(program.command('destroy').description('delete the fleet stack and everything in it (asks first)'), true)
     .option('-y, --yes', 'do not ask for confirmation')
     .option('-o, --out <dir>', 'cloud assembly directory', 'cdk.out')
-    .action(async (options: CommonOptions & { out: string; yes?: boolean }) => {
-      const config = await load(options, io);
-      const aws = await awsFor(options, config, io);
-      const stackName = planDeployment(config, options.config).deploy.stackName;
-      // Find the stack before asking or saying anything about destroying it.
-      const { findStack } = await awsModule('destroy');
-      const stack = await findStack((await clientsOf(io, aws, config, 'destroy')).cloudFormation, stackName);
-      if (stack === undefined) {
-        throw new FleetError('DESTROY_STACK_NOT_FOUND', `stack ${stackName} does not exist in region ${aws.region} (from ${aws.access.regionFrom}): nothing to destroy`, {
-          hint: `if it was deployed elsewhere, pass the --region${aws.access.profile === undefined ? ' and --profile' : ''} it was deployed with`,
-        });
-      }
-      if (!options.yes) {
-        const ok = await (io.confirm ?? confirmDefault)(`Delete stack ${stackName} (${stack.status}) in ${aws.region} and every resource in it (log groups included)? [y/N] `);
-        if (!ok) {
-          io.err('Nothing was deleted.\n');
-          return;
-        }
-      }
-      const { destroyFleet } = await toolkitModule('destroy');
-      io.err(`Destroying stack ${stackName} in ${aws.region}...\n`);
-      await destroyFleet(actionOptions(aws, config, io));
-      io.out(`Stack ${stackName} deleted.\n`);
-    });
+    .action(async (options: DestroyOptions) => (await actions()).destroy(options, io));
 
   withCommon(program.command('status').description('show services, tasks, target health, and a live MCP tools/list of each endpoint'))
     .option('--token <key>', 'API key for tools/list (prefer --token-env)')
     .option('--token-env <name>', 'environment variable holding the API key', 'MCP_FLEET_TOKEN')
     .option('--no-probe', 'skip the live tools/list')
-    .action(async (options: CommonOptions & { token?: string; tokenEnv: string; probe: boolean }) => {
-      const config = await load(options, io);
-      const aws = await awsFor(options, config, io);
-      io.out(await statusReport(config, options.config, await clientsOf(io, aws, config, 'status'), { probe: options.probe, token: await tokenFrom(options) }));
-    });
+    .action(async (options: StatusOptions) => (await actions()).status(options, io));
 
   withCommon(program.command('logs').description("print a server's logs from CloudWatch Logs").argument('<server>', 'server name'))
     .option('-f, --follow', 'keep printing new lines (Ctrl-C stops)')
     .option('--since <duration>', 'how far back to start, such as 10m, 2h or 1d', parseDuration, 600_000)
-    .action(async (server: string, options: CommonOptions & { follow?: boolean; since: number }) => {
-      const config = await load(options, io);
-      const aws = await awsFor(options, config, io);
-      const controller = new AbortController();
-      const stop = () => controller.abort();
-      process.once('SIGINT', stop);
-      try {
-        await printLogs(config, options.config, server, await clientsOf(io, aws, config, 'logs'), io, { follow: options.follow ?? false, sinceMs: options.since, signal: controller.signal });
-      } finally {
-        process.off('SIGINT', stop);
-      }
-    });
+    .action(async (server: string, options: LogsOptions) => (await actions()).logs(server, options, io));
 
   withCommon(program.command('cost').description('estimate the monthly AWS cost of the fleet from published prices'))
     .option('--lcu <n>', 'average load balancer capacity units', positiveNumber, 1)
     .option('--log-gb <n>', 'log GB per service per month', positiveNumber, 1)
     .option('--requests <n>', 'client requests per month, all servers (X-Ray traces with deploy.telemetry.adot)', positiveNumber, 1_000_000)
     .option('--json', 'print the estimate as JSON')
-    .action(async (options: CommonOptions & { lcu: number; logGb: number; requests: number; json?: boolean }) => {
-      const config = await load(options, io);
-      const plan = planDeployment(config, options.config);
-      const estimate = estimateMonthlyCost(plan, regionOf(options, config) ?? 'us-east-1', { lcu: options.lcu, logGbPerServiceMonth: options.logGb, requestsPerMonth: options.requests });
-      if (options.json) {
-        io.out(`${JSON.stringify(estimate, null, 2)}\n`);
-        return;
-      }
-      const usd = (n: number) => `$${n.toFixed(2)}`;
-      io.out(table(['item', 'detail', 'per month'], [...estimate.lines.map((l) => [l.item, l.detail, usd(l.monthlyUsd)]), ['total', estimate.region, usd(estimate.totalUsd)]]));
-      const alt = estimate.alternatives;
-      io.out(
-        `\nAll on-demand: ${usd(alt.allOnDemandUsd)}   all Spot: ${usd(alt.allSpotUsd)} (saves ${usd(alt.allOnDemandUsd - alt.allSpotUsd)})   ` +
-          (alt.packedUsd === undefined
-            ? 'packed into one service: does not fit one task (see deploy.packed)\n'
-            : `packed into one service: ${usd(alt.packedUsd)} (saves ${usd(estimate.totalUsd - alt.packedUsd)} against this layout)\n`),
-      );
-      for (const n of estimate.notes) io.out(`${dim(n)}\n`);
-    });
+    .action(async (options: CostOptions) => (await actions()).cost(options, io));
 
   withCommon(program.command('client-config').description('print ready-to-paste MCP client config for the fleet'))
     .addOption(new Option('--for <client>', 'the MCP client').choices([...CLIENT_KINDS]).makeOptionMandatory())
@@ -273,107 +100,5 @@ export function registerDeployCommands(program: Command, io: DeployCliIo = defau
     .option('--show-token', 'write the API key itself (read from --token-env) into the output')
     .option('--json', 'claude-code: print .mcp.json instead of `claude mcp add` commands')
     .option('--api-key', 'send an API key even when the fleet signs clients in with OAuth')
-    .action(async (options: CommonOptions & { for: ClientKind; local?: boolean; port?: number; url?: string; tokenEnv: string; showToken?: boolean; json?: boolean; apiKey?: boolean }) => {
-      const config = await load(options, io);
-      let urlsFromStack: Record<string, string> | undefined;
-      const needsStack = !options.local && options.url === undefined && Object.values(config.servers).some((s) => s.hostnames.length === 0) && config.deploy?.domain === undefined;
-      if (needsStack) {
-        const plan = planDeployment(config, options.config);
-        const aws = await awsFor(options, config, io);
-        const { readStackOutputs } = await awsModule('client-config');
-        urlsFromStack = serverUrlsFromOutputs(plan, await readStackOutputs((await clientsOf(io, aws, config, 'client-config')).cloudFormation, plan.deploy.stackName));
-      }
-      const endpoints = serverEndpoints(
-        config,
-        options.local ? { kind: 'local', ...(options.port === undefined ? {} : { port: options.port }) } : { kind: 'deployed', ...(options.url === undefined ? {} : { baseUrl: options.url }), ...(urlsFromStack === undefined ? {} : { urlsFromStack }) },
-      );
-      let value: string | undefined;
-      if (options.showToken) {
-        value = process.env[options.tokenEnv];
-        if (value === undefined || value === '') throw new FleetError('CLIENT_CONFIG_NO_TOKEN', `--show-token reads the key from $${options.tokenEnv}, which is not set`, { hint: `export ${options.tokenEnv}=<your key>` });
-      }
-      const required = apiKeyRequired(config, options.apiKey ?? false);
-      if (!required && signsInWithOAuth(config)) io.err(dim('# OAuth: the client opens a browser to sign in the first time it connects (docs/AUTH.md)\n'));
-      writeClientConfig(renderClientConfig(options.for, endpoints, { required, env: options.tokenEnv, ...(value === undefined ? {} : { value }) }, { json: options.json ?? false }), io);
-    });
-}
-
-/** What `deploy` prints at the end: the endpoint URLs and the Claude Code commands. */
-export function deployReport(config: FleetConfig, plan: DeployPlan, outputs: Readonly<Record<string, string>>, tokenEnv: string): string {
-  const endpoints = serverEndpoints(config, { kind: 'deployed', urlsFromStack: serverUrlsFromOutputs(plan, outputs) });
-  const required = apiKeyRequired(config);
-  const lines = [
-    '',
-    bold('Endpoints'),
-    table(['server', 'url'], endpoints.map((e) => [e.server, e.url])),
-    `Load balancer: ${outputs[OutputKeys.loadBalancerDnsName] ?? '?'}`,
-    '',
-    bold('Claude Code') + dim(required ? ` (export ${tokenEnv}=<your API key> first)` : signsInWithOAuth(config) ? ' (it signs in with OAuth in the browser: run /mcp in Claude Code)' : ''),
-    renderClientConfig('claude-code', endpoints, { required, env: tokenEnv }).text,
-    dim('Other clients: mcp-fleet client-config --for claude-desktop|cursor|vscode --config <file>'),
-    '',
-  ];
-  return lines.join('\n');
-}
-
-/** What `status` prints: services, tasks, targets, each endpoint's tools, and what each virtual server's selection hides. */
-export async function statusReport(config: FleetConfig, file: string, clients: AwsClients, options: { probe: boolean; token?: string | undefined }): Promise<string> {
-  const { describeFleetServices, probeTools, readStackOutputs } = await awsModule('status');
-  const plan = planDeployment(config, file);
-  const outputs = await readStackOutputs(clients.cloudFormation, plan.deploy.stackName);
-  const services = await describeFleetServices(clients, plan, outputs);
-  let text = table(
-    ['service', 'running', 'rollout', 'tasks', 'targets'],
-    services.map((s) => [
-      s.service,
-      `${s.running}/${s.desired}${s.pending > 0 ? ` (+${s.pending} pending)` : ''}`,
-      s.rollout,
-      s.tasks.map((t) => `${t.id.slice(0, 8)} ${t.lastStatus} ${t.health} ${t.capacityProvider}`).join('; ') || '-',
-      s.targets.join(', ') || '-',
-    ]),
-  );
-  const toolsOf = new Map<string, readonly string[]>();
-  if (options.probe) {
-    const endpoints = serverEndpoints(config, { kind: 'deployed', urlsFromStack: serverUrlsFromOutputs(plan, outputs) });
-    const rows: string[][] = [];
-    for (const e of endpoints) {
-      const probe = await probeTools(e.url, options.token === undefined ? {} : { token: options.token });
-      if (probe.ok) toolsOf.set(e.server, probe.tools);
-      rows.push([e.server, e.url, probe.ok ? green(`${probe.tools.length} tools: ${probe.tools.join(', ')}`) : red(probe.error)]);
-    }
-    text += `\n${table(['server', 'endpoint', 'tools/list'], rows)}`;
-  }
-  const virtualRows = virtualStatusRows(config, toolsOf);
-  if (virtualRows.length > 0) {
-    text += `\n${table(
-      ['virtual server', 'member', 'selection', 'tools shown', 'filtered out'],
-      virtualRows.map((r) => [r.virtual, r.member, r.selection, r.shown === undefined ? '-' : String(r.shown), r.hidden === undefined ? '-' : r.hidden.length === 0 ? '0' : `${r.hidden.length}: ${r.hidden.join(', ')}`]),
-    )}`;
-  }
-  return text;
-}
-
-/** Prints a server's log lines (following when asked). */
-export async function printLogs(
-  config: FleetConfig,
-  file: string,
-  server: string,
-  clients: AwsClients,
-  io: DeployCliIo,
-  options: { follow: boolean; sinceMs: number; signal?: AbortSignal; now?: number; pollIntervalMs?: number },
-): Promise<void> {
-  const plan = planDeployment(config, file);
-  const route = plan.routes.find((r) => r.server === server);
-  if (route === undefined) throw new FleetError('LOGS_UNKNOWN_SERVER', `no server named ${server} in ${file}`, { hint: `servers are: ${plan.routes.map((r) => r.server).join(', ')}` });
-  const packed = plan.services.length === 1 && plan.services[0]!.servers.length > 1;
-  const { readLogs } = await awsModule('logs');
-  await readLogs(clients.logs, {
-    logGroupName: `/mcp-fleet/${plan.deploy.stackName}/${route.service}`,
-    ...(packed ? { filterText: server } : {}),
-    startTime: (options.now ?? Date.now()) - options.sinceMs,
-    follow: options.follow,
-    ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-    onLine: (l) => io.out(`${dim(new Date(l.timestamp).toISOString())} ${l.message}\n`),
-  });
+    .action(async (options: ClientConfigOptions) => (await actions()).clientConfig(options, io));
 }

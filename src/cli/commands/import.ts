@@ -1,10 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { stringify as stringifyYaml } from 'yaml';
 import { ConfigError, FleetError } from '../../errors.js';
-import { CLIENT_FORMAT_LABELS, clientConfigToFleet, detectClientFormat, type ClientFormat } from '../../config/import.js';
-import { parseConfig, readConfigFile } from '../../config/load.js';
+import type { ClientFormat } from '../../config/import.js';
 import type { FleetConfigInput } from '../../config/schema.js';
 import { info, warn } from '../output.js';
 
@@ -31,7 +29,8 @@ Examples:
   $ mcp-fleet serve --config fleet.yaml`;
 
 /** Renders an imported config as YAML with a header saying where it came from and how to serve it. */
-export function renderImportedYaml(config: FleetConfigInput, source: string, format: ClientFormat, outFile?: string): string {
+export async function renderImportedYaml(config: FleetConfigInput, source: string, format: ClientFormat, outFile?: string): Promise<string> {
+  const [{ stringify: stringifyYaml }, { CLIENT_FORMAT_LABELS }] = await Promise.all([import('yaml'), import('../../config/import.js')]);
   const header = [
     `# mcp-fleet config imported from ${source},`,
     `# read as ${CLIENT_FORMAT_LABELS[format]}.`,
@@ -43,6 +42,8 @@ export function renderImportedYaml(config: FleetConfigInput, source: string, for
 
 /** Reads, converts and validates a client config; the YAML text and how many servers it holds. */
 async function importFile(file: string, outFile: string | undefined): Promise<{ yaml: string; names: string[] }> {
+  // The converter, the loader and the schema (zod, yaml) load here, not with the command tree.
+  const [{ clientConfigToFleet, detectClientFormat }, { parseConfig, readConfigFile }] = await Promise.all([import('../../config/import.js'), import('../../config/load.js')]);
   const raw = await readConfigFile(file, 'pass the path of a client config such as claude_desktop_config.json');
   const format = detectClientFormat(raw);
   if (format === undefined) {
@@ -56,7 +57,7 @@ async function importFile(file: string, outFile: string | undefined): Promise<{ 
   if (result.problems.length > 0) throw new ConfigError(file, result.problems);
   // The real schema, without resolving ${NAME}: the output keeps the references.
   parseConfig(result.config, `${file} (converted)`, { resolveEnv: false });
-  return { yaml: renderImportedYaml(result.config, file, format, outFile), names: Object.keys(result.config.servers) };
+  return { yaml: await renderImportedYaml(result.config, file, format, outFile), names: Object.keys(result.config.servers) };
 }
 
 async function writeOutput(outFile: string, text: string, force: boolean): Promise<void> {

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { ApiKeyNameSchema } from '../../config/auth-schema.js';
 import { FleetError } from '../../errors.js';
-import { generateApiKey, type GeneratedApiKey } from '../../gateway/auth/api-keys.js';
+import type { GeneratedApiKey } from '../../gateway/auth/api-keys.js';
 
 /** The text `keys new` prints: the key, its digest, and the config lines that accept it. */
 export function formatNewKey(name: string, generated: GeneratedApiKey): string {
@@ -28,7 +27,9 @@ export function registerKeysCommand(program: Command, write: (text: string) => v
     .description('print a new random API key, its SHA-256 digest, and the config snippet that accepts it')
     .option('--name <name>', 'name of the key, shown in logs and metrics', 'default')
     .option('--json', 'print {"name","key","sha256"} as JSON')
-    .action((opts: { name: string; json?: boolean }) => {
+    .action(async (opts: { name: string; json?: boolean }) => {
+      // The schema (zod) loads only when a key is made, not with the command tree.
+      const [{ ApiKeyNameSchema }, { generateApiKey }] = await Promise.all([import('../../config/auth-schema.js'), import('../../gateway/auth/api-keys.js')]);
       const name = ApiKeyNameSchema.safeParse(opts.name);
       if (!name.success) {
         throw new FleetError('KEY_NAME_INVALID', `--name ${JSON.stringify(opts.name)}: ${name.error.issues[0]?.message ?? 'invalid'}`);

@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { loadConfig } from '../../config/load.js';
-import { LogLevelSchema, type FleetConfig } from '../../config/schema.js';
+import { LOG_LEVELS } from '../../config/constants.js';
+import type { FleetConfig, LogLevel } from '../../config/schema.js';
 import { ConfigError, FleetError } from '../../errors.js';
 import type { ClusterSettings } from '../../gateway/cluster/cluster.js';
 import type { LogFormat } from '../../log.js';
@@ -12,7 +12,8 @@ interface ServeOptions {
   readonly config: string;
   readonly port?: number;
   readonly host?: string;
-  readonly logLevel?: string;
+  /** One of {@link LOG_LEVELS}: `.choices` refuses anything else while parsing. */
+  readonly logLevel?: LogLevel;
   readonly logFormat?: LogFormat;
   /** `always`: run npx as configured even when the package is installed here. */
   readonly npx?: 'installed' | 'always';
@@ -107,7 +108,7 @@ export function applyServeOverrides(config: FleetConfig, options: ServeOptions, 
       ...config.gateway,
       ...(options.port !== undefined ? { port: options.port } : {}),
       ...(options.host !== undefined ? { host: options.host } : {}),
-      ...(options.logLevel !== undefined ? { logLevel: LogLevelSchema.parse(options.logLevel) } : {}),
+      ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
     },
   };
 }
@@ -150,7 +151,7 @@ export function registerServeCommand(program: Command): void {
     .option('-c, --config <file>', 'fleet config (YAML/JSON) or a client mcpServers JSON', 'fleet.yaml')
     .option('-p, --port <port>', 'port to listen on (overrides gateway.port; default 8808)', parsePort)
     .option('--host <address>', 'address to listen on (overrides gateway.host; default 127.0.0.1)')
-    .addOption(new Option('--log-level <level>', 'least severe log level (overrides gateway.logLevel)').choices(LogLevelSchema.options))
+    .addOption(new Option('--log-level <level>', 'least severe log level (overrides gateway.logLevel)').choices(LOG_LEVELS))
     .addOption(new Option('--log-format <format>', 'log lines as JSON or readable text (default: pretty on a terminal, json otherwise)').choices(LOG_FORMAT_CHOICES))
     .option('-s, --server <name>', 'serve only this server, or this virtual server and its members (repeatable)', collect)
     .addOption(
@@ -160,8 +161,9 @@ export function registerServeCommand(program: Command): void {
     )
     .addHelpText('after', HELP_AFTER)
     .action(async (options: ServeOptions) => {
+      // The config loader (zod, yaml) and the gateway load here, not with the command tree, so `--help` does not pay for them.
+      const { loadConfig } = await import('../../config/load.js');
       const loaded = await loadConfig(options.config, { onWarning: warn });
-      // The gateway loads here, not with the command tree, so `--help` does not pay for it.
       const [{ createGateway }, { listenMetrics }, { listen }, { createLogger }, { runInstalledBinsDirectly }, { displayCommandLine }] = await Promise.all([
         import('../../gateway/app.js'),
         import('../../gateway/metrics-server.js'),
