@@ -51,6 +51,12 @@ export interface GatewayOptions {
   readonly extraAllowedHosts?: readonly string[];
   /** Options of the built-in authorization server (store, trusted CAs, clock), for tests. @default from the config */
   readonly authorizationServer?: RequestGuardOptions['authorizationServer'];
+  /**
+   * The config's servers, made by the caller, which may have started probing them
+   * already (`serve` does, so children boot while the gateway's modules load).
+   * @default made here
+   */
+  readonly upstreams?: ReadonlyMap<string, UpstreamServer>;
   /** Where audit lines go instead of `gateway.audit.destination` (embedders; a CloudWatch Logs writer). @default the destination */
   readonly auditWrite?: (chunk: string) => Promise<void>;
 }
@@ -157,7 +163,9 @@ class FleetGateway implements Gateway {
     });
     const signer = new RequestStateSigner(this.cluster?.stateKey ?? newStateKey());
     for (const [name, server] of Object.entries(config.servers)) {
-      const upstream = new UpstreamServer(name, server, { logger: this.logger, ...(options.env ? { env: options.env } : {}) });
+      const made = options.upstreams?.get(name);
+      if (made !== undefined && made.config !== server) throw new Error(`createGateway: the upstream given for server "${name}" was made from another config`);
+      const upstream = made ?? new UpstreamServer(name, server, { logger: this.logger, ...(options.env ? { env: options.env } : {}) });
       this.servers.set(name, upstream);
       const served = new ServedServer(upstream, {
         limits: config.gateway.limits,

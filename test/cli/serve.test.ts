@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -72,6 +73,31 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 describe('mcp-fleet serve (built)', () => {
+  it('GIVEN its port is taken WHEN serving THEN it exits 1 with the cause, and the children it had started are gone', { timeout: 60_000 }, async () => {
+    // serve starts its children while the gateway loads; a gateway that cannot listen must not leave them behind.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as AddressInfo).port;
+    const own = newMarker('cli-serve-port-taken');
+    const file = join(dir, 'port-taken.yaml');
+    await writeFile(
+      file,
+      ['servers:', '  crashy:', `    command: ${JSON.stringify(process.execPath)}`, `    args: [${JSON.stringify(CRASHY_ENTRY)}, ${JSON.stringify(own)}]`, ''].join('\n'),
+    );
+    try {
+      const child = spawn(process.execPath, [main, 'serve', '--config', file, '--port', String(port)], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      started.push(child);
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const [code] = (await within(once(child, 'exit'), 30_000, 'serve to exit when its port is taken')) as [number | null];
+      expect(code).toBe(1);
+      expect(stderr).toContain('the port is in use');
+      await waitFor(() => processesWithMarker(own).length === 0, { what: 'the children serve started to be stopped' });
+    } finally {
+      holder.close();
+    }
+  });
+
   it(
     'GIVEN --log-format pretty, npx servers installed here and a missing command WHEN serving THEN readable logs, node runs the bins, and the missing one is reported once with its OS error',
     { timeout: 120_000 },

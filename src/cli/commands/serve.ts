@@ -164,13 +164,11 @@ export function registerServeCommand(program: Command): void {
       // The config loader (zod, yaml) and the gateway load here, not with the command tree, so `--help` does not pay for them.
       const { loadConfig } = await import('../../config/load.js');
       const loaded = await loadConfig(options.config, { onWarning: warn });
-      const [{ createGateway }, { listenMetrics }, { listen }, { createLogger }, { runInstalledBinsDirectly }, { displayCommandLine }] = await Promise.all([
-        import('../../gateway/app.js'),
-        import('../../gateway/metrics-server.js'),
-        import('../../gateway/http/node.js'),
+      const [{ createLogger }, { runInstalledBinsDirectly }, { displayCommandLine }, { UpstreamServer }] = await Promise.all([
         import('../../log.js'),
         import('../../upstream/installed-bin.js'),
         import('../../upstream/process.js'),
+        import('../../upstream/server.js'),
       ]);
       const overridden = applyServeOverrides(loaded, options, options.config);
       const logger = createLogger({ level: overridden.gateway.logLevel, format: options.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json') });
@@ -182,19 +180,36 @@ export function registerServeCommand(program: Command): void {
           logger.info(`${d.server}: running installed ${d.packageName} ${d.version} with node directly instead of npx`, { server: d.server, bin: d.binPath });
         }
       }
+      // The children start now and boot while the gateway's modules load (half of a start to ready).
+      const upstreams = new Map(Object.entries(config.servers).map(([name, server]) => [name, new UpstreamServer(name, server, { logger })]));
+      for (const upstream of upstreams.values()) void upstream.probe({ keepChild: true }).catch(() => undefined);
+      /** Stops those children when the gateway never got to own them (a bad setting, a port in use). */
+      const stopChildren = (): Promise<unknown> => Promise.all([...upstreams.values()].map((u) => u.close().then(() => u.stopAll())));
+      const [{ createGateway }, { listenMetrics }, { listen }] = await Promise.all([
+        import('../../gateway/app.js'),
+        import('../../gateway/metrics-server.js'),
+        import('../../gateway/http/node.js'),
+      ]);
       const extraAllowedHosts = (process.env['MCP_FLEET_ALLOWED_HOSTS'] ?? '')
         .split(',')
         .map((h) => h.trim())
         .filter((h) => h !== '');
-      const cluster = await clusterSettings(config, process.env, options.config);
-      const gateway = createGateway(config, { logger, extraAllowedHosts, ...(cluster ? { cluster } : {}) });
-      if (cluster) info(dim(`  replica ${cluster.advertise}; peers: ${[...cluster.peers, cluster.peersDns ?? ''].filter(Boolean).join(', ') || 'none'}`));
+      let gateway: ReturnType<typeof createGateway>;
+      try {
+        const cluster = await clusterSettings(config, process.env, options.config);
+        gateway = createGateway(config, { logger, extraAllowedHosts, upstreams, ...(cluster ? { cluster } : {}) });
+        if (cluster) info(dim(`  replica ${cluster.advertise}; peers: ${[...cluster.peers, cluster.peersDns ?? ''].filter(Boolean).join(', ') || 'none'}`));
+      } catch (error) {
+        await stopChildren();
+        throw error;
+      }
       const listening = await listen(gateway, {
         host: config.gateway.host,
         port: config.gateway.port,
         keepAliveTimeoutMs: config.gateway.httpKeepAliveSeconds * 1000,
         maxBodyBytes: config.gateway.maxBodyBytes,
-      }).catch((error: NodeJS.ErrnoException) => {
+      }).catch(async (error: NodeJS.ErrnoException) => {
+        await stopChildren();
         const where = `${config.gateway.host}:${config.gateway.port}`;
         if (error.code === 'EADDRINUSE') {
           throw new FleetError('PORT_IN_USE', `cannot listen on ${where}: the port is in use`, {
