@@ -285,7 +285,8 @@ class FleetGateway implements Gateway {
     await this.telemetry?.shutdown();
   }
 
-  private async dispatch(request: InboundRequest, path: string, route: Route, label: RequestLabel): Promise<Reply> {
+  /** The answer to a routed request (not async itself: the hot route returns its promise without another turn). */
+  private dispatch(request: InboundRequest, path: string, route: Route, label: RequestLabel): Reply | Promise<Reply> {
     switch (route.kind) {
       case 'health':
         return healthReply();
@@ -326,7 +327,8 @@ class FleetGateway implements Gateway {
     if (preflight) return preflight;
     this.checkOrigin(request);
     const preadmitted = this.consoleAdmitted.get(request);
-    const admission = preadmitted ? ({ ok: true, principal: preadmitted } as const) : await this.guard.admit(request, route);
+    let admission = preadmitted ? ({ ok: true, principal: preadmitted } as const) : this.guard.admit(request, route);
+    if (admission instanceof Promise) admission = await admission;
     if (!admission.ok) return admission.reply;
     if (route.virtual) return this.serveVirtual(request, route, admission.principal);
     return this.serveAdmitted(request, route, admission.principal, label);
@@ -376,9 +378,11 @@ class FleetGateway implements Gateway {
   }
 
   private async serveAdmitted(request: InboundRequest, route: ServerRoute, principal: Principal, label: RequestLabel): Promise<Reply> {
-    // A session owned by another replica is served there, streams included.
-    const forwarded = await this.forwardToOwner(request, route);
-    if (forwarded !== undefined) return forwarded;
+    if (this.cluster) {
+      // A session owned by another replica is served there, streams included.
+      const forwarded = await this.forwardToOwner(request, route);
+      if (forwarded !== undefined) return forwarded;
+    }
     const served = this.served.get(route.server) as ServedServer;
     // A fromRequest server's values, read once per request (the header goes no further than this).
     const fromRequest = served.upstream.config.fromRequest;

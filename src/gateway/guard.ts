@@ -77,17 +77,21 @@ export class RequestGuard {
    * Authenticates a request for a server route and spends a token of its
    * principal's rate limit. Refusals: 401/403 (auth), 429 with Retry-After (rate).
    */
-  async admit(request: InboundRequest, route: ServerRoute): Promise<Admission> {
-    let principal = ANONYMOUS;
-    if (!this.open) {
-      const target: AuthTarget = { server: route.server, resourceUrl: resourceUrlFor(request, route) };
-      const outcome = await this.authenticator.authenticate(request, target);
+  admit(request: InboundRequest, route: ServerRoute): Admission | Promise<Admission> {
+    // With no auth configured the answer is known at once: no promise on the hot path.
+    if (this.open) return this.limit(ANONYMOUS, route);
+    const target: AuthTarget = { server: route.server, resourceUrl: resourceUrlFor(request, route) };
+    return this.authenticator.authenticate(request, target).then((outcome) => {
       if (!outcome.ok) {
         this.metrics?.authFailures.inc({ server: route.server, reason: outcome.reason });
         return { ok: false, reply: outcome.response };
       }
-      principal = outcome.principal;
-    }
+      return this.limit(outcome.principal, route);
+    });
+  }
+
+  /** Spends a token of the principal's rate limit (429 with Retry-After when none is left). */
+  private limit(principal: Principal, route: ServerRoute): Admission {
     if (this.limiter) {
       const decision = this.limiter.take(principal.id);
       if (!decision.allowed) {

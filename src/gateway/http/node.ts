@@ -64,19 +64,25 @@ function nodeSink(res: ServerResponse): StreamSink {
   };
 }
 
+/** The reply's headers and a content-length, as the flat name/value list `writeHead` takes (no object to build). */
+function headLines(reply: BytesReply, length: number | undefined): (string | number)[] {
+  const lines: (string | number)[] = [];
+  const headers = reply.headers;
+  for (const name in headers) lines.push(name, headers[name] as string);
+  if (length !== undefined) lines.push('content-length', length);
+  return lines;
+}
+
 /** Writes a complete answer: head and body in one go. */
 function writeBytes(reply: BytesReply, res: ServerResponse, head: boolean): void {
   const body = reply.body;
-  const headers: Record<string, string | number> = { ...reply.headers };
   if (body === null) {
-    if (reply.status !== 204 && reply.status !== 304) headers['content-length'] = 0;
-    res.writeHead(reply.status, headers);
+    res.writeHead(reply.status, headLines(reply, reply.status !== 204 && reply.status !== 304 ? 0 : undefined));
     res.end();
     return;
   }
   if (typeof body === 'string' || Buffer.isBuffer(body)) {
-    headers['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-    res.writeHead(reply.status, headers);
+    res.writeHead(reply.status, headLines(reply, typeof body === 'string' ? Buffer.byteLength(body) : body.length));
     // end() corks the socket: the head and the bytes leave in one writev, with no decode and re-encode of the body.
     res.end(head ? undefined : body);
     return;
@@ -84,8 +90,7 @@ function writeBytes(reply: BytesReply, res: ServerResponse, head: boolean): void
   const pieces = body as readonly Buffer[];
   let length = 0;
   for (const piece of pieces) length += piece.length;
-  headers['content-length'] = length;
-  res.writeHead(reply.status, headers);
+  res.writeHead(reply.status, headLines(reply, length));
   if (head) {
     res.end();
     return;

@@ -151,9 +151,18 @@ export function toResponse(reply: Reply): Response {
 /** Headers of every JSON answer. */
 const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json' };
 
+/** The headers of JSON answers that add `headers`, made once per such object (a session's, say). */
+const jsonHeadersWith = new WeakMap<Readonly<Record<string, string>>, Readonly<Record<string, string>>>();
+
 /** A JSON answer. */
 export function jsonReply(body: ReplyBody, status = 200, headers?: Readonly<Record<string, string>>): BytesReply {
-  return new BytesReply(status, headers === undefined ? JSON_HEADERS : { ...JSON_HEADERS, ...headers }, body);
+  if (headers === undefined) return new BytesReply(status, JSON_HEADERS, body);
+  let merged = jsonHeadersWith.get(headers);
+  if (merged === undefined) {
+    merged = { ...JSON_HEADERS, ...headers };
+    jsonHeadersWith.set(headers, merged);
+  }
+  return new BytesReply(status, merged, body);
 }
 
 /** An answer with no body (202 Accepted, 200 to DELETE). */
