@@ -128,7 +128,8 @@ describe('mcp-fleet serve (built)', () => {
       );
       const cli = serve(['--config', file, '--log-format', 'pretty']);
       const url = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(cli.stderr())?.[1], { timeoutMs: 45_000, what: `"listening on" (stderr: ${cli.stderr()})` });
-      await waitFor(() => /ghost is not ready/.test(cli.stderr()) && /ready\s+memory/.test(cli.stderr()) && /ready\s+everything/.test(cli.stderr()), {
+      // The last line of the ghost's block (its state URL), so the lines before it have arrived too.
+      await waitFor(() => /ready\/ghost\b/.test(cli.stderr()) && /ready\s+memory/.test(cli.stderr()) && /ready\s+everything/.test(cli.stderr()), {
         timeoutMs: 60_000,
         what: `every server probed (stderr: ${cli.stderr()})`,
       });
