@@ -15,7 +15,7 @@ import { RequestGuard, resourceUrlFor, type RequestGuardOptions, type ServerRout
 import { healthReply, readinessReply, serverReadinessReply } from './health.js';
 import { draining, errorReply, HttpError, methodNotAllowed } from './http/errors.js';
 import { emptyReply, StreamReply, toResponse, type Reply } from './http/reply.js';
-import { pathOf, queryParam, readBody, type InboundRequest } from './http/request.js';
+import { pathOf, queryParam, readBody, readJsonBody, type InboundRequest } from './http/request.js';
 import type { SseSettings } from './http/sse.js';
 import { createFleetMetrics, methodLabel, metricsReply, type FleetMetrics } from './metrics.js';
 import { ModernEndpoint } from './modern/endpoint.js';
@@ -554,12 +554,7 @@ class FleetGateway implements Gateway {
     if (type !== 'application/json' && !/^\s*application\/json\b/i.test(type)) {
       throw new HttpError(415, ErrorCode.InvalidRequest, 'Unsupported Media Type: Content-Type must be application/json');
     }
-    const raw = await readBody(request, this.config.gateway.maxBodyBytes);
-    try {
-      return { body: JSON.parse(raw.toString('utf8')) as unknown, raw };
-    } catch (error) {
-      throw new HttpError(400, ErrorCode.ParseError, `Parse error: ${(error as Error).message}`);
-    }
+    return readJsonBody(request, this.config.gateway.maxBodyBytes);
   }
 
   /**

@@ -94,6 +94,16 @@ export async function readBody(request: InboundRequest, limit: number): Promise<
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
 }
 
+/** Reads a body and parses it as JSON: 413 past `limit`, 400 with -32700 when it is not JSON. */
+export async function readJsonBody(request: InboundRequest, limit: number): Promise<{ body: unknown; raw: Buffer }> {
+  const raw = await readBody(request, limit);
+  try {
+    return { body: JSON.parse(raw.toString('utf8')) as unknown, raw };
+  } catch (error) {
+    throw new HttpError(400, ErrorCode.ParseError, `Parse error: ${(error as Error).message}`);
+  }
+}
+
 /** The headers of a Node request, read in place. */
 class NodeHeaders implements HeaderReader {
   constructor(
@@ -173,11 +183,7 @@ export class NodeRequest implements InboundRequest {
     if (!this.controller) {
       const controller = new AbortController();
       this.controller = controller;
-      if (this.res.writableEnded || this.res.destroyed) controller.abort();
-      // A response sent in full closes too; only a close before that is the client going away.
-      else this.res.once('close', () => {
-        if (!this.res.writableFinished) controller.abort();
-      });
+      this.onClientGone(() => controller.abort());
     }
     return this.controller.signal;
   }
@@ -185,8 +191,9 @@ export class NodeRequest implements InboundRequest {
   /** Calls `listener` once if the response closes before it was sent in full (the client went away). */
   onClientGone(listener: () => void): void {
     const res = this.res;
-    if (res.destroyed || res.writableEnded) {
-      if (!res.writableFinished) listener();
+    if (res.writableFinished) return;
+    if (res.destroyed) {
+      listener();
       return;
     }
     res.once('close', () => {

@@ -17,7 +17,7 @@ import type { Principal } from '../auth/index.js';
 import { classifyPost } from '../era.js';
 import { HttpError, methodNotAllowed, overloaded, sessionNotFound } from '../http/errors.js';
 import { emptyReply, type Reply } from '../http/reply.js';
-import { queryParam, readBody, type InboundRequest } from '../http/request.js';
+import { queryParam, readBody, readJsonBody, type InboundRequest } from '../http/request.js';
 import { SseWriter, type SseSettings } from '../http/sse.js';
 import { Composition, type CallContext, type ListKind, type RelayTarget } from './composition.js';
 import type { MemberFetch } from './member-link.js';
@@ -126,13 +126,7 @@ export class VirtualEndpoint {
 
   private async dispatch(request: InboundRequest, principal: Principal): Promise<Response> {
     if (request.method === 'POST') {
-      const raw = await readBody(request, this.options.maxBodyBytes);
-      let body: unknown;
-      try {
-        body = JSON.parse(raw.toString('utf8')) as unknown;
-      } catch (error) {
-        throw new HttpError(400, ErrorCode.ParseError, `Parse error: ${(error as Error).message}`);
-      }
+      const { body, raw } = await readJsonBody(request, this.options.maxBodyBytes);
       const decision = classifyPost(request.headers, body);
       if (decision.era === 'modern') {
         let composition = this.stateless.get(principal.id);
@@ -210,13 +204,7 @@ export class VirtualEndpoint {
   async postSse(request: InboundRequest, principal: Principal): Promise<Reply> {
     const id = queryParam(request, 'sessionId');
     if (id === null || id === '') throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: the sessionId query parameter is required');
-    const raw = await readBody(request, this.options.maxBodyBytes);
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.toString('utf8')) as unknown;
-    } catch (error) {
-      throw new HttpError(400, ErrorCode.ParseError, `Parse error: ${(error as Error).message}`);
-    }
+    const { body } = await readJsonBody(request, this.options.maxBodyBytes);
     const messages = (Array.isArray(body) ? body : [body]) as JSONRPCMessage[];
     if (messages.length === 0 || !messages.every((m) => typeof m === 'object' && m !== null && (m as { jsonrpc?: unknown }).jsonrpc === '2.0')) {
       throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');

@@ -40,9 +40,10 @@ describe('NodeRequest.signal', () => {
       },
       { host: '127.0.0.1', port: 0, keepAliveTimeoutMs: 5000, maxBodyBytes: 1024 },
     );
+    // The response's close comes after the client saw its end: wait for that close itself.
+    const closed = new Promise<void>((resolve) => gateway!.server.once('request', (_req, res) => res.once('close', () => resolve())));
     expect(await post(`${gateway.url}/x`, '{}')).toBe(200);
-    // The response's close comes after the client saw its end; give it a few turns.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await closed;
     expect(seen).toHaveLength(1);
     expect(seen[0]!.signal.aborted).toBe(false);
   });
