@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { ElicitRequestSchema, type ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { FleetConfigSchema, type FleetConfigInput } from '../../src/config/schema.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/app.js';
 import { listen } from '../../src/gateway/http/node.js';
@@ -95,6 +95,16 @@ export async function waitFor<T>(predicate: () => T | Promise<T>, options: WaitO
     }
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 25));
   }
+}
+
+/** Makes an SDK v1 client accept every elicitation with `content`; the questions it was asked collect in the returned list. */
+export function answerElicitations(client: Client, content: Record<string, string>): string[] {
+  const questions: string[] = [];
+  client.setRequestHandler(ElicitRequestSchema, async (request) => {
+    questions.push(String(request.params.message));
+    return { action: 'accept', content };
+  });
+  return questions;
 }
 
 /** Rejects when `promise` does not settle within `timeoutMs`. */

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  answerElicitations,
   connectSse,
   EVERYTHING_ENTRY,
   MEMORY_ENTRY,
@@ -78,11 +78,7 @@ describe('virtual server over HTTP+SSE (2024-11-05)', () => {
   it('GIVEN an SSE client that can answer questions WHEN a member asks one mid-call THEN the question arrives on its stream and the answer reaches the member', async () => {
     const { client } = await connectSse(gw.sseUrl('dev'), { elicitation: {} });
     try {
-      const questions: string[] = [];
-      client.setRequestHandler(ElicitRequestSchema, async (request) => {
-        questions.push(String(request.params.message));
-        return { action: 'accept', content: { answer: 'green' } };
-      });
+      const questions = answerElicitations(client, { answer: 'green' });
       const result = await within(client.callTool({ name: 'ask', arguments: { question: 'favourite colour?' } }), 20_000, 'the ask call');
       expect(questions).toEqual(['favourite colour?']);
       expect(textOf(result)).toContain('green');

@@ -3,10 +3,11 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
-import { ElicitRequestSchema, ToolListChangedNotificationSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { ToolListChangedNotificationSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VIRTUAL_META_KEY } from '../../src/gateway/virtual/composition.js';
 import {
+  answerElicitations,
   connectStreamable,
   CRASHY_ENTRY,
   EVERYTHING_ENTRY,
@@ -255,11 +256,7 @@ describe('virtual server: one endpoint over several members', () => {
   it('GIVEN a member that elicits input mid-call WHEN the virtual client answers THEN the member gets the answer', async () => {
     const { client } = await connectStreamable(gw.mcpUrl('dev'), { elicitation: {} });
     try {
-      const questions: string[] = [];
-      client.setRequestHandler(ElicitRequestSchema, async (request) => {
-        questions.push(String(request.params.message));
-        return { action: 'accept', content: { answer: 'blue' } };
-      });
+      const questions = answerElicitations(client, { answer: 'blue' });
       const result = await within(client.callTool({ name: 'ask', arguments: { question: 'favourite colour?' } }), 20_000, 'the ask call');
       expect(questions).toEqual(['favourite colour?']);
       expect(textOf(result)).toContain('blue');
