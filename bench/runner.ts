@@ -90,10 +90,11 @@ export interface BenchOptions {
   /** How long a system's process count must hold still before memory is read or the next phase starts. */
   readonly settleMs: number;
   /**
-   * Load before the first timed cell of a set of sessions (100 B, then 64 KiB), not
-   * recorded: the system's optimizing compiler has compiled its hot path by then.
+   * Load before the first timed cell of a set of sessions, not recorded: at 100 B
+   * and then at 64 KiB, each until `calls` calls or `maxMsPerSize`, whichever comes
+   * first. The system's optimizing compiler has compiled its hot path by then.
    */
-  readonly jitWarmupMs: number;
+  readonly jitWarmup: { readonly calls: number; readonly maxMsPerSize: number };
   /** The longest wait for that; past it the bench goes on (a loaded machine may never look idle). */
   readonly settleMaxMs: number;
   /** The mcp-fleet CLI to run. @default dist/cli/main.js */
@@ -130,7 +131,7 @@ export const FULL_OPTIONS: Omit<BenchOptions, 'runDir'> = {
   callTimeoutMs: 30_000,
   settleMs: 300,
   settleMaxMs: 10_000,
-  jitWarmupMs: 2000,
+  jitWarmup: { calls: 10_000, maxMsPerSize: 4000 },
 };
 
 /** `--quick`: every phase once with small counts, a minute or two. */
@@ -141,7 +142,7 @@ export const QUICK_OPTIONS: Omit<BenchOptions, 'runDir'> = {
   cpuConcurrency: [1],
   cpuPayloadBytes: [100, 64 * KiB, 1 * MiB],
   window: { warmupMs: 30, durationMs: 200, minCalls: 3, maxDurationMs: 2000, maxCallsPerSession: 2000 },
-  jitWarmupMs: 200,
+  jitWarmup: { calls: 500, maxMsPerSize: 200 },
   memorySessions: [1, 8],
   firstResultSamples: 2,
   readySamples: 1,
@@ -326,11 +327,13 @@ async function measureLoad(spec: SystemSpec, workload: Workload, run: number, op
       const wanted = Math.max(...mine.map((c) => c.concurrency));
       const sessions: BenchSession[] = await openSessions(client, target, workload, wanted, timeoutMs, tally);
       rec.errors(base, `open ${client.id} sessions`, tally);
-      // Timed cells measure the steady cost of a call: right after start a system's
-      // optimizing compiler runs on threads of its process, and a fresh gateway spent
-      // 1.0 ms of CPU per call over its first 300 calls against 0.3 ms once compiled.
-      if (options.jitWarmupMs > 0 && sessions.length > 0) {
-        const warm = { warmupMs: 0, durationMs: options.jitWarmupMs / 2, minCalls: 1, maxDurationMs: options.jitWarmupMs, maxCallsPerSession: 1_000_000 };
+      // Timed cells measure the steady cost of a call. A fresh gateway spends 0.75 to
+      // 1.1 ms of CPU per call over its first 1500 calls (its optimizing compiler runs
+      // on threads of its process) and about 0.1 ms after some 4000: a warm-up by time
+      // alone gives a fast system enough calls and a slow one too few.
+      const { calls: warmCalls, maxMsPerSize } = options.jitWarmup;
+      if (warmCalls > 0 && sessions.length > 0) {
+        const warm = { warmupMs: 0, durationMs: 0, minCalls: warmCalls, maxDurationMs: maxMsPerSize, maxCallsPerSession: 1_000_000 };
         for (const bytes of [100, 64 * KiB]) await measureThroughput({ sessions, workload, message: payload(bytes), window: warm, system });
       }
       // Children a system starts ahead of need (spares) for the next sessions start now: not in the window.
