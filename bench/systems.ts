@@ -457,24 +457,59 @@ function mcpProxySystem(protocol: HttpProtocol): SystemSpec {
   };
 }
 
-/** The systems under test, in the order of the report. */
-export const SYSTEMS: readonly SystemSpec[] = [
-  {
-    id: 'floor',
-    label: 'bare node:http JSON-RPC echo (no MCP layer, no child): the HTTP floor',
-    family: 'floor',
-    sharing: 'none',
+/** A reference system of the bench's own: one Node script of bench/fixtures/ serving every workload on one port. */
+function fixtureSystem(spec: {
+  readonly id: string;
+  readonly label: string;
+  readonly family: SystemSpec['family'];
+  readonly sharing: ChildSharing;
+  readonly script: string;
+  /** Arguments after the port. */
+  readonly args: (workloads: readonly Workload[]) => string[];
+  /** The URL path serving a workload. */
+  readonly path: (workload: Workload) => string;
+}): SystemSpec {
+  return {
+    id: spec.id,
+    label: spec.label,
+    family: spec.family,
+    sharing: spec.sharing,
     protocol: 'sessions',
     phases: ['throughput', 'cpu', 'profile'],
     version: () => `node ${process.version}`,
     unavailable: () => undefined,
     async start(workloads, options = {}) {
       const port = await freePort();
-      const name = `floor-${workloads.map((w) => w.id).join('+')}`;
-      const proc = await startListening('floor', process.execPath, [...profileFlags(options, name), join(ROOT, 'bench/fixtures/floor-server.mjs'), String(port)], port);
-      return perWorkload(workloads.map((w) => ({ workload: w, proc, target: { kind: 'streamable-http', url: `http://127.0.0.1:${port}/mcp`, protocol: 'sessions' } })));
+      const name = `${spec.id}-${workloads.map((w) => w.id).join('+')}`;
+      const args = [...profileFlags(options, name), join(ROOT, 'bench/fixtures', spec.script), String(port), ...spec.args(workloads)];
+      const proc = await startListening(spec.id, process.execPath, args, port);
+      return perWorkload(
+        workloads.map((w) => ({ workload: w, proc, target: { kind: 'streamable-http', url: `http://127.0.0.1:${port}${spec.path(w)}`, protocol: 'sessions' } })),
+      );
     },
-  },
+  };
+}
+
+/** The systems under test, in the order of the report. */
+export const SYSTEMS: readonly SystemSpec[] = [
+  fixtureSystem({
+    id: 'floor',
+    label: 'bare node:http JSON-RPC echo (no MCP layer, no child): the HTTP floor',
+    family: 'floor',
+    sharing: 'none',
+    script: 'floor-server.mjs',
+    args: () => [],
+    path: () => '/mcp',
+  }),
+  fixtureSystem({
+    id: 'relay-floor',
+    label: 'minimal stdio relay: node:http to one shared child per server, ids rewritten, no MCP layer (the relay floor)',
+    family: 'baseline',
+    sharing: 'shared',
+    script: 'relay-floor.mjs',
+    args: (workloads) => [JSON.stringify(workloads.map((w) => ({ id: w.id, command: w.command, args: w.args, env: w.env ?? {} })))],
+    path: (w) => `/servers/${w.id}/mcp`,
+  }),
   {
     id: 'direct',
     label: 'direct stdio (the client spawns the server; no proxy)',

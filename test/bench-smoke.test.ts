@@ -7,9 +7,9 @@ import { loadChartData, memoryChartData, renderMarkdown, targetVerdicts, Figures
 import { FULL_OPTIONS, runBench, type BenchOptions, type BenchResult } from '../bench/runner.js';
 import { killAllSpawned, TMP_DIR } from '../bench/systems.js';
 
-// The full benchmark (`npm run bench`) takes about 20 minutes and is not part of
-// `npm test`. This tiny run builds mcp-fleet from src/ and measures it and the
-// bare-HTTP floor for real, so a bench that silently skips mcp-fleet, or records
+// The full benchmark (`npm run bench`) takes 35 to 40 minutes and is not part of
+// `npm test`. This tiny run builds mcp-fleet from src/ and measures it, the
+// bare-HTTP floor and the relay floor for real, so a bench that silently skips mcp-fleet, or records
 // a figure it did not measure, fails here. It asserts no speed.
 
 const SMOKE_DIR = join(TMP_DIR, 'smoke');
@@ -20,13 +20,15 @@ function smokeOptions(fleetMain: string): BenchOptions {
     ...FULL_OPTIONS,
     runs: 1,
     phases: ['throughput', 'cpu', 'memory', 'cold'],
-    systems: ['floor', 'mcp-fleet'],
+    systems: ['floor', 'relay-floor', 'mcp-fleet'],
     clients: ['raw', 'sdk', 'sdk2'],
     throughputConcurrency: [1],
     throughputPayloadBytes: [100],
     cpuConcurrency: [1],
     cpuPayloadBytes: [100, 64 * 1024],
     window: { warmupMs: 0, durationMs: 50, minCalls: 3, maxDurationMs: 5000, maxCallsPerSession: 200 },
+    // The warm-up's code path runs, but not the full run's 10000 calls: this run asserts no speed.
+    jitWarmup: { calls: 20, maxMsPerSize: 200 },
     memorySessions: [1],
     // The echo server starts faster than the example fleet's; the memory phase's code path is the same.
     memoryWorkloads: ['echo'],
@@ -47,7 +49,7 @@ describe('bench smoke run', () => {
   let result: BenchResult;
   let options: BenchOptions;
 
-  // About 15-20 s of work on 2 quiet cores (a build, two systems, three clients, a memory point); 48 s at a load average of 15.
+  // About 10 s of work on 2 quiet cores (a build, three systems, three clients, a memory point); the limit leaves 9x.
   beforeAll(async () => {
     const fleetMain = buildFleet(join(SMOKE_DIR, 'fleet-build'));
     options = smokeOptions(fleetMain);
@@ -66,15 +68,16 @@ describe('bench smoke run', () => {
     const floor = result.systems.find((s) => s.id === 'floor');
     expect(fleet?.unavailable, 'mcp-fleet must be measured').toBeUndefined();
     expect(floor?.unavailable, 'the floor must be measured').toBeUndefined();
+    expect(result.systems.find((s) => s.id === 'relay-floor')?.unavailable, 'the relay floor must be measured').toBeUndefined();
     expect(result.errors).toEqual([]);
   });
 
-  it('GIVEN the floor and mcp-fleet WHEN every load cell runs THEN each has calls and finite, non-zero latency and CPU figures', () => {
+  it('GIVEN the floors and mcp-fleet WHEN every load cell runs THEN each has calls and finite, non-zero latency and CPU figures', () => {
     const expected = [
       ...options.clients.map((client) => ({ client, payloadBytes: 100 })),
       { client: 'raw', payloadBytes: 64 * 1024 },
     ];
-    for (const system of ['floor', 'mcp-fleet']) {
+    for (const system of ['floor', 'relay-floor', 'mcp-fleet']) {
       for (const cell of expected) {
         const records = result.throughput.filter((r) => r.system === system && r.client === cell.client && r.payloadBytes === cell.payloadBytes);
         const where = `${system}, ${cell.client} client, ${cell.payloadBytes} B`;
@@ -91,7 +94,7 @@ describe('bench smoke run', () => {
         })) {
           expect(positive(value), `${where}: ${name} = ${value}`).toBe(true);
         }
-        // The floor has no child; mcp-fleet's echo server does the work of every call.
+        // The floor has no child; the echo server behind the relay floor and mcp-fleet does the work of every call.
         if (system === 'floor') expect(r.childCpuMsPerCall, where).toBe(0);
         else expect(positive(r.childCpuMsPerCall), `${where}: childCpuMsPerCall = ${r.childCpuMsPerCall}`).toBe(true);
       }
