@@ -9,8 +9,8 @@ import { killAllSpawned, TMP_DIR } from '../bench/systems.js';
 
 // The full benchmark (`npm run bench`) takes 35 to 40 minutes and is not part of
 // `npm test`. This tiny run builds mcp-fleet from src/ and measures it, the
-// bare-HTTP floor and the relay floor for real, so a bench that silently skips mcp-fleet, or records
-// a figure it did not measure, fails here. It asserts no speed.
+// bare-HTTP floor and the relay floor for real, so a bench that silently skips
+// mcp-fleet, or records a figure it did not measure, fails here. It asserts no speed.
 
 const SMOKE_DIR = join(TMP_DIR, 'smoke');
 
