@@ -28,6 +28,7 @@ export interface MemoryBar {
 /** Colour and marker of each system, fixed so the charts agree with each other. */
 const STYLE: Record<string, { color: string; shape: string }> = {
   floor: { color: '#000000', shape: 'cross' },
+  'relay-floor': { color: '#555555', shape: 'square' },
   direct: { color: '#7f7f7f', shape: 'diamond' },
   'mcp-fleet': { color: '#d62728', shape: 'circle' },
   'mcp-fleet-per-session': { color: '#ff7f0e', shape: 'square' },
@@ -44,7 +45,7 @@ const SPARE_COLORS = ['#9467bd', '#393b79', '#637939', '#8c6d31'];
 /** Line style per family: peers dashed, baselines dotted, mcp-fleet solid. */
 const DASH: Record<string, number[]> = { 'mcp-fleet': [1, 0], peer: [6, 3], floor: [2, 2], baseline: [2, 2] };
 /** What the line styles mean, for the subtitle. */
-const LINE_STYLES = 'solid lines: mcp-fleet; dashed: peers; dotted: the HTTP floor and direct stdio';
+const LINE_STYLES = 'solid lines: mcp-fleet; dashed: peers; dotted: the HTTP floor, the relay floor and direct stdio';
 
 function systemScales(systems: readonly string[]): { color: object; shape: object } {
   const color = systems.map((s, i) => STYLE[s]?.color ?? SPARE_COLORS[i % SPARE_COLORS.length]!);
