@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../gateway/helpers.js';
+import { httpRequest, initializeBody, POST_HEADERS, REPO_ROOT, waitFor } from '../gateway/helpers.js';
 import { buildCli, runBuiltCli, type CliRun } from './helpers.js';
 
 // `mcp-fleet --help` once took 3-10 s because it loaded the AWS CDK and SDK.
@@ -16,6 +18,8 @@ const PRELOAD = join(REPO_ROOT, 'test', 'fixtures', 'record-modules.mjs');
 const DEPLOY_TOOLING = /\/node_modules\/(aws-cdk-lib|@aws-cdk\/[^/]+|@aws-sdk\/[^/]+)\//;
 /** What only actions need: zod, yaml, the deploy tooling, the config schema and loader, the deployment plan. */
 const ACTION_ONLY = /\/node_modules\/(zod|yaml|aws-cdk-lib|@aws-cdk\/[^/]+|@aws-sdk\/[^/]+)\/|\/(src|dist)\/(config\/(schema|load)|deploy\/plan)\.[jt]s$/;
+/** What `serve` needs only for some requests: the SDK v1 client (virtual servers' member links) and jose (OAuth). */
+const REQUEST_ONLY = /\/node_modules\/(@modelcontextprotocol\/sdk|jose)\//;
 /** The modules of the commands. */
 const COMMAND_MODULE = /\/cli\/commands\/([^/]+)\.[jt]s$/;
 
@@ -115,4 +119,38 @@ describe('CLI start-up: registering the commands loads nothing that only an acti
     expect(commands).toEqual(['serve']);
     expect(urls.filter((u) => ACTION_ONLY.test(u))).toEqual([]);
   });
+});
+
+describe('serve start-up: what only some requests need loads with the first of them', () => {
+  it('GIVEN the example fleet WHEN serve is ready THEN neither the SDK v1 client nor jose has loaded, and a virtual session loads the client', async () => {
+    // The two are a quarter of the gateway's start-up CPU, and the example fleet has a
+    // virtual server and no OAuth. (Start-to-ready time is measured by the bench.)
+    const file = join(dir, `modules-${++runs}.txt`);
+    const child = spawn(process.execPath, ['--import', PRELOAD, main, 'serve', '--config', 'examples/fleet.yaml', '--port', '0'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NO_COLOR: '1', MCP_FLEET_RECORD_MODULES: file, MEMORY_FILE_PATH: join(dir, 'memory.jsonl') },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    try {
+      const url = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)?.[1], { timeoutMs: 45_000, what: `"listening on" (stderr: ${stderr})` });
+      await waitFor(async () => (await httpRequest(`${url}/ready`)).status === 200, { timeoutMs: 45_000, what: '/ready to answer 200' });
+      const atReady = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
+      expect(atReady.filter((u) => REQUEST_ONLY.test(u))).toEqual([]);
+
+      // A virtual session connects to its members, and so loads the client (the recorder sees it).
+      const answer = await httpRequest(`${url}/servers/dev/mcp`, { method: 'POST', headers: POST_HEADERS, body: initializeBody() });
+      expect(answer.status, answer.body).toBe(200);
+      expect(answer.body).toContain('"serverInfo"');
+      const after = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
+      expect(after.some((u) => u.includes('/node_modules/@modelcontextprotocol/sdk/dist/esm/client/index.js'))).toBe(true);
+      // Ended as a client ends it, so the drain has no session to wait for.
+      const session = String(answer.headers['mcp-session-id']);
+      expect((await httpRequest(`${url}/servers/dev/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': session } })).status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+    }
+  }, 120_000);
 });

@@ -1,7 +1,19 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import type { createRemoteJWKSet, JWTPayload } from 'jose';
 import type { OAuthConfig } from '../../config/auth-schema.js';
 import type { Logger } from '../../log.js';
 import { canonicalResourceUrl } from './resource-metadata.js';
+
+type Jose = typeof import('jose');
+let joseLoading: Promise<Jose> | undefined;
+
+/**
+ * jose, loaded when a verifier is created rather than at `serve`'s start: a
+ * gateway without OAuth never needs its 46 modules.
+ */
+function loadJose(): Promise<Jose> {
+  joseLoading ??= import('jose');
+  return joseLoading;
+}
 
 /** Why a bearer token was refused; stable, low-cardinality (fit for a metric label). */
 export type TokenFailureReason =
@@ -85,7 +97,7 @@ async function discoverJwksUri(issuer: string, timeoutMs: number): Promise<URL> 
 }
 
 /** Maps a jose verification error to a refusal reason; anything else (network, store) means the issuer's keys are unavailable. */
-export function classifyTokenError(error: unknown): TokenFailureReason {
+export function classifyTokenError(error: unknown, { errors }: Pick<Jose, 'errors'>): TokenFailureReason {
   if (error instanceof errors.JWTExpired) return 'token-expired';
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === 'iss') return 'wrong-issuer';
@@ -129,18 +141,20 @@ export interface JwtVerifierOptions {
  */
 export function createJwtVerifier(config: OAuthConfig & { readonly issuer: string }, options: JwtVerifierOptions): JwtVerifier {
   const timeoutMs = config.jwksTimeoutSeconds * 1000;
-  const makeJwks = (url: URL): ReturnType<typeof createRemoteJWKSet> =>
-    createRemoteJWKSet(url, {
+  // Loaded now, ahead of the first token; a failure surfaces on that token's check.
+  loadJose().catch(() => undefined);
+  const makeJwks = async (url: URL): Promise<ReturnType<typeof createRemoteJWKSet>> =>
+    (await loadJose()).createRemoteJWKSet(url, {
       timeoutDuration: timeoutMs,
       cooldownDuration: config.jwksCooldownSeconds * 1000,
       cacheMaxAge: config.jwksCacheMaxAgeSeconds * 1000,
     });
-  let jwks: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined =
-    config.jwksUri === undefined ? undefined : Promise.resolve(makeJwks(new URL(config.jwksUri)));
+  const configuredJwksUri = config.jwksUri === undefined ? undefined : new URL(config.jwksUri);
+  let jwks: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
 
   const keySet = (): Promise<ReturnType<typeof createRemoteJWKSet>> => {
     if (jwks === undefined) {
-      const pending = discoverJwksUri(config.issuer, timeoutMs).then(makeJwks);
+      const pending = configuredJwksUri === undefined ? discoverJwksUri(config.issuer, timeoutMs).then(makeJwks) : makeJwks(configuredJwksUri);
       // A failed discovery is retried by the next request rather than remembered.
       pending.catch(() => {
         if (jwks === pending) jwks = undefined;
@@ -152,6 +166,7 @@ export function createJwtVerifier(config: OAuthConfig & { readonly issuer: strin
 
   return {
     async verify(token, resourceUrl) {
+      const { jwtVerify, errors } = await loadJose();
       let resolver: ReturnType<typeof createRemoteJWKSet>;
       try {
         resolver = await keySet();
@@ -171,7 +186,7 @@ export function createJwtVerifier(config: OAuthConfig & { readonly issuer: strin
         const subject = typeof payload.sub === 'string' ? payload.sub : typeof payload['client_id'] === 'string' ? payload['client_id'] : 'unknown';
         return { ok: true, subject, scopes: scopesOf(payload), claims: payload };
       } catch (error) {
-        const reason = classifyTokenError(error);
+        const reason = classifyTokenError(error, { errors });
         if (reason === 'issuer-unavailable') {
           options.logger.warn('cannot fetch the JWKS of the OAuth issuer', { issuer: config.issuer, error });
         }

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { inputRequired, ProtocolError } from '@modelcontextprotocol/server';
-import { McpError, type ClientCapabilities, type JSONRPCRequest, type Notification } from '@modelcontextprotocol/sdk/types.js';
+import type { ClientCapabilities, JSONRPCRequest, Notification } from '@modelcontextprotocol/sdk/types.js';
 import { selectionShows, type NameSelection, type VirtualServerConfig } from '../../config/virtual-schema.js';
 import type { Logger } from '../../log.js';
 import { ErrorCode } from '../../protocol.js';
-import { MemberLink, MemberUnavailableError, type MemberFetch, type MemberLinkEvents } from './member-link.js';
+import { MemberLink, memberRpcError, MemberUnavailableError, type MemberFetch, type MemberLinkEvents } from './member-link.js';
 import { decodeCursor, encodeCursor, NameTable, type NameOwner } from './naming.js';
 
 /**
@@ -386,7 +386,7 @@ export class Composition implements MemberLinkEvents {
       });
     }
     if (relay?.request === undefined) {
-      throw new McpError(
+      throw new ProtocolError(
         ErrorCode.MethodNotFound,
         `${request.method} cannot reach the client through virtual server "${this.options.name}": ${this.modernInFlight.size > 1 ? 'several 2026-07-28 calls are in flight and it cannot be told which one asked' : 'no call is in flight to carry it'}`,
       );
@@ -418,10 +418,11 @@ export class Composition implements MemberLinkEvents {
       this.missing.set(member, error.reason);
       return new ProtocolError(ErrorCode.UpstreamUnavailable, `${prefix} is unavailable: ${error.reason}`);
     }
-    if (error instanceof McpError) {
+    const rpcError = memberRpcError(error);
+    if (rpcError !== undefined) {
       // The SDK prefixes "MCP error <code>: "; the member's own words follow.
-      const message = error.message.replace(/^MCP error -?\d+: /, '');
-      return new ProtocolError(error.code, `${prefix}: ${message}`, error.data);
+      const message = rpcError.message.replace(/^MCP error -?\d+: /, '');
+      return new ProtocolError(rpcError.code, `${prefix}: ${message}`, rpcError.data);
     }
     const message = error instanceof Error ? error.message : String(error);
     return new ProtocolError(ErrorCode.UpstreamUnavailable, `${prefix}: ${message}`);

@@ -1,5 +1,5 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ClientCapabilities, JSONRPCRequest, Notification, Progress, ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
@@ -39,6 +39,45 @@ export class MemberUnavailableError extends Error {
 
 /** Any result, kept as the member wrote it (the SDK's own schemas would drop nothing, but neither add anything). */
 const AnyResult = z.looseObject({});
+
+/** The SDK client parts a link uses. */
+interface SdkClientModules {
+  readonly Client: typeof import('@modelcontextprotocol/sdk/client/index.js').Client;
+  readonly StreamableHTTPClientTransport: typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js').StreamableHTTPClientTransport;
+  readonly StreamableHTTPError: typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js').StreamableHTTPError;
+  readonly McpError: typeof import('@modelcontextprotocol/sdk/types.js').McpError;
+}
+
+/**
+ * The SDK client, loaded by the first member connection rather than by `serve`'s
+ * start: its modules (with their own zod schemas) are about a quarter of the
+ * gateway's start-up CPU, and a fleet may never see a virtual session.
+ */
+let sdkClientLoading: Promise<SdkClientModules> | undefined;
+let sdkClient: SdkClientModules | undefined;
+
+function loadSdkClient(): Promise<SdkClientModules> {
+  sdkClientLoading ??= Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/types.js'),
+  ]).then(([client, http, types]) => {
+    sdkClient = {
+      Client: client.Client,
+      StreamableHTTPClientTransport: http.StreamableHTTPClientTransport,
+      StreamableHTTPError: http.StreamableHTTPError,
+      McpError: types.McpError,
+    };
+    return sdkClient;
+  });
+  return sdkClientLoading;
+}
+
+/** A member's JSON-RPC error (the SDK's `McpError`), or undefined for any other failure. */
+export function memberRpcError(error: unknown): { code: number; message: string; data?: unknown } | undefined {
+  // No link has connected before the SDK is loaded, so no member error can exist without it.
+  return sdkClient !== undefined && error instanceof sdkClient.McpError ? error : undefined;
+}
 
 /** The base URL of in-process member requests (never resolved: the fetch goes to the gateway itself). */
 const INTERNAL_ORIGIN = 'http://mcp-fleet.internal';
@@ -115,6 +154,7 @@ export class MemberLink {
   }
 
   private async open(): Promise<Client> {
+    const { Client, StreamableHTTPClientTransport } = await loadSdkClient();
     const client = new Client({ name: `${GATEWAY_INFO.name}-virtual`, version: GATEWAY_INFO.version }, { capabilities: this.capabilities });
     client.fallbackNotificationHandler = async (notification) => this.events.onNotification(this.member, notification);
     client.fallbackRequestHandler = async (request, extra) => this.events.onRequest(this.member, request, extra.signal) as never;
@@ -154,7 +194,7 @@ export type MemberProgress = Progress;
  * also its code for a request the caller cancelled or timed out.
  */
 function isSessionGone(error: unknown): boolean {
-  return error instanceof StreamableHTTPError && error.code === 404;
+  return sdkClient !== undefined && error instanceof sdkClient.StreamableHTTPError && error.code === 404;
 }
 
 /** A short cause for a client, from an SDK or HTTP error (the JSON-RPC message in an HTTP error body when there is one). */

@@ -1,4 +1,4 @@
-import { jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { classifyTokenError, type TokenFailureReason } from '../oauth.js';
 import { canonicalResourceUrl } from '../resource-metadata.js';
 import { SIGNING_ALGORITHM, type SigningKeys } from './keys.js';
@@ -184,7 +184,7 @@ export class TokenService {
         clockTolerance: 5,
       }));
     } catch (error) {
-      return { ok: false, reason: classifyTokenError(error) };
+      return { ok: false, reason: classifyTokenError(error, { errors }) };
     }
     if (resourceUrl !== undefined && !this.audienceMatches(payload, resourceUrl)) return { ok: false, reason: 'wrong-audience' };
     const grantId = payload['sid'] as string;
