@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LoadClientId } from './clients.js';
 import { writeReport } from './report.js';
@@ -104,15 +104,21 @@ async function main(): Promise<void> {
     mkdirSync(options.runDir, { recursive: true });
     writeFileSync(join(options.runDir, 'result.json'), json);
     writeFileSync(join(TMP_DIR, 'result.json'), json);
-    console.log(`bench finished in ${result.wallSeconds.toFixed(0)} s; raw results and profiles in ${options.runDir.slice(ROOT.length + 1)}/`);
+    console.log(`bench finished in ${result.wallSeconds.toFixed(0)} s; raw results and profiles in ${shownPath(options.runDir)}/`);
   }
   if (out !== undefined) {
     const written = await writeReport(result, resolve(ROOT, out));
-    console.log(`wrote ${written.map((f) => f.slice(ROOT.length + 1)).join(', ')}`);
+    console.log(`wrote ${written.map(shownPath).join(', ')}`);
   }
   if (result.errors.length > 0) {
     console.log(`${result.errors.length} phases had errors (see the report or result.json)`);
   }
+}
+
+/** A path as the user can open it: relative to the working directory when inside it, else absolute. */
+function shownPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? file : rel;
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -1,11 +1,14 @@
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFleet } from '../bench/build.js';
 import { renderLoadChart, renderMemoryChart } from '../bench/chart.js';
 import { loadChartData, memoryChartData, renderMarkdown, targetVerdicts, Figures } from '../bench/report.js';
 import { FULL_OPTIONS, runBench, type BenchOptions, type BenchResult } from '../bench/runner.js';
-import { killAllSpawned, TMP_DIR } from '../bench/systems.js';
+import { killAllSpawned, ROOT, TMP_DIR } from '../bench/systems.js';
 
 // The full benchmark (`npm run bench`) takes 35 to 40 minutes and is not part of
 // `npm test`. This tiny run builds mcp-fleet from src/ and measures it, the
@@ -107,6 +110,12 @@ describe('bench smoke run', () => {
       expect(first, client).toHaveLength(1);
       expect(positive(first[0]!.ms), `${client}: ${first[0]!.ms} ms`).toBe(true);
     }
+    // The floors' first results, the reference of the first-result target.
+    for (const system of ['floor', 'relay-floor']) {
+      const first = result.firstResult.filter((r) => r.system === system && r.client === 'raw');
+      expect(first, system).toHaveLength(1);
+      expect(positive(first[0]!.ms), `${system}: ${first[0]!.ms} ms`).toBe(true);
+    }
     for (const sessions of [0, 1]) {
       const point = result.memory.find((m) => m.system === 'mcp-fleet' && m.sessions === sessions);
       expect(point, `${sessions} sessions`).toBeDefined();
@@ -124,6 +133,9 @@ describe('bench smoke run', () => {
       expect(row?.met, `${pattern}: ${row?.measured}`).toBeTypeOf('boolean');
     }
 
+    const firstRow = verdicts.find((v) => /^first tool result/.test(v.target));
+    expect(firstRow?.reference).toMatch(/^floor \d+\.\d ms, relay floor \d+\.\d ms$/);
+
     const markdown = renderMarkdown(result, { load: 'chart.svg', memory: 'memory.svg' });
     expect(markdown).toContain('## Targets of issue 12, checked against this run');
     expect(markdown).toMatch(/\| 100 B \| 1 \| floor \| \d/);
@@ -131,4 +143,18 @@ describe('bench smoke run', () => {
     expect(await renderLoadChart(loadChartData(result))).toMatch(/^<svg[\s\S]*mcp-fleet[\s\S]*<\/svg>\n$/);
     expect(await renderMemoryChart(memoryChartData(result))).toMatch(/^<svg[\s\S]*mcp-fleet[\s\S]*<\/svg>\n$/);
   });
+
+  it('GIVEN a saved result WHEN bench/main.ts re-renders it to a file outside the repository THEN it names the files it wrote by their paths', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcp-fleet-bench-out-'));
+    try {
+      const saved = join(dir, 'result.json');
+      writeFileSync(saved, JSON.stringify(result));
+      const out = join(dir, 'report.md');
+      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/main.ts', '--from-result', saved, '--out', out], { cwd: ROOT, timeout: 60_000 });
+      expect(stdout).toContain(`wrote ${out}, ${join(dir, 'report-chart.svg')}, ${join(dir, 'report-memory.svg')}`);
+      for (const file of ['report.md', 'report-chart.svg', 'report-memory.svg']) expect(existsSync(join(dir, file)), file).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
