@@ -199,26 +199,31 @@ export async function measureThroughput(options: {
 
 /**
  * Time for a brand-new client to get its first tool result (connect, handshake,
- * first call), one client after another; each session is closed before the next.
+ * first call), one client after another; each session is closed before the next,
+ * and `beforeEach` (the system settling) runs before each client. With
+ * `untimed` > 0, that many clients go first and are not timed: the bench's own
+ * client code is cold until then, and would be timed instead of the system.
  */
 export async function measureFirstResult(
   client: LoadClient,
   target: Target,
   workload: Workload,
-  samples: number,
+  sampling: { readonly samples: number; readonly untimed?: number; readonly beforeEach?: () => Promise<void> },
   timeoutMs: number,
   errors: ErrorTally,
 ): Promise<number[]> {
   const times: number[] = [];
   const message = payload(100);
-  for (let i = 0; i < samples; i++) {
+  const untimed = sampling.untimed ?? 0;
+  for (let i = -untimed; i < sampling.samples; i++) {
+    await sampling.beforeEach?.();
     const start = performance.now();
     let session: BenchSession | undefined;
     try {
       session = await client.open(target, workload.tool, timeoutMs);
       const text = await session.call(message);
       if (!workload.expect(message, text)) throw new Error('wrong echo on first call');
-      times.push(performance.now() - start);
+      if (i >= 0) times.push(performance.now() - start);
     } catch (err) {
       note(errors, err);
     }

@@ -298,7 +298,7 @@ async function measureLoad(spec: SystemSpec, workload: Workload, run: number, op
   try {
     if (cold) {
       const tally: ErrorTally = { count: 0 };
-      const [first] = await measureFirstResult(rawClient, target, workload, 1, timeoutMs, tally);
+      const [first] = await measureFirstResult(rawClient, target, workload, { samples: 1 }, timeoutMs, tally);
       if (first !== undefined) {
         const ms = performance.now() - spawnedAt;
         rec.result.firstResult.push({ ...base, client: 'cold start', ms });
@@ -306,16 +306,22 @@ async function measureLoad(spec: SystemSpec, workload: Workload, run: number, op
       }
       rec.errors(base, 'cold start', tally);
       for (const client of LOAD_CLIENTS.filter((c) => (options.firstResultClients ?? options.clients).includes(c.id) && c.speaks(spec.protocol))) {
-        const times: number[] = [];
         const clientTally: ErrorTally = { count: 0 };
-        // One untimed client first: the first system of a run would otherwise time the bench's own
-        // client code while it is still cold (20 to 30 ms on these machines), not the system.
-        for (let i = -1; i < options.firstResultSamples; i++) {
-          // A new client arrives at an idle gateway: whatever it starts ahead of need is running.
-          await settle(system.rootPids, options.settleMs, options.settleMaxMs);
-          const sample = await measureFirstResult(client, target, workload, 1, timeoutMs, clientTally);
-          if (i >= 0) times.push(...sample);
-        }
+        const times = await measureFirstResult(
+          client,
+          target,
+          workload,
+          {
+            samples: options.firstResultSamples,
+            // The first system of a run would otherwise time the bench's own client code while it is
+            // still cold (20 to 30 ms on these machines), not the system.
+            untimed: 1,
+            // A new client arrives at an idle gateway: whatever it starts ahead of need is running.
+            beforeEach: () => settle(system.rootPids, options.settleMs, options.settleMaxMs),
+          },
+          timeoutMs,
+          clientTally,
+        );
         if (times.length > 0) rec.result.firstResult.push({ ...base, client: client.id, ms: median(times) });
         rec.progress(`  ${spec.id} first result, new ${client.id} client, warm child: ${median(times).toFixed(1)} ms`);
         rec.errors(base, `first result (${client.id})`, clientTally);
