@@ -262,12 +262,10 @@ export function targetVerdicts(f: Figures): TargetVerdict[] {
     many <= TARGETS.manySessionsMiB,
   );
   // 5. Cold path.
-  const floorsFirst = [
-    ['floor', 'floor'],
-    ['relay-floor', 'relay floor'],
-  ]
-    .filter(([id]) => Number.isFinite(f.firstResult(id as string, 'raw')))
-    .map(([id, name]) => `${name} ${fmt(f.firstResult(id as string, 'raw'), 1)} ms`)
+  const floorsFirst = Object.entries({ floor: 'floor', 'relay-floor': 'relay floor' })
+    .map(([id, name]) => ({ name, ms: f.firstResult(id, 'raw') }))
+    .filter(({ ms }) => Number.isFinite(ms))
+    .map(({ name, ms }) => `${name} ${fmt(ms, 1)} ms`)
     .join(', ');
   for (const id of fleet) {
     const v = f.firstResult(id, 'raw');
