@@ -1,8 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { buildFleet } from '../../bench/build.js';
 import { TMP_DIR } from '../../bench/systems.js';
-import { REPO_ROOT } from '../gateway/helpers.js';
+import { REPO_ROOT, waitFor } from '../gateway/helpers.js';
 
 /** What a finished CLI run left: exit code or signal, and both streams. */
 export interface CliRun {
@@ -40,4 +40,38 @@ export function runBuiltCli(
       },
     );
   });
+}
+
+/** A CLI process whose output is collected as it arrives. */
+export interface StartedCli {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+}
+
+/** Starts `node [nodeArgs] entry args` from the repository root, without colours; the caller stops it. */
+export function startCli(
+  entry: string,
+  args: readonly string[],
+  options: { readonly nodeArgs?: readonly string[]; readonly env?: Readonly<Record<string, string>> } = {},
+): StartedCli {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), entry, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  return { child, stdout: () => stdout, stderr: () => stderr };
+}
+
+/** The URL of `serve`'s "listening on" line; on a timeout, the error shows stderr as it was then. */
+export async function listeningUrl(cli: StartedCli, timeoutMs = 45_000): Promise<string> {
+  try {
+    return await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(cli.stderr())?.[1], { timeoutMs, what: 'the "listening on" line' });
+  } catch (error) {
+    throw new Error(`${(error as Error).message} (stderr: ${cli.stderr()})`, { cause: error });
+  }
 }

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRASHY_ENTRY, httpRequest, initializeBody, newMarker, POST_HEADERS, processesWithMarker, REPO_ROOT, waitFor, within } from '../gateway/helpers.js';
-import { buildCli } from './helpers.js';
+import { buildCli, listeningUrl, startCli, type StartedCli } from './helpers.js';
 
 // `mcp-fleet serve` as a user runs it, from a build: log formats (issue 14 item 3),
 // installed npx packages run by node directly (item 4), and a server that cannot
@@ -38,14 +38,10 @@ afterAll(async () => {
 });
 
 /** Starts `serve` from the build; its output is collected as it arrives. */
-function serve(args: readonly string[]): { child: ChildProcess; stdout: () => string; stderr: () => string } {
-  const child = spawn(process.execPath, [main, 'serve', '--port', '0', ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  started.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  return { child, stdout: () => stdout, stderr: () => stderr };
+function serve(args: readonly string[]): StartedCli {
+  const cli = startCli(main, ['serve', '--port', '0', ...args]);
+  started.push(cli.child);
+  return cli;
 }
 
 /** The command lines (argv) of the direct children of `pid` (Linux /proc). */
@@ -85,13 +81,11 @@ describe('mcp-fleet serve (built)', () => {
       ['servers:', '  crashy:', `    command: ${JSON.stringify(process.execPath)}`, `    args: [${JSON.stringify(CRASHY_ENTRY)}, ${JSON.stringify(own)}]`, ''].join('\n'),
     );
     try {
-      const child = spawn(process.execPath, [main, 'serve', '--config', file, '--port', String(port)], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-      started.push(child);
-      let stderr = '';
-      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      const [code] = (await within(once(child, 'exit'), 30_000, 'serve to exit when its port is taken')) as [number | null];
+      const cli = startCli(main, ['serve', '--config', file, '--port', String(port)]);
+      started.push(cli.child);
+      const [code] = (await within(once(cli.child, 'exit'), 30_000, 'serve to exit when its port is taken')) as [number | null];
       expect(code).toBe(1);
-      expect(stderr).toContain('the port is in use');
+      expect(cli.stderr()).toContain('the port is in use');
       await waitFor(() => processesWithMarker(own).length === 0, { what: 'the children serve started to be stopped' });
     } finally {
       holder.close();
@@ -127,7 +121,7 @@ describe('mcp-fleet serve (built)', () => {
         ].join('\n'),
       );
       const cli = serve(['--config', file, '--log-format', 'pretty']);
-      const url = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(cli.stderr())?.[1], { timeoutMs: 45_000, what: `"listening on" (stderr: ${cli.stderr()})` });
+      const url = await listeningUrl(cli);
       // The last line of the ghost's block (its state URL), so the lines before it have arrived too.
       await waitFor(() => /ready\/ghost\b/.test(cli.stderr()) && /ready\s+memory/.test(cli.stderr()) && /ready\s+everything/.test(cli.stderr()), {
         timeoutMs: 60_000,

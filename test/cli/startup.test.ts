@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpRequest, initializeBody, POST_HEADERS, REPO_ROOT, waitFor } from '../gateway/helpers.js';
-import { buildCli, runBuiltCli, type CliRun } from './helpers.js';
+import { buildCli, listeningUrl, runBuiltCli, startCli, type CliRun } from './helpers.js';
 
 // `mcp-fleet --help` once took 3-10 s because it loaded the AWS CDK and SDK.
 // These tests run the built CLI with a preload that records every module the
@@ -126,15 +125,12 @@ describe('serve start-up: what only some requests need loads with the first of t
     // The two are a quarter of the gateway's start-up CPU, and the example fleet has a
     // virtual server and no OAuth. (Start-to-ready time is measured by the bench.)
     const file = join(dir, `modules-${++runs}.txt`);
-    const child = spawn(process.execPath, ['--import', PRELOAD, main, 'serve', '--config', 'examples/fleet.yaml', '--port', '0'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, NO_COLOR: '1', MCP_FLEET_RECORD_MODULES: file, MEMORY_FILE_PATH: join(dir, 'memory.jsonl') },
-      stdio: ['ignore', 'ignore', 'pipe'],
+    const cli = startCli(main, ['serve', '--config', 'examples/fleet.yaml', '--port', '0'], {
+      nodeArgs: ['--import', PRELOAD],
+      env: { MCP_FLEET_RECORD_MODULES: file, MEMORY_FILE_PATH: join(dir, 'memory.jsonl') },
     });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     try {
-      const url = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)?.[1], { timeoutMs: 45_000, what: `"listening on" (stderr: ${stderr})` });
+      const url = await listeningUrl(cli);
       await waitFor(async () => (await httpRequest(`${url}/ready`)).status === 200, { timeoutMs: 45_000, what: '/ready to answer 200' });
       const atReady = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
       expect(atReady.filter((u) => REQUEST_ONLY.test(u))).toEqual([]);
@@ -149,8 +145,8 @@ describe('serve start-up: what only some requests need loads with the first of t
       const session = String(answer.headers['mcp-session-id']);
       expect((await httpRequest(`${url}/servers/dev/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': session } })).status).toBe(200);
     } finally {
-      child.kill('SIGTERM');
-      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+      cli.child.kill('SIGTERM');
+      if (cli.child.exitCode === null && cli.child.signalCode === null) await once(cli.child, 'exit');
     }
   }, 120_000);
 });

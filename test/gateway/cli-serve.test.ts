@@ -1,15 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listeningUrl, startCli, type StartedCli } from '../cli/helpers.js';
 import {
   connectStreamable,
   CRASHY_ENTRY,
   newMarker,
   processesWithMarker,
-  REPO_ROOT,
   textOf,
   waitFor,
   within,
@@ -35,23 +35,15 @@ afterAll(async () => {
 });
 
 /** Starts the CLI from the sources; output is collected as it arrives. */
-function startCli(args: readonly string[]): { child: ChildProcess; stdout: () => string; stderr: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  spawned.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  return { child, stdout: () => stdout, stderr: () => stderr };
+function startCliFromSources(args: readonly string[]): StartedCli {
+  const cli = startCli('src/cli/main.ts', args, { nodeArgs: ['--import', 'tsx'] });
+  spawned.push(cli.child);
+  return cli;
 }
 
 /** Runs the CLI to its end. */
 async function runCli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const run = startCli(args);
+  const run = startCliFromSources(args);
   const [code] = (await within(once(run.child, 'exit'), 45_000, `mcp-fleet ${args.join(' ')} to exit`)) as [number | null];
   return { code, stdout: run.stdout(), stderr: run.stderr() };
 }
@@ -92,12 +84,9 @@ describe('mcp-fleet serve', () => {
         '',
       ].join('\n'),
     );
-    const cli = startCli(['serve', '--config', file, '--port', '0', '--log-level', 'info']);
+    const cli = startCliFromSources(['serve', '--config', file, '--port', '0', '--log-level', 'info']);
     const exited = once(cli.child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-    const url = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(cli.stderr())?.[1], {
-      timeoutMs: 45_000,
-      what: `the "listening on" line (stderr so far: ${cli.stderr()})`,
-    });
+    const url = await listeningUrl(cli);
     await waitFor(() => /ready\s+crashy/.test(cli.stderr()), { timeoutMs: 30_000, what: 'the server to be probed ready' });
     const ready = await fetch(`${url}/ready`);
     expect(ready.status).toBe(200);
