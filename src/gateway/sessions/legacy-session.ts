@@ -159,7 +159,7 @@ class PostExchange {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    this.session.exchangeDone(this);
+    this.session.exchangeDone();
     if (this.reply.streaming || this.buffered.length === 0) {
       this.flush();
       this.reply.end();
@@ -199,7 +199,6 @@ export class LegacySession implements RegisteredSession, SessionEvents {
   private backend!: SessionBackend;
   private readonly settings: LegacySessionSettings;
   private readonly logger: Logger;
-  private readonly exchanges = new Set<PostExchange>();
   private readonly deliveries = new Map<string, Delivery & { exchange?: PostExchange }>();
   private readonly serverRequests = new Map<string, { pending: PendingServerRequest; timer: NodeJS.Timeout }>();
   private getStream: SseWriter | undefined;
@@ -260,7 +259,6 @@ export class LegacySession implements RegisteredSession, SessionEvents {
       this.fromClient(message, batch ? undefined : raw);
     }
     if (exchange) {
-      this.exchanges.add(exchange);
       for (const message of requests) {
         const clientId = message.id as JsonRpcId;
         exchange.pending.set(idKey(clientId), clientId);
@@ -331,8 +329,7 @@ export class LegacySession implements RegisteredSession, SessionEvents {
   }
 
   /** @internal Bookkeeping when a POST's exchange is done. */
-  exchangeDone(exchange: PostExchange): void {
-    this.exchanges.delete(exchange);
+  exchangeDone(): void {
     this.touch();
   }
 
