@@ -9,9 +9,9 @@ import { setFlagsFromString } from 'node:v8';
  * start-up, the gateway's own first calls (the probe of each server) survive, so
  * sites of the hot path get pretenured. Each later call then leaves old objects
  * that point at its young ones, and those young ones are promoted in turn until a
- * full collection. That cost about 2 KiB promoted per legacy call and 7 to 15% of
- * the gateway's CPU per call in a 100 B and 64 KiB bench (docs/BENCHMARKS.md).
- * Off, about 350 B per call are promoted.
+ * full collection. That cost about 2 KiB promoted per legacy call, and 7 to 15%
+ * of the gateway's CPU per call at 100 B and 64 KiB (alternating restarts of one
+ * build; bench/FINDINGS.md). Off, a warm session's call promotes 50 to 350 B.
  */
 const PRETENURING_FLAG = 'allocation-site-pretenuring';
 
