@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawClient, type HttpProtocol } from '../../bench/clients.js';
 import { WORKLOADS } from '../../bench/systems.js';
 import { buildCli, listeningUrl, startCli, type StartedCli } from '../cli/helpers.js';
+import { within } from './helpers.js';
 
 // What a call leaves behind in the gateway's heap. A call's objects should die
 // young: once its answer is written nothing refers to them. With V8's
@@ -45,9 +47,14 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  cli?.child.kill('SIGKILL');
+  // SIGTERM lets serve stop its child too; SIGKILL if it does not end in time.
+  if (cli && cli.child.exitCode === null && cli.child.signalCode === null) {
+    const exited = once(cli.child, 'exit');
+    cli.child.kill('SIGTERM');
+    await within(exited, 30_000, 'serve to exit').catch(() => cli.child.kill('SIGKILL'));
+  }
   await rm(dir, { recursive: true, force: true });
-});
+}, 60_000);
 
 /** Scavenges in the gateway's GC trace from `offset` on, and the bytes they promoted. */
 function scavengesSince(offset: number): { scavenges: number; promoted: number } {
