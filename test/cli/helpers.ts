@@ -2,7 +2,8 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { buildFleet } from '../../bench/build.js';
 import { TMP_DIR } from '../../bench/systems.js';
-import { REPO_ROOT, waitFor } from '../gateway/helpers.js';
+import { once } from 'node:events';
+import { REPO_ROOT, waitFor, within } from '../gateway/helpers.js';
 
 /** What a finished CLI run left: exit code or signal, and both streams. */
 export interface CliRun {
@@ -73,5 +74,21 @@ export async function listeningUrl(cli: StartedCli, timeoutMs = 45_000): Promise
     return await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(cli.stderr())?.[1], { timeoutMs, what: 'the "listening on" line' });
   } catch (error) {
     throw new Error(`${(error as Error).message} (stderr: ${cli.stderr()})`, { cause: error });
+  }
+}
+
+/**
+ * Stops a CLI process with SIGTERM and waits for it to exit. If it has not exited
+ * within `timeoutMs`, it is killed with SIGKILL and the wait fails.
+ */
+export async function stopCli(child: ChildProcess, timeoutMs = 20_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  try {
+    await within(exited, timeoutMs, 'the CLI to exit after SIGTERM');
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
   }
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRASHY_ENTRY, httpRequest, initializeBody, newMarker, POST_HEADERS, processesWithMarker, REPO_ROOT, waitFor, within } from '../gateway/helpers.js';
-import { buildCli, listeningUrl, startCli, type StartedCli } from './helpers.js';
+import { buildCli, listeningUrl, startCli, stopCli, type StartedCli } from './helpers.js';
 
 // `mcp-fleet serve` as a user runs it, from a build: log formats (issue 14 item 3),
 // installed npx packages run by node directly (item 4), and a server that cannot
@@ -59,13 +59,6 @@ function childrenOf(pid: number): string[][] {
     }
   }
   return argvs;
-}
-
-/** Stops a serve process with SIGTERM and waits for it. */
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  await within(exited, 20_000, 'serve to exit after SIGTERM');
 }
 
 describe('mcp-fleet serve (built)', () => {
@@ -153,7 +146,7 @@ describe('mcp-fleet serve (built)', () => {
       const answer = await httpRequest(`${url}/servers/ghost/mcp`, { method: 'POST', headers: POST_HEADERS, body: initializeBody() });
       expect(answer.status).toBe(503);
       expect((JSON.parse(answer.body) as { error: { message: string } }).error.message).toContain(`command not found: ${MISSING} (spawn ${MISSING} ENOENT`);
-      await stop(cli.child);
+      await stopCli(cli.child);
     },
   );
 
@@ -171,6 +164,6 @@ describe('mcp-fleet serve (built)', () => {
     expect(records.filter((r) => r.msg.includes('running installed'))).toEqual([]);
     // The direct child is npm's npx, not the server's bin.
     expect(childrenOf(cli.child.pid!).filter((argv) => argv[1] === EVERYTHING_BIN)).toEqual([]);
-    await stop(cli.child);
+    await stopCli(cli.child);
   });
 });

@@ -1,10 +1,9 @@
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpRequest, initializeBody, POST_HEADERS, REPO_ROOT, waitFor } from '../gateway/helpers.js';
-import { buildCli, listeningUrl, runBuiltCli, startCli, type CliRun } from './helpers.js';
+import { buildCli, listeningUrl, runBuiltCli, startCli, stopCli, type CliRun } from './helpers.js';
 
 // `mcp-fleet --help` once took 3-10 s because it loaded the AWS CDK and SDK.
 // These tests run the built CLI with a preload that records every module the
@@ -145,8 +144,7 @@ describe('serve start-up: what only some requests need loads with the first of t
       const session = String(answer.headers['mcp-session-id']);
       expect((await httpRequest(`${url}/servers/dev/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': session } })).status).toBe(200);
     } finally {
-      cli.child.kill('SIGTERM');
-      if (cli.child.exitCode === null && cli.child.signalCode === null) await once(cli.child, 'exit');
+      await stopCli(cli.child);
     }
   }, 120_000);
 });

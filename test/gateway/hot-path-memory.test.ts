@@ -1,12 +1,10 @@
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawClient, type HttpProtocol } from '../../bench/clients.js';
+import { rawClient } from '../../bench/clients.js';
 import { WORKLOADS } from '../../bench/systems.js';
-import { buildCli, listeningUrl, startCli, type StartedCli } from '../cli/helpers.js';
-import { within } from './helpers.js';
+import { buildCli, listeningUrl, startCli, stopCli, type StartedCli } from '../cli/helpers.js';
 
 // What a call leaves behind in the gateway's heap. A call's objects should die
 // young: once its answer is written nothing refers to them. With V8's
@@ -49,12 +47,8 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  // SIGTERM lets serve stop its child too; SIGKILL if it does not end in time.
-  if (cli && cli.child.exitCode === null && cli.child.signalCode === null) {
-    const exited = once(cli.child, 'exit');
-    cli.child.kill('SIGTERM');
-    await within(exited, 30_000, 'serve to exit').catch(() => cli.child.kill('SIGKILL'));
-  }
+  // SIGTERM, so that serve stops its child too.
+  if (cli) await stopCli(cli.child);
   await rm(dir, { recursive: true, force: true });
 }, 60_000);
 
@@ -71,14 +65,14 @@ function scavengesSince(offset: number): { scavenges: number; promoted: number }
 }
 
 /**
- * `clients` sessions of the raw bench client, each calling echo `calls` times, one
+ * `clients` legacy sessions of the raw bench client, each calling echo `calls` times, one
  * call at a time; `onWarm` runs once when every session has made `warmUp` calls.
  */
-async function load(protocol: HttpProtocol, clients: number, calls: number, warmUp: number, onWarm: () => void): Promise<void> {
+async function load(clients: number, calls: number, warmUp: number, onWarm: () => void): Promise<void> {
   let warm = 0;
   await Promise.all(
     Array.from({ length: clients }, async () => {
-      const session = await rawClient.open({ kind: 'streamable-http', url, protocol }, echo.tool, 30_000);
+      const session = await rawClient.open({ kind: 'streamable-http', url, protocol: 'sessions' }, echo.tool, 30_000);
       try {
         for (let i = 0; i < calls; i++) {
           if (i === warmUp && ++warm === clients) onWarm();
@@ -94,7 +88,7 @@ async function load(protocol: HttpProtocol, clients: number, calls: number, warm
 describe('hot path: a call leaves little in the old generation', () => {
   it(`GIVEN ${CLIENTS} legacy sessions in parallel, warmed up WHEN they make ${CLIENTS * CALLS_PER_CLIENT} more calls THEN the scavenges promote under ${MAX_PROMOTED_BYTES_PER_CALL} B per call`, async () => {
     let offset = -1;
-    await load('sessions', CLIENTS, WARM_UP_CALLS_PER_CLIENT + CALLS_PER_CLIENT, WARM_UP_CALLS_PER_CLIENT, () => (offset = cli.stdout().length));
+    await load(CLIENTS, WARM_UP_CALLS_PER_CLIENT + CALLS_PER_CLIENT, WARM_UP_CALLS_PER_CLIENT, () => (offset = cli.stdout().length));
     expect(offset).toBeGreaterThan(0);
     const { scavenges, promoted } = scavengesSince(offset);
     // Without scavenges there is nothing to measure: each call allocates kilobytes, so there are dozens.
