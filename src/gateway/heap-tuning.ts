@@ -5,11 +5,11 @@ import { setFlagsFromString } from 'node:v8';
  * gateway starts.
  *
  * Allocation-site pretenuring is off. V8 allocates the objects of a site straight
- * into the old generation once most of them survived a young collection. At
- * start-up, the gateway's own first calls (the probe of each server) survive, so
- * sites of the hot path get pretenured. Each later call then leaves old objects
- * that point at its young ones, and those young ones are promoted in turn until a
- * full collection. That cost about 2 KiB promoted per legacy call, and 7 to 15%
+ * into the old generation once most of them survived a young collection. Under
+ * load, V8 pretenured sites of the gateway's hot path (`--trace-pretenuring`
+ * shows it), and from then on each call left old objects pointing at its young
+ * ones, which were promoted in turn and lived until a full collection. What made
+ * those sites look long-lived in the first place was not pinned down. That cost about 2 KiB promoted per legacy call, and 7 to 15%
  * of the gateway's CPU per call at 100 B and 64 KiB (alternating restarts of one
  * build; bench/FINDINGS.md). Off, a warm session's call promotes 50 to 350 B.
  */

@@ -8,10 +8,10 @@ import { buildCli, listeningUrl, startCli, stopCli, type StartedCli } from '../c
 
 // What a call leaves behind in the gateway's heap. A call's objects should die
 // young: once its answer is written nothing refers to them. With V8's
-// allocation-site pretenuring on, sites of the hot path got pretenured after the
-// gateway's start-up calls, and every later call's old objects kept its young ones
-// alive, so about 2 KiB per call was promoted to the old generation, paid for in
-// scavenges and full collections (`serve` turns pretenuring off for that:
+// allocation-site pretenuring on, V8 pretenured sites of the hot path under load,
+// and every later call's old objects kept its young ones alive, so about 2 KiB
+// per call was promoted to the old generation, paid for in scavenges and full
+// collections (`serve` turns pretenuring off for that:
 // src/gateway/heap-tuning.ts). V8's own GC trace (`--trace-gc-nvp`) counts the
 // bytes each scavenge promotes; this asserts on that count, never on time. A small
 // young generation gives dozens of scavenges in a short run.
