@@ -161,7 +161,7 @@ export function registerServeCommand(program: Command): void {
     )
     .addHelpText('after', HELP_AFTER)
     .action(async (options: ServeOptions) => {
-      // Before anything of the hot path runs, so that no allocation site is pretenured (see heap-tuning.ts).
+      // Before anything of the hot path runs, so that no allocation site is pretenured and the heap grows as set (see heap-tuning.ts).
       (await import('../../gateway/heap-tuning.js')).tuneHeapForRequests();
       // The config loader (zod, yaml) and the gateway load here, not with the command tree, so `--help` does not pay for them.
       const { loadConfig } = await import('../../config/load.js');
