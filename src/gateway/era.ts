@@ -48,6 +48,13 @@ export function classifyPost(headers: HeaderReader, body: unknown): ModernPost |
     return { era: 'legacy', messages: [message], batch: false, initialize: message.method === 'initialize' };
   }
   const methodHeader = headers.get(Header.method) ?? undefined;
+  const key = modernVerdictKey(body, versionHeader, methodHeader);
+  const known = key === undefined ? undefined : modernVerdicts.get(key);
+  if (known !== undefined) {
+    const message = body as WireMessage;
+    validateModernHeaders(headers, message, known);
+    return { era: 'modern', message, revision: known };
+  }
   const nameHeader = headers.get(Header.name) ?? undefined;
   const outcome = classifyInboundRequest({
     httpMethod: 'POST',
@@ -62,7 +69,10 @@ export function classifyPost(headers: HeaderReader, body: unknown): ModernPost |
   if (outcome.kind === 'modern') {
     const message = outcome.message as WireMessage;
     const revision = outcome.classification.revision ?? versionHeader ?? '';
-    if (outcome.messageKind === 'request') validateModernHeaders(headers, message, revision);
+    if (outcome.messageKind === 'request') {
+      validateModernHeaders(headers, message, revision);
+      if (key !== undefined && message === body) rememberModern(key, revision);
+    }
     return { era: 'modern', message, revision };
   }
   const batch = Array.isArray(body);
@@ -78,6 +88,26 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
+ * The `params._meta` of a single message of the SDK's strict `JSONRPCRequest` or
+ * `JSONRPCNotification` shape, apart from what `_meta` holds: `null` when it has
+ * none, undefined when the body is not of that shape (a batch, a response, an
+ * odd field or id).
+ */
+function strictMessageMeta(body: unknown): Record<string, unknown> | null | undefined {
+  if (!isPlainObject(body)) return undefined;
+  for (const key in body) if (key !== 'jsonrpc' && key !== 'id' && key !== 'method' && key !== 'params') return undefined;
+  if (body['jsonrpc'] !== '2.0' || typeof body['method'] !== 'string') return undefined;
+  const id = body['id'];
+  if (id === undefined ? 'id' in body : typeof id !== 'string' && !Number.isSafeInteger(id)) return undefined;
+  const params = body['params'];
+  if (params === undefined) return null;
+  if (!isPlainObject(params)) return undefined;
+  const meta = params['_meta'];
+  if (meta === undefined) return null;
+  return isPlainObject(meta) ? meta : undefined;
+}
+
+/**
  * The one case the SDK classifier answers "legacy" for without a rule to weigh:
  * a single well-formed JSON-RPC request or notification whose `_meta` makes no
  * revision claim, sent without a 2026-07-28 `MCP-Protocol-Version` header. That
@@ -88,23 +118,53 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * goes to the classifier. test/gateway/era.test.ts holds the two to the same answer.
  */
 export function isClaimlessLegacyMessage(body: unknown, versionHeader: string | undefined): boolean {
-  if (!isPlainObject(body)) return false;
-  for (const key in body) if (key !== 'jsonrpc' && key !== 'id' && key !== 'method' && key !== 'params') return false;
-  if (body['jsonrpc'] !== '2.0' || typeof body['method'] !== 'string') return false;
-  const id = body['id'];
-  if (id === undefined ? 'id' in body : typeof id !== 'string' && !Number.isSafeInteger(id)) return false;
-  const params = body['params'];
-  if (params !== undefined) {
-    if (!isPlainObject(params)) return false;
-    const meta = params['_meta'];
-    if (meta !== undefined) {
-      if (!isPlainObject(meta) || ENVELOPE_CLAIM in meta || meta[RELATED_TASK] !== undefined) return false;
-      const token = meta['progressToken'];
-      if (token !== undefined && typeof token !== 'string' && !Number.isSafeInteger(token)) return false;
-    }
+  const meta = strictMessageMeta(body);
+  if (meta === undefined) return false;
+  if (meta !== null) {
+    if (ENVELOPE_CLAIM in meta || meta[RELATED_TASK] !== undefined) return false;
+    const token = meta['progressToken'];
+    if (token !== undefined && typeof token !== 'string' && !Number.isSafeInteger(token)) return false;
   }
   // A header naming any revision but a known 2025-era one is the classifier's to weigh.
   return versionHeader === undefined || isLegacyVersion(versionHeader);
+}
+
+/**
+ * The SDK classifier's "modern request" verdicts, by what they rest on. For a
+ * request of the strict shape, the classifier reads nothing but its method, its
+ * `_meta`, and the `MCP-Protocol-Version` and `Mcp-Method` headers; a client sends
+ * the same `_meta` envelope with every request, so its verdict is taken once and
+ * then looked up (the classifier's schema validation was the largest cost of a
+ * 2026-07-28 request, and most of what it left for the garbage collector).
+ * Bounded: when full it starts over.
+ */
+const modernVerdicts = new Map<string, string>();
+const MAX_MODERN_VERDICTS = 256;
+/** A `_meta` longer than this (as JSON) is classified each time, not remembered. */
+const MAX_REMEMBERED_META_CHARS = 2048;
+
+/**
+ * The key of a request's verdict: undefined unless the body is a request of the
+ * strict shape whose `_meta` claims a revision and reads back from JSON as the
+ * same value (no non-finite number or -0, which JSON cannot tell apart from
+ * `null` and 0).
+ */
+function modernVerdictKey(body: unknown, versionHeader: string | undefined, methodHeader: string | undefined): string | undefined {
+  const meta = strictMessageMeta(body);
+  if (!meta || !(ENVELOPE_CLAIM in meta) || (body as { id?: unknown }).id === undefined) return undefined;
+  let exact = true;
+  const json = JSON.stringify(meta, (_key, value: unknown) => {
+    if (typeof value === 'number' && (!Number.isFinite(value) || Object.is(value, -0))) exact = false;
+    return value;
+  });
+  if (!exact || json.length > MAX_REMEMBERED_META_CHARS) return undefined;
+  // Header values cannot hold NUL; \u0001 stands for an absent header.
+  return `${(body as { method: string }).method}\u0000${versionHeader ?? '\u0001'}\u0000${methodHeader ?? '\u0001'}\u0000${json}`;
+}
+
+function rememberModern(key: string, revision: string): void {
+  if (modernVerdicts.size >= MAX_MODERN_VERDICTS) modernVerdicts.clear();
+  modernVerdicts.set(key, revision);
 }
 
 function idOf(body: unknown): ErrorId {

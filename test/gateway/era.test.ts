@@ -88,3 +88,75 @@ describe('isClaimlessLegacyMessage', () => {
     expect(() => classifyPost(headers('2026-07-28'), call)).toThrow(/envelope/);
   });
 });
+
+describe('classifyPost: remembered verdicts of 2026-07-28 requests', () => {
+  type Outcome = { era: string; revision?: string; initialize?: boolean } | { status: number; code: number; message: string };
+  const attempt = (headers: Headers, body: unknown): Outcome => {
+    try {
+      const decision = classifyPost(headers, body);
+      return decision.era === 'modern' ? { era: decision.era, revision: decision.revision } : { era: decision.era, initialize: decision.initialize };
+    } catch (error) {
+      const e = error as { status: number; rpcCode: number; message: string };
+      return { status: e.status, code: e.rpcCode, message: e.message };
+    }
+  };
+  const call = (meta: unknown, extra: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'echo', _meta: meta }, ...extra });
+  const modernBodies: Record<string, unknown>[] = [
+    call(ENVELOPE),
+    call({ ...ENVELOPE, progressToken: 4 }),
+    call({ ...ENVELOPE, progressToken: 1.5 }),
+    call({ ...ENVELOPE, progressToken: -0 }),
+    call({ ...ENVELOPE, 'x-ext': null }),
+    call({ ...ENVELOPE, 'x-ext': Infinity }),
+    call({ ...ENVELOPE, 'io.modelcontextprotocol/related-task': { taskId: 5 } }),
+    call({ ...ENVELOPE, 'io.modelcontextprotocol/clientInfo': { name: 't' } }),
+    call({ ...ENVELOPE, 'io.modelcontextprotocol/clientCapabilities': 'none' }),
+    call({ ...ENVELOPE, [CLAIM]: '2025-06-18' }),
+    call({ [CLAIM]: '2026-07-28' }),
+    call(ENVELOPE, { id: null }),
+    call(ENVELOPE, { extra: 1 }),
+    { jsonrpc: '2.0', id: 1, method: 'initialize', params: { _meta: ENVELOPE } },
+    { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: ENVELOPE } },
+    { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1, _meta: ENVELOPE } },
+  ];
+  const versions = [undefined, '2026-07-28', ' 2026-07-28 ', '2025-06-18', '2027-01-01'];
+  let probes = 0;
+  /** The body with one more `_meta` key that no rule reads: never seen before, so the SDK classifier decides it. */
+  const unseen = (body: Record<string, unknown>) => {
+    const copy = structuredClone(body) as { params: { _meta: Record<string, unknown> } };
+    copy.params._meta['x-probe'] = ++probes;
+    return copy;
+  };
+
+  it('answers a request from memory as the SDK classifier answers it', () => {
+    let remembered = 0;
+    for (const body of modernBodies) {
+      const method = body['method'] as string;
+      for (const version of versions) {
+        for (const methodHeader of [undefined, method, 'tools/list']) {
+          for (const name of [undefined, 'echo', 'other']) {
+            const headers = new Headers({
+              ...(version !== undefined ? { 'mcp-protocol-version': version } : {}),
+              ...(methodHeader !== undefined ? { 'mcp-method': methodHeader } : {}),
+              ...(name !== undefined ? { 'mcp-name': name } : {}),
+            });
+            const reference = attempt(headers, unseen(body));
+            attempt(headers, structuredClone(body));
+            const again = attempt(headers, structuredClone(body));
+            expect({ body, version, methodHeader, name, outcome: again }).toEqual({ body, version, methodHeader, name, outcome: reference });
+            if ('era' in reference && reference.era === 'modern') remembered++;
+          }
+        }
+      }
+    }
+    // Not vacuous: many of these are 2026-07-28 requests, answered from memory the second time.
+    expect(remembered).toBeGreaterThan(20);
+  });
+
+  it('still checks each request\'s own headers once its envelope is known', () => {
+    const headers = (name: string) => new Headers({ 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name });
+    expect(classifyPost(headers('echo'), call(ENVELOPE))).toMatchObject({ era: 'modern', revision: '2026-07-28' });
+    expect(() => classifyPost(headers('other'), call(ENVELOPE))).toThrow(/Mcp-Name header value 'other' does not match body value 'echo'/);
+    expect(() => classifyPost(new Headers({ 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call' }), call(ENVELOPE))).toThrow(/Mcp-Name header is required/);
+  });
+});
