@@ -45,6 +45,19 @@ describe('legacy sessions on a shared child', () => {
     });
   }
 
+  it('GIVEN sessions opened one after another, each alone on the shared child WHEN they complete their handshakes THEN the child has heard notifications/initialized once, from the gateway', async () => {
+    for (let i = 0; i < 3; i++) {
+      const { client } = await connectStreamable(gw.mcpUrl('shared'));
+      await client.close();
+    }
+    const { client } = await connectStreamable(gw.mcpUrl('shared'));
+    try {
+      expect(textOf(await client.callTool({ name: 'initialized', arguments: {} }))).toBe('1');
+    } finally {
+      await client.close();
+    }
+  });
+
   it('GIVEN two sessions on one child WHEN one subscribes to a resource THEN only that one hears its updates', async () => {
     const a = await connectStreamable(gw.mcpUrl('shared'));
     const b = await connectStreamable(gw.mcpUrl('shared'));

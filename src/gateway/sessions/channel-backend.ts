@@ -113,7 +113,9 @@ export class ChannelBackend implements SessionBackend, ChannelCaller {
   }
 
   clientNotification(message: WireMessage, raw: Buffer | undefined): void {
-    // On a shared child the gateway is the one client: a session's own handshake and root changes stay here.
+    // On a shared child the gateway is the one client: a session's own handshake and root changes stay here,
+    // even while that session is the only one attached.
+    if (this.servedBy !== 'own-child') return;
     this.channel?.notifyFrom(this, message, raw);
   }
 
