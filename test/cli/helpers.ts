@@ -1,7 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { buildFleet } from '../../bench/build.js';
-import { TMP_DIR } from '../../bench/systems.js';
+import { TMP_DIR, WORKLOADS } from '../../bench/systems.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { once } from 'node:events';
 import { REPO_ROOT, waitFor, within } from '../gateway/helpers.js';
 
@@ -89,6 +91,35 @@ export async function stopCli(child: ChildProcess, timeoutMs = 20_000): Promise<
     await within(exited, timeoutMs, 'the CLI to exit after SIGTERM');
   } catch (error) {
     child.kill('SIGKILL');
+    throw error;
+  }
+}
+
+/** A built `serve` of the bench's echo server alone (see {@link serveBenchEcho}). */
+export interface ServedEcho {
+  readonly cli: StartedCli;
+  /** The echo server's Streamable HTTP endpoint. */
+  readonly url: string;
+  /** Stops `serve` with SIGTERM (so it stops its child too) and removes its config. */
+  stop(): Promise<void>;
+}
+
+/** Builds the CLI as `name` and runs `serve` with node flags `nodeArgs` for the bench's echo server alone, on a free port. */
+export async function serveBenchEcho(name: string, nodeArgs: readonly string[]): Promise<ServedEcho> {
+  const echo = WORKLOADS.find((w) => w.id === 'echo')!;
+  const main = buildCli(name);
+  const dir = await mkdtemp(join(tmpdir(), `mcp-fleet-${name}-`));
+  const config = join(dir, 'fleet.yaml');
+  await writeFile(config, JSON.stringify({ servers: { echo: { command: echo.command, args: echo.args } } }));
+  const cli = startCli(main, ['serve', '--config', config, '--port', '0'], { nodeArgs });
+  const stop = async (): Promise<void> => {
+    await stopCli(cli.child);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    return { cli, url: `${await listeningUrl(cli)}/servers/echo/mcp`, stop };
+  } catch (error) {
+    await stop();
     throw error;
   }
 }

@@ -1,10 +1,7 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawClient } from '../../bench/clients.js';
 import { WORKLOADS } from '../../bench/systems.js';
-import { buildCli, listeningUrl, startCli, stopCli, type StartedCli } from '../cli/helpers.js';
+import { serveBenchEcho, type ServedEcho } from '../cli/helpers.js';
 
 // What a call leaves behind in the gateway's heap. A call's objects should die
 // young: once its answer is written nothing refers to them. With V8's
@@ -34,30 +31,21 @@ const WARM_UP_CALLS_PER_CLIENT = 3000;
 /** Measured: about 300 B with pretenuring off, about 2 KiB with it on; 2026-07-28 requests 39 B, and 2.6 KiB classified each time. */
 const MAX_PROMOTED_BYTES_PER_CALL = 800;
 
-let dir: string;
-let cli: StartedCli;
-let url: string;
+let served: ServedEcho;
 
 beforeAll(async () => {
-  const main = buildCli('hot-path-memory');
-  dir = await mkdtemp(join(tmpdir(), 'mcp-fleet-hot-path-'));
-  const config = join(dir, 'fleet.yaml');
-  await writeFile(config, JSON.stringify({ servers: { echo: { command: echo.command, args: echo.args } } }));
-  cli = startCli(main, ['serve', '--config', config, '--port', '0'], { nodeArgs: ['--trace-gc-nvp', '--max-semi-space-size=1'] });
-  url = `${await listeningUrl(cli)}/servers/echo/mcp`;
+  served = await serveBenchEcho('hot-path-memory', ['--trace-gc-nvp', '--max-semi-space-size=1']);
 }, 90_000);
 
 afterAll(async () => {
-  // SIGTERM, so that serve stops its child too.
-  if (cli) await stopCli(cli.child);
-  await rm(dir, { recursive: true, force: true });
+  await served?.stop();
 }, 60_000);
 
 /** Scavenges in the gateway's GC trace from `offset` on, and the bytes they promoted. */
 function scavengesSince(offset: number): { scavenges: number; promoted: number } {
   let scavenges = 0;
   let promoted = 0;
-  for (const line of cli.stdout().slice(offset).split('\n')) {
+  for (const line of served.cli.stdout().slice(offset).split('\n')) {
     if (!/\bgc=s\b/.test(line)) continue;
     scavenges++;
     promoted += Number(/\bpromoted=(\d+)/.exec(line)?.[1] ?? 0);
@@ -73,7 +61,7 @@ async function load(protocol: 'sessions' | 'modern', clients: number, calls: num
   let warm = 0;
   await Promise.all(
     Array.from({ length: clients }, async () => {
-      const session = await rawClient.open({ kind: 'streamable-http', url, protocol }, echo.tool, 30_000);
+      const session = await rawClient.open({ kind: 'streamable-http', url: served.url, protocol }, echo.tool, 30_000);
       try {
         for (let i = 0; i < calls; i++) {
           if (i === warmUp && ++warm === clients) onWarm();
@@ -92,7 +80,7 @@ describe('hot path: a call leaves little in the old generation', () => {
     ['2026-07-28 clients', 'modern'],
   ] as const)(`GIVEN ${CLIENTS} %s in parallel, warmed up WHEN they make ${CLIENTS * CALLS_PER_CLIENT} more calls THEN the scavenges promote under ${MAX_PROMOTED_BYTES_PER_CALL} B per call`, async (_label, protocol) => {
     let offset = -1;
-    await load(protocol, CLIENTS, WARM_UP_CALLS_PER_CLIENT + CALLS_PER_CLIENT, WARM_UP_CALLS_PER_CLIENT, () => (offset = cli.stdout().length));
+    await load(protocol, CLIENTS, WARM_UP_CALLS_PER_CLIENT + CALLS_PER_CLIENT, WARM_UP_CALLS_PER_CLIENT, () => (offset = served.cli.stdout().length));
     expect(offset).toBeGreaterThan(0);
     const { scavenges, promoted } = scavengesSince(offset);
     // Without scavenges there is nothing to measure: each call allocates kilobytes, so there are dozens.

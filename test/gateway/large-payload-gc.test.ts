@@ -1,10 +1,7 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawClient } from '../../bench/clients.js';
 import { WORKLOADS } from '../../bench/systems.js';
-import { buildCli, listeningUrl, startCli, stopCli, type StartedCli } from '../cli/helpers.js';
+import { serveBenchEcho, type ServedEcho } from '../cli/helpers.js';
 
 // Full collections while relaying large messages. A call's Buffers (socket and
 // pipe reads, framing) die young, but V8 counts the bytes of Buffers allocated
@@ -24,37 +21,28 @@ const CALLS = 1500;
 /** Measured in 1,500 calls: 4 with the setting (twice), 29 and 33 without it. */
 const MAX_FULL_COLLECTIONS = 12;
 
-let dir: string;
-let cli: StartedCli;
-let url: string;
+let served: ServedEcho;
 
 beforeAll(async () => {
-  const main = buildCli('large-payload-gc');
-  dir = await mkdtemp(join(tmpdir(), 'mcp-fleet-large-gc-'));
-  const config = join(dir, 'fleet.yaml');
-  await writeFile(config, JSON.stringify({ servers: { echo: { command: echo.command, args: echo.args } } }));
-  cli = startCli(main, ['serve', '--config', config, '--port', '0'], { nodeArgs: ['--trace-gc'] });
-  url = `${await listeningUrl(cli)}/servers/echo/mcp`;
+  served = await serveBenchEcho('large-payload-gc', ['--trace-gc']);
 }, 90_000);
 
 afterAll(async () => {
-  // SIGTERM, so that serve stops its child too.
-  if (cli) await stopCli(cli.child);
-  await rm(dir, { recursive: true, force: true });
+  await served?.stop();
 }, 60_000);
 
 describe('large messages: full collections stay rare', () => {
   it(`GIVEN a legacy session, warmed up WHEN it makes ${CALLS} calls of 64 KiB THEN the gateway runs fewer than ${MAX_FULL_COLLECTIONS} full collections`, async () => {
-    const session = await rawClient.open({ kind: 'streamable-http', url, protocol: 'sessions' }, echo.tool, 30_000);
+    const session = await rawClient.open({ kind: 'streamable-http', url: served.url, protocol: 'sessions' }, echo.tool, 30_000);
     let offset: number;
     try {
       for (let i = 0; i < WARM_UP_CALLS; i++) expect(await session.call(MESSAGE)).toBe(MESSAGE);
-      offset = cli.stdout().length;
+      offset = served.cli.stdout().length;
       for (let i = 0; i < CALLS; i++) expect(await session.call(MESSAGE)).toBe(MESSAGE);
     } finally {
       await session.close();
     }
-    const trace = cli.stdout().slice(offset);
+    const trace = served.cli.stdout().slice(offset);
     // The trace is on: a run this long has young collections.
     expect(trace).toMatch(/\bScavenge\b/);
     expect(trace.match(/\bMark-Compact\b/g)?.length ?? 0).toBeLessThan(MAX_FULL_COLLECTIONS);
