@@ -33,7 +33,10 @@ const SETTINGS: readonly HeapSetting[] = [
    * call's objects die young. V8 sized the gateway's room at 1.1 to 1.2 times its
    * live heap, so at 64 KiB per call a full collection (marking the whole heap,
    * some 17 MB) started about every 45 calls (`--trace-gc-verbose` shows the
-   * external bytes at each one). With this, about every 400 calls.
+   * external bytes at each one). With this, about every 400 calls. It does not
+   * help at 8 MiB per call, where a call allocates more Buffers than any room;
+   * there 2026-07-28 requests measured about 10% dearer with it, for a reason
+   * not found (bench/FINDINGS.md).
    */
   { flag: 'heap-growing-percent', value: '--heap-growing-percent=200' },
 ];
