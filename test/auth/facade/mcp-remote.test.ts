@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { textOf, within } from '../../gateway/helpers.js';
+import { processesWithMarker, textOf, within } from '../../gateway/helpers.js';
 import { freePort, MODERN_HEADERS, MODERN_TOOLS_LIST, startFacadeFleet, type FacadeFleet } from './helpers.js';
 
 /**
@@ -52,7 +52,13 @@ async function throughMcpRemote(): Promise<Client> {
   });
   transport.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
   const client = new Client({ name: 'through-mcp-remote', version: '1.0.0' });
-  await within(client.connect(transport), 60_000, 'mcp-remote to connect');
+  try {
+    await within(client.connect(transport), 60_000, 'mcp-remote to connect');
+  } catch (error) {
+    // Refused, mcp-remote waits for a sign-in that never comes; the test stops it.
+    await transport.close();
+    throw error;
+  }
   return client;
 }
 
@@ -111,5 +117,7 @@ describe('mcp-remote through the authorization server', () => {
     expect(direct.status).toBe(401);
     writeFileSync(decisionFile, 'deny');
     await expect(throughMcpRemote()).rejects.toThrow();
+    // The refused mcp-remote is stopped, not left behind (orphaned) waiting for a sign-in.
+    expect(processesWithMarker(fleet.mcpUrl('everything').href)).toEqual([]);
   }, 120_000);
 });
