@@ -43,12 +43,14 @@ const NAMED_METHODS: Readonly<Record<string, 'name' | 'uri'>> = {
 /** Decides the era of a parsed POST body, or throws the transport's 400. */
 export function classifyPost(headers: HeaderReader, body: unknown): ModernPost | LegacyPost {
   const versionHeader = headers.get(Header.protocolVersion) ?? undefined;
-  if (isClaimlessLegacyMessage(body, versionHeader)) {
+  // The body's shape, checked once for both shortcuts below.
+  const meta = strictMessageMeta(body);
+  if (isClaimlessLegacyMeta(meta, versionHeader)) {
     const message = body as WireMessage;
     return { era: 'legacy', messages: [message], batch: false, initialize: message.method === 'initialize' };
   }
   const methodHeader = headers.get(Header.method) ?? undefined;
-  const key = modernVerdictKey(body, versionHeader, methodHeader);
+  const key = modernVerdictKey(body as { method: string; id?: unknown }, meta, versionHeader, methodHeader);
   const known = key === undefined ? undefined : modernVerdicts.get(key);
   if (known !== undefined) {
     const message = body as WireMessage;
@@ -118,7 +120,11 @@ function strictMessageMeta(body: unknown): Record<string, unknown> | null | unde
  * goes to the classifier. test/gateway/era.test.ts holds the two to the same answer.
  */
 export function isClaimlessLegacyMessage(body: unknown, versionHeader: string | undefined): boolean {
-  const meta = strictMessageMeta(body);
+  return isClaimlessLegacyMeta(strictMessageMeta(body), versionHeader);
+}
+
+/** {@link isClaimlessLegacyMessage} on the result of {@link strictMessageMeta}. */
+function isClaimlessLegacyMeta(meta: Record<string, unknown> | null | undefined, versionHeader: string | undefined): boolean {
   if (meta === undefined) return false;
   if (meta !== null) {
     if (ENVELOPE_CLAIM in meta || meta[RELATED_TASK] !== undefined) return false;
@@ -145,13 +151,17 @@ const MAX_REMEMBERED_META_CHARS = 2048;
 
 /**
  * The key of a request's verdict: undefined unless the body is a request of the
- * strict shape whose `_meta` claims a revision and reads back from JSON as the
+ * strict shape (`meta` from {@link strictMessageMeta}) whose `_meta` claims a revision and reads back from JSON as the
  * same value (no non-finite number or -0, which JSON cannot tell apart from
  * `null` and 0).
  */
-function modernVerdictKey(body: unknown, versionHeader: string | undefined, methodHeader: string | undefined): string | undefined {
-  const meta = strictMessageMeta(body);
-  if (!meta || !(ENVELOPE_CLAIM in meta) || (body as { id?: unknown }).id === undefined) return undefined;
+function modernVerdictKey(
+  body: { readonly method: string; readonly id?: unknown },
+  meta: Record<string, unknown> | null | undefined,
+  versionHeader: string | undefined,
+  methodHeader: string | undefined,
+): string | undefined {
+  if (!meta || !(ENVELOPE_CLAIM in meta) || body.id === undefined) return undefined;
   let exact = true;
   const json = JSON.stringify(meta, (_key, value: unknown) => {
     if (typeof value === 'number' && (!Number.isFinite(value) || Object.is(value, -0))) exact = false;
@@ -159,7 +169,7 @@ function modernVerdictKey(body: unknown, versionHeader: string | undefined, meth
   });
   if (!exact || json.length > MAX_REMEMBERED_META_CHARS) return undefined;
   // Header values cannot hold NUL; \u0001 stands for an absent header.
-  return `${(body as { method: string }).method}\u0000${versionHeader ?? '\u0001'}\u0000${methodHeader ?? '\u0001'}\u0000${json}`;
+  return `${body.method}\u0000${versionHeader ?? '\u0001'}\u0000${methodHeader ?? '\u0001'}\u0000${json}`;
 }
 
 function rememberModern(key: string, revision: string): void {
