@@ -37,8 +37,11 @@ afterAll(async () => {
   rmSync(configDir, { recursive: true, force: true });
 });
 
-/** Starts mcp-remote for the `everything` server and connects an SDK client to it over stdio. */
-async function throughMcpRemote(): Promise<Client> {
+/**
+ * Starts mcp-remote for the `everything` server and connects an SDK client to it over stdio;
+ * rejects when it has not connected in `connectTimeoutMs` (a refused mcp-remote never says so).
+ */
+async function throughMcpRemote(connectTimeoutMs = 60_000): Promise<Client> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [MCP_REMOTE, fleet.mcpUrl('everything').href, String(callbackPort), '--allow-http'],
@@ -53,7 +56,7 @@ async function throughMcpRemote(): Promise<Client> {
   transport.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
   const client = new Client({ name: 'through-mcp-remote', version: '1.0.0' });
   try {
-    await within(client.connect(transport), 60_000, 'mcp-remote to connect');
+    await within(client.connect(transport), connectTimeoutMs, 'mcp-remote to connect');
   } catch (error) {
     // Refused, mcp-remote waits for a sign-in that never comes; the test stops it.
     await transport.close();
@@ -116,7 +119,8 @@ describe('mcp-remote through the authorization server', () => {
     const direct = await fetch(fleet.mcpUrl('everything'), { method: 'POST', headers: { authorization: `Bearer ${String(tokens['access_token'])}`, ...MODERN_HEADERS }, body: MODERN_TOOLS_LIST });
     expect(direct.status).toBe(401);
     writeFileSync(decisionFile, 'deny');
-    await expect(throughMcpRemote()).rejects.toThrow();
+    // A sign-in that is approved connects in about 1 s; refused, mcp-remote waits for good, so 20 s is the verdict.
+    await expect(throughMcpRemote(20_000)).rejects.toThrow();
     // The refused mcp-remote is stopped, not left behind (orphaned) waiting for a sign-in.
     expect(processesWithMarker(fleet.mcpUrl('everything').href)).toEqual([]);
   }, 120_000);
