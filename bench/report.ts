@@ -94,6 +94,19 @@ export class Figures {
     return median(this.cells(system, client, payloadBytes, concurrency, workload).map((r) => r[field] ?? Number.NaN));
   }
 
+  /**
+   * Gateway CPU per call against the floor measured beside it (right before and
+   * after each window, raw client): the median of the windows' ratios, and the
+   * floor's median. NaN for a result without such windows (an older run).
+   */
+  besideFloor(system: string, payloadBytes: number, concurrency: number): { ratio: number; floor: number } {
+    const paired = this.cells(system, 'raw', payloadBytes, concurrency).filter((r) => r.pairedFloorCpuMsPerCall !== undefined && r.serverCpuMsPerCall !== undefined);
+    return {
+      ratio: median(paired.map((r) => r.serverCpuMsPerCall! / r.pairedFloorCpuMsPerCall!)),
+      floor: median(paired.map((r) => r.pairedFloorCpuMsPerCall!)),
+    };
+  }
+
   errors(system: string, client: LoadClientId, payloadBytes: number, concurrency: number): number {
     return this.cells(system, client, payloadBytes, concurrency).reduce((a, r) => a + r.errors, 0);
   }
@@ -163,13 +176,15 @@ export function targetVerdicts(f: Figures): TargetVerdict[] {
       const floor = f.tp('floor', 'raw', bytes, c, 'serverCpuMsPerCall');
       for (const id of fleet) {
         const v = f.tp(id, 'raw', bytes, c, 'serverCpuMsPerCall');
-        const x = v / floor;
+        const beside = f.besideFloor(id, bytes, c);
+        // The floor measured beside each window where the run has it; else the floor's own cells.
+        const x = Number.isFinite(beside.ratio) ? beside.ratio : v / floor;
         push(
           `gateway CPU per call <= ${TARGETS.cpuVsFloor}x the floor (${sizeLabel(bytes)}, ${clients(c)}, raw)`,
           id,
           x,
-          `${fmtMs(v)} ms = ${fmt(x, 1)}x the floor`,
-          `floor ${fmtMs(floor)} ms`,
+          Number.isFinite(beside.ratio) ? `${fmtMs(v)} ms; ${fmt(x, 1)}x the floor beside it` : `${fmtMs(v)} ms = ${fmt(x, 1)}x the floor`,
+          Number.isFinite(beside.ratio) ? `floor beside it ${fmtMs(beside.floor)} ms (run alone: ${fmtMs(floor)} ms)` : `floor ${fmtMs(floor)} ms`,
           x <= TARGETS.cpuVsFloor,
         );
       }
@@ -288,12 +303,14 @@ function cpuSection(f: Figures): string {
       for (const id of f.ids()) {
         if (f.cells(id, 'raw', bytes, c).length === 0) continue;
         const server = f.tp(id, 'raw', bytes, c, 'serverCpuMsPerCall');
+        const beside = f.besideFloor(id, bytes, c);
         rows.push([
           sizeLabel(bytes),
           String(c),
           id,
           fmtMs(server),
-          id === 'floor' || !Number.isFinite(server) ? '' : `${fmt(server / floor, 1)}x`,
+          id === 'floor' || !Number.isFinite(server) ? '' : `${fmt(Number.isFinite(beside.ratio) ? beside.ratio : server / floor, 1)}x`,
+          Number.isFinite(beside.floor) ? fmtMs(beside.floor) : '',
           fmtMs(f.tp(id, 'raw', bytes, c, 'childCpuMsPerCall')),
           fmtMs(f.tp(id, 'raw', bytes, c, 'clientCpuMsPerCall')),
           fmtInt(f.tp(id, 'raw', bytes, c, 'callsPerSecond')),
@@ -304,9 +321,9 @@ function cpuSection(f: Figures): string {
     }
   }
   return table(
-    ['payload', 'clients', 'system', 'gateway CPU ms/call', 'vs floor', 'stdio child CPU ms/call', 'client CPU ms/call', 'calls/s', 'p50 ms', 'errors'],
+    ['payload', 'clients', 'system', 'gateway CPU ms/call', 'vs floor', 'floor beside ms/call', 'stdio child CPU ms/call', 'client CPU ms/call', 'calls/s', 'p50 ms', 'errors'],
     rows,
-    ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
 }
 
@@ -448,13 +465,13 @@ function methodLines(f: Figures): string[] {
     '- **Direct stdio** (`direct`): the client spawns the server and speaks JSON lines on its pipes. It has no gateway process: its CPU is all the child\'s.',
     '- **mcp-fleet**: `node dist/cli/main.js serve --config <json> --port <p>`, one server per workload at `/servers/<name>/mcp`, `logLevel: warn`, `maxBodyBytes` 64 MiB (the default 4 MiB refuses the 8 MiB rows), `maxSessions: 256` (the memory phase holds 100 sessions per server), otherwise defaults. `mcp-fleet` is the default policy with legacy sessions, `-pool` and `-shared` set `policy`, `-modern` speaks the stateless 2026-07-28 revision (no session: `Mcp-Method`/`Mcp-Name` headers and the `_meta` envelope, `server/discover` as the only handshake), `-cold` sets `spares: 0`. supergateway: `--stdio <cmd> --outputTransport streamableHttp --stateful --logLevel none` (a child per session, through a shell). mcp-proxy: `--host 127.0.0.1 --server stream -- <cmd>` (one shared child; sessions and 2026-07-28 on one endpoint).',
     '- **Load clients.** `raw`: undici, one keep-alive connection per session; POST initialize, read `Mcp-Session-Id`, POST notifications/initialized, then POST tools/call in a closed loop, reading a JSON body or SSE `data:` lines (over stdio: bare JSON lines). `sdk`: the official v1 `Client` of `@modelcontextprotocol/sdk` with `StreamableHTTPClientTransport` (no 2026-07-28 support, so no modern rows). `sdk2`: the v2 `Client` of `@modelcontextprotocol/client`, default negotiation against session endpoints and pinned to 2026-07-28 against modern ones. The SDK clients spend more CPU per call than most systems here and share the 2 cores with them; their rows show the client\'s CPU per call so that cap is visible.',
-    `- **CPU per call** (\`--phases cpu\`): raw client, ${o.cpuConcurrency.join(' and ')} client(s), payloads ${sizes} (the message, echoed back). Before and after the measured window the bench reads, for the system's own process(es) (gateway or floor), the on-CPU time of every thread from \`/proc/<pid>/task/<tid>/schedstat\` (nanoseconds); for the stdio children, the same summed over every descendant, plus the growth of cutime/cstime in \`/proc/<pid>/stat\` for children that ended in the window; for the load client, \`process.cpuUsage()\` of the bench. Each divided by the calls. Reproduce: \`npx tsx bench/main.ts --phases cpu --only floor,relay-floor,direct,mcp-fleet,mcp-fleet-modern,supergateway,mcp-proxy --out .bench-tmp/cpu.md\`.`,
+    `- **CPU per call** (\`--phases cpu\`): raw client, ${o.cpuConcurrency.join(' and ')} client(s), payloads ${sizes} (the message, echoed back). Before and after the measured window the bench reads, for the system's own process(es) (gateway or floor), the on-CPU time of every thread from \`/proc/<pid>/task/<tid>/schedstat\` (nanoseconds); for the stdio children, the same summed over every descendant, plus the growth of cutime/cstime in \`/proc/<pid>/stat\` for children that ended in the window; for the load client, \`process.cpuUsage()\` of the bench. Each divided by the calls. The machine's speed drifts: the same cell costs every process (system, floor and load client alike) up to twice the CPU a minute later. So for every system but the floor, the HTTP floor runs beside it, and each CPU window of the system is sandwiched between two windows of the floor on the same cell; the targets compare each window with the mean of its two floor windows and take the median over runs. Reproduce: \`npx tsx bench/main.ts --phases cpu --only floor,relay-floor,direct,mcp-fleet,mcp-fleet-modern,supergateway,mcp-proxy --out .bench-tmp/cpu.md\`.`,
     `- **Throughput and latency** (\`--phases throughput\`): N sessions (N = ${o.throughputConcurrency.join(', ')}) per load client (${o.clients.join(', ')}), each calling \`tools/call echo\` in a closed loop, ${o.throughputPayloadBytes.map(sizeLabel).join(', ')}. Each cell warms up for ${w.warmupMs} ms (at least one call per session; again while the system is still starting processes, such as a pool growing), then measures for at least ${w.durationMs} ms and ${w.minCalls} calls (at most ${w.maxDurationMs} ms); p50/p99 are over every call of the window. Each call has a ${o.callTimeoutMs / 1000} s timeout; a wrong echo is an error. The cells of both phases run on one set of sessions per client, opened once per system and run; ${warmSentence(o)} Reproduce: \`npx tsx bench/main.ts --phases throughput --clients raw,sdk,sdk2 --out .bench-tmp/throughput.md\`.`,
     `- **Memory** (\`--phases memory\`): each system serves the example fleet's servers (examples/fleet.yaml: server-everything and server-memory, run as \`node <installed bin>\` by every system; the peers run one instance per server). ${o.memorySessions.join(', ')} idle raw sessions are opened, spread round-robin over the servers; each makes one call, then the tree must hold the same process count for ${o.settleMs} ms${o.idleWaitMs > 0 ? ` and the bench waits ${o.idleWaitMs} ms more` : ''}; then VmRSS is summed over the gateway and every descendant. A count whose memory would exceed 60% of the machine's MemAvailable is not opened: it is projected from the last measured slope and marked "projected". Reproduce: \`npx tsx bench/main.ts --phases memory --memory-sessions 1,64,200 --out .bench-tmp/memory.md\`.`,
     `- **Cold path** (\`--phases cold\`): "spawn of the system to its first result" times a new raw client from spawning the system. "New client, warm child": after the system has served its first client and its process count has held still for ${o.settleMs} ms (whatever it starts ahead of need is running), a new client connects, handshakes and gets its first tool result; median of ${o.firstResultSamples} after one untimed client (which warms the bench's own client code), each session closed before the next. The HTTP floor and the relay floor take part, so the share of a first result that any server or relay pays on this machine (each idle process woken on the way) is in the same table. Reproduce: \`npx tsx bench/main.ts --phases cold --only floor,relay-floor,mcp-fleet,mcp-fleet-modern,mcp-proxy --out .bench-tmp/cold.md\`.`,
     `- **Start to ready** (\`--phases ready\`): \`node dist/cli/main.js serve --config examples/fleet.yaml --port <p>\` as a user runs it (its servers are devDependencies, so installed), polling \`GET /ready\` every 5 ms until it answers 200; median of ${o.readySamples}.`,
     `- **CPU profiles** (\`--phases profile\`): each system once more, its Node process under \`--cpu-prof\` (for direct stdio: its stdio children), raw client with ${o.profileConcurrency} sessions, 100 B then 64 KiB for ${o.profileMs} ms in all. Only the samples taken within the load window count (profile timestamps and \`process.hrtime\` share the monotonic clock); idle time is left out. \`npx tsx bench/profile.ts <file or directory> [skip-first-ms]\` prints any profile's self, inclusive and per-package tops.`,
-    '- **Targets** are computed by bench/report.ts from the medians of the run (`TARGETS` there); "best peer" is the best of supergateway, mcp-proxy and mcp-proxy-modern on the same figure, client, payload and concurrency.',
+    '- **Targets** are computed by bench/report.ts from the medians of the run (`TARGETS` there; the CPU-per-call ratios from the floor beside, above); "best peer" is the best of supergateway, mcp-proxy and mcp-proxy-modern on the same figure, client, payload and concurrency.',
     '',
   ];
 }
@@ -509,7 +526,7 @@ export function renderMarkdown(result: BenchResult, charts: { load: string; memo
     lines.push(
       '## CPU per call: gateway, stdio child, floor and client',
       '',
-      'Raw client. "gateway CPU" is the system\'s own process alone (for the floor: the floor server; for the relay floor: the relay); "stdio child CPU" is every process below it (for direct stdio: its child). The load client\'s CPU is the bench process.',
+      'Raw client. "gateway CPU" is the system\'s own process alone (for the floor: the floor server; for the relay floor: the relay); "stdio child CPU" is every process below it (for direct stdio: its child). The load client\'s CPU is the bench process. "floor beside" is the HTTP floor, running beside the system, measured on the same cell right before and right after each of its windows (the mean of the two); "vs floor" is the median over runs of each window\'s ratio to its floor beside (to the floor\'s own row in a result without it).',
       '',
       cpuSection(f),
       '',

@@ -159,6 +159,12 @@ export interface ThroughputRecord extends ThroughputSample {
   readonly client: LoadClientId;
   readonly payloadBytes: number;
   readonly concurrency: number;
+  /**
+   * CPU cells of a system other than the floor: the HTTP floor's server CPU per
+   * call on the same cell, measured just before and just after this window (their
+   * mean), so that a ratio to it compares two systems on the machine as it was.
+   */
+  readonly pairedFloorCpuMsPerCall?: number;
 }
 
 /** Time to first result of a new client in one run: median of its samples. */
@@ -277,6 +283,64 @@ function startOptions(options: BenchOptions, cpuProfileDir?: string): StartOptio
   };
 }
 
+/** A cell of the cpu phase (raw client, a cpu concurrency and payload). */
+function isCpuCell(spec: SystemSpec, cell: Cell, options: BenchOptions): boolean {
+  return (
+    options.phases.includes('cpu') &&
+    spec.phases.includes('cpu') &&
+    cell.client === rawClient &&
+    options.cpuConcurrency.includes(cell.concurrency) &&
+    options.cpuPayloadBytes.includes(cell.payloadBytes)
+  );
+}
+
+/**
+ * The HTTP floor running beside a system during its CPU cells. This machine's
+ * speed drifts (the same cell of the same system costs up to twice as much CPU
+ * a minute later, and so do the floor and the load client), so a ratio to a floor
+ * measured minutes apart measures the drift too. The floor beside is measured on
+ * the same cell right before and right after the system's window.
+ */
+interface FloorBeside {
+  /** The floor's server CPU per call on a cell, measured now. */
+  measure(cell: Cell): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+async function startFloorBeside(workload: Workload, sessionCount: number, options: BenchOptions, rec: Recorder, base: { run: number; workload: string; system: string }): Promise<FloorBeside | undefined> {
+  const spec = SYSTEMS.find((s) => s.id === 'floor');
+  if (!spec || spec.unavailable(startOptions(options)) !== undefined) return undefined;
+  const where = { ...base, system: `${base.system} (floor beside)` };
+  let running: RunningSystem;
+  try {
+    running = await spec.start([workload], startOptions(options));
+  } catch (err) {
+    rec.errors(where, 'start', { count: 1, first: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  }
+  const tally: ErrorTally = { count: 0 };
+  const sessions = await openSessions(rawClient, running.target(workload.id), workload, sessionCount, options.callTimeoutMs, tally);
+  rec.errors(where, 'open raw sessions', tally);
+  const { calls: warmCalls, maxMsPerSize } = options.jitWarmup;
+  if (warmCalls > 0 && sessions.length > 0) {
+    const warm = { warmupMs: 0, durationMs: 0, minCalls: warmCalls, maxDurationMs: maxMsPerSize, maxCallsPerSession: 1_000_000 };
+    for (const bytes of [100, 64 * KiB]) await measureThroughput({ sessions, workload, message: payload(bytes), window: warm, system: running });
+  }
+  return {
+    async measure(cell) {
+      const active = sessions.slice(0, cell.concurrency);
+      if (active.length < cell.concurrency) return undefined;
+      const sample = await measureThroughput({ sessions: active, workload, message: payload(cell.payloadBytes), window: options.window, system: running });
+      rec.errors(where, `raw c=${cell.concurrency} ${sizeLabel(cell.payloadBytes)}`, { count: sample.errors, ...(sample.firstError === undefined ? {} : { first: sample.firstError }) });
+      return sample.errors === 0 ? sample.serverCpuMsPerCall : undefined;
+    },
+    async stop() {
+      await closeSessions(sessions);
+      await running.stop();
+    },
+  };
+}
+
 /** The load phases of one system in one run: cold start, new clients with a warm child, then every throughput/cpu cell. */
 async function measureLoad(spec: SystemSpec, workload: Workload, run: number, options: BenchOptions, rec: Recorder): Promise<void> {
   const base = { run, workload: workload.id, system: spec.id };
@@ -345,6 +409,8 @@ async function measureLoad(spec: SystemSpec, workload: Workload, run: number, op
         const warm = { warmupMs: 0, durationMs: 0, minCalls: warmCalls, maxDurationMs: maxMsPerSize, maxCallsPerSession: 1_000_000 };
         for (const bytes of [100, 64 * KiB]) await measureThroughput({ sessions, workload, message: payload(bytes), window: warm, system });
       }
+      const cpuCells = spec.id === 'floor' ? [] : mine.filter((cell) => isCpuCell(spec, cell, options));
+      const beside = cpuCells.length > 0 ? await startFloorBeside(workload, Math.max(...cpuCells.map((c) => c.concurrency)), options, rec, base) : undefined;
       // Children a system starts ahead of need (spares) for the next sessions start now: not in the window.
       await settle(system.rootPids, options.settleMs, options.settleMaxMs);
       try {
@@ -354,8 +420,19 @@ async function measureLoad(spec: SystemSpec, workload: Workload, run: number, op
             rec.progress(`  ${spec.id}: only ${active.length}/${cell.concurrency} ${client.id} sessions open`);
             if (active.length === 0) continue;
           }
+          const floorBeside = beside !== undefined && cpuCells.includes(cell);
+          const floorBefore = floorBeside ? await beside.measure(cell) : undefined;
           const sample = await measureThroughput({ sessions: active, workload, message: payload(cell.payloadBytes), window: options.window, system });
-          rec.result.throughput.push({ ...base, client: client.id, payloadBytes: cell.payloadBytes, concurrency: cell.concurrency, ...sample });
+          const floorAfter = floorBeside ? await beside.measure(cell) : undefined;
+          const floorCpu = floorBefore !== undefined && floorAfter !== undefined ? (floorBefore + floorAfter) / 2 : undefined;
+          rec.result.throughput.push({
+            ...base,
+            client: client.id,
+            payloadBytes: cell.payloadBytes,
+            concurrency: cell.concurrency,
+            ...sample,
+            ...(floorCpu === undefined ? {} : { pairedFloorCpuMsPerCall: floorCpu }),
+          });
           if (sample.errors > 0) {
             rec.result.errors.push({ ...base, phase: `${client.id} c=${cell.concurrency} ${sizeLabel(cell.payloadBytes)}`, count: sample.errors, first: sample.firstError ?? '' });
           }
@@ -363,6 +440,7 @@ async function measureLoad(spec: SystemSpec, workload: Workload, run: number, op
             sample.serverCpuMsPerCall === undefined ? '' : `server ${sample.serverCpuMsPerCall.toFixed(3)}`,
             sample.childCpuMsPerCall === undefined ? '' : `child ${sample.childCpuMsPerCall.toFixed(3)}`,
             `client ${sample.clientCpuMsPerCall.toFixed(3)}`,
+            floorCpu === undefined ? '' : `floor beside ${floorCpu.toFixed(3)}`,
           ].filter(Boolean);
           rec.progress(
             `  ${spec.id} ${client.id} c=${cell.concurrency} ${sizeLabel(cell.payloadBytes)}: ${sample.callsPerSecond.toFixed(0)} calls/s, p50 ${sample.p50Ms.toFixed(2)} ms, p99 ${sample.p99Ms.toFixed(2)} ms, CPU ms/call ${cpu.join(', ')}; ${sample.calls} calls, ${sample.errors} errors`,
@@ -370,6 +448,7 @@ async function measureLoad(spec: SystemSpec, workload: Workload, run: number, op
         }
       } finally {
         await closeSessions(sessions);
+        await beside?.stop();
       }
     }
   } finally {

@@ -100,6 +100,9 @@ describe('bench smoke run', () => {
         // The floor has no child; the echo server behind the relay floor and mcp-fleet does the work of every call.
         if (system === 'floor') expect(r.childCpuMsPerCall, where).toBe(0);
         else expect(positive(r.childCpuMsPerCall), `${where}: childCpuMsPerCall = ${r.childCpuMsPerCall}`).toBe(true);
+        // Every CPU cell of a system but the floor has the floor measured beside it.
+        if (system === 'floor' || cell.client !== 'raw') expect(r.pairedFloorCpuMsPerCall, where).toBeUndefined();
+        else expect(positive(r.pairedFloorCpuMsPerCall), `${where}: pairedFloorCpuMsPerCall = ${r.pairedFloorCpuMsPerCall}`).toBe(true);
       }
     }
   });
@@ -132,6 +135,9 @@ describe('bench smoke run', () => {
       const row = verdicts.find((v) => pattern.test(v.target));
       expect(row?.met, `${pattern}: ${row?.measured}`).toBeTypeOf('boolean');
     }
+
+    const cpuRow = verdicts.find((v) => /^gateway CPU per call .*\(100 B, 1 client, raw\)/.test(v.target));
+    expect(cpuRow?.reference).toMatch(/^floor beside it \d+\.\d+ ms \(run alone: \d+\.\d+ ms\)$/);
 
     const firstRow = verdicts.find((v) => /^first tool result/.test(v.target));
     expect(firstRow?.reference).toMatch(/^floor \d+\.\d ms, relay floor \d+\.\d ms$/);
