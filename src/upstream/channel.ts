@@ -2,7 +2,7 @@ import type { Logger } from '../log.js';
 import { ErrorCode } from '../protocol.js';
 import { upstreamCallTracer } from './call-tracing.js';
 import { describeExit, StdioProcess, type ChildExit, type StdioProcessOptions } from './process.js';
-import { findRequestId, peekResponse, withIdAt, withMembersAt, type PeekedResponse } from './wire.js';
+import { findRequestId, peekResponse, withIdAt, type PeekedResponse } from './wire.js';
 
 /**
  * One JSON-RPC channel per child process: the only code that writes to a child's
@@ -89,15 +89,19 @@ export class ChildAnswer {
    */
   withIdAndResultMembers(idJson: string, members: Record<string, unknown>): WireText {
     const names = Object.keys(members);
-    if (this.peek && !this.peek.isError && names.every((n) => this.line.indexOf(`"${n}"`) === -1)) {
+    if (names.length === 0) return this.withId(idJson);
+    const peek = this.peek;
+    const line = this.line;
+    // Only into an object result (`{` at its start), and only members the line does not name anywhere.
+    if (peek && !peek.isError && line[peek.valueStart] === 0x7b && names.every((n) => line.indexOf(`"${n}"`) === -1)) {
       const text = names.map((n) => `${JSON.stringify(n)}:${JSON.stringify(members[n])}`).join(',');
-      const inserted = withMembersAt(this.line, this.peek.valueStart, text);
-      if (inserted) {
-        // The id sits after the result in the TypeScript shape and before it in the other: splice in byte order.
-        const joined = Buffer.concat(inserted as Buffer[]);
-        const shift = this.peek.start > this.peek.valueStart ? joined.length - this.line.length : 0;
-        return withIdAt(joined, { start: this.peek.start + shift, end: this.peek.end + shift }, idJson);
-      }
+      const open = peek.valueStart + 1;
+      const inserted = Buffer.from(line[open] === 0x7d ? text : `${text},`);
+      const id = Buffer.from(idJson);
+      // Pieces in byte order, the child's bytes as views (no copy): the id sits after the result in the TypeScript shape, before it in the other.
+      return peek.start > peek.valueStart
+        ? [line.subarray(0, open), inserted, line.subarray(open, peek.start), id, line.subarray(peek.end)]
+        : [line.subarray(0, peek.start), id, line.subarray(peek.end, open), inserted, line.subarray(open)];
     }
     const message = this.message;
     if (message.error !== undefined || typeof message.result !== 'object' || message.result === null) return this.withId(idJson);

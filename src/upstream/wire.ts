@@ -133,15 +133,3 @@ export function findRequestId(body: Buffer, idJson: string): IdSpan | undefined 
 
 const ID_FIRST = Buffer.from('{"id":', ASCII);
 const ID_TAIL = Buffer.from(',"id":', ASCII);
-
-/**
- * Inserts members at the front of the object at `valueStart` (a result):
- * `{"a":1}` with `"resultType":"complete"` becomes `{"resultType":"complete","a":1}`.
- * Undefined when the value is not an object.
- */
-export function withMembersAt(message: Buffer, valueStart: number, members: string): Buffer[] | undefined {
-  if (members === '' ) return [message];
-  if (message[valueStart] !== 0x7b) return undefined;
-  const empty = message[valueStart + 1] === 0x7d;
-  return [message.subarray(0, valueStart + 1), Buffer.from(empty ? members : `${members},`), message.subarray(valueStart + 1)];
-}

@@ -53,6 +53,18 @@ describe('peekResponse and ChildAnswer', () => {
     });
   }
 
+  for (const [shape, write] of Object.entries(shapes)) {
+    it(`GIVEN a large result in the ${shape} shape WHEN 2026-07-28 members are put in front THEN its bytes are passed on, not copied`, () => {
+      const line = Buffer.from(write(42, { content: [{ type: 'text', text: 'x'.repeat(64 * 1024) }] }));
+      const pieces = new ChildAnswer(line, peekResponse(line)).withIdAndResultMembers('"c-1"', { resultType: 'complete' });
+      expect(typeof pieces).not.toBe('string');
+      // Every byte of the child's line but its id is in a view of the line itself.
+      const viewed = (pieces as readonly Buffer[]).filter((p) => p.buffer === line.buffer && p.byteOffset >= line.byteOffset).reduce((n, p) => n + p.length, 0);
+      expect(viewed).toBe(line.length - '42'.length);
+      expect(JSON.parse(join(pieces))).toMatchObject({ id: 'c-1', result: { resultType: 'complete' } });
+    });
+  }
+
   it('declines what it cannot read exactly: string ids, spaces, requests, extra members, leading zeros', () => {
     for (const line of [
       '{"jsonrpc":"2.0","id":"7","result":{}}',
