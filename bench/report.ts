@@ -457,7 +457,7 @@ function methodLines(f: Figures): string[] {
   return [
     '## Method, and how to reproduce each figure',
     '',
-    'Run everything with `npm run bench` (builds, then `tsx bench/main.ts`; 35 to 40 minutes on 2 quiet cores; writes this file and its charts). Every figure below can be measured alone with a selection, which writes a report only when given `--out`; `--quick` runs every phase once with small counts. Raw results and CPU profiles of each run go to `.bench-tmp/runs/<time>/` (outside git); `--from-result <result.json> --out <file>` re-renders a report from one.',
+    'Run everything with `npm run bench` (builds, then `tsx bench/main.ts`; 45 to 50 minutes on 2 cores; writes this file and its charts). Every figure below can be measured alone with a selection, which writes a report only when given `--out`; `--quick` runs every phase once with small counts. Raw results and CPU profiles of each run go to `.bench-tmp/runs/<time>/` (outside git); `--from-result <result.json> --out <file>` re-renders a report from one.',
     '',
     '- **Processes.** The bench (tsx) starts each system, drives it from its own process and stops it (SIGTERM, then SIGKILL of the whole tree). All traffic goes to 127.0.0.1. Systems run one at a time, in an order rotated each run, so noise falls on all alike. Every system wraps the same stdio server, spawned with the same Node.',
     '- **The floor** (`floor`, bench/fixtures/floor-server.mjs): `node:http`, reads the body, `JSON.parse`, builds the JSON-RPC reply and writes it with one `end()`; no MCP layer, no child, no session. A gateway that relays to a child cannot cost less than this plus a pipe write and read.',

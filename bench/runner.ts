@@ -110,7 +110,7 @@ export interface BenchOptions {
 const KiB = 1024;
 const MiB = 1024 * 1024;
 
-/** Full bench: 3 runs of the load phases, one of memory, sized to finish within about 20 minutes on 2 quiet cores. */
+/** Full bench: 3 runs of the load phases, one of memory; 45 to 50 minutes on 2 cores. */
 export const FULL_OPTIONS: Omit<BenchOptions, 'runDir'> = {
   runs: 3,
   phases: ['throughput', 'cpu', 'memory', 'cold', 'ready', 'profile', 'cli'],

@@ -10,7 +10,7 @@ import { loadChartData, memoryChartData, renderMarkdown, targetVerdicts, Figures
 import { FULL_OPTIONS, runBench, type BenchOptions, type BenchResult } from '../bench/runner.js';
 import { killAllSpawned, ROOT, TMP_DIR } from '../bench/systems.js';
 
-// The full benchmark (`npm run bench`) takes 35 to 40 minutes and is not part of
+// The full benchmark (`npm run bench`) takes 45 to 50 minutes and is not part of
 // `npm test`. This tiny run builds mcp-fleet from src/ and measures it, the
 // bare-HTTP floor and the relay floor for real, so a bench that silently skips
 // mcp-fleet, or records a figure it did not measure, fails here. It asserts no speed.
