@@ -241,23 +241,26 @@ interface Cell {
   readonly client: LoadClient;
   readonly payloadBytes: number;
   readonly concurrency: number;
+  /** A cell of the cpu phase (its CPU figures are compared with the floor beside). */
+  readonly cpu: boolean;
 }
 
 /** The throughput and cpu cells of a system, each once, grouped by client. */
 function cellsFor(spec: SystemSpec, options: BenchOptions): Cell[] {
   const cells = new Map<string, Cell>();
-  const add = (client: LoadClient, payloadBytes: number, concurrency: number): void => {
+  const add = (client: LoadClient, payloadBytes: number, concurrency: number, cpu: boolean): void => {
     if (!client.speaks(spec.protocol)) return;
-    cells.set(`${client.id}/${concurrency}/${payloadBytes}`, { client, payloadBytes, concurrency });
+    const key = `${client.id}/${concurrency}/${payloadBytes}`;
+    cells.set(key, { client, payloadBytes, concurrency, cpu: cpu || (cells.get(key)?.cpu ?? false) });
   };
   const on = (phase: BenchPhase): boolean => options.phases.includes(phase) && spec.phases.includes(phase);
   if (on('throughput')) {
     for (const client of LOAD_CLIENTS.filter((c) => options.clients.includes(c.id))) {
-      for (const c of options.throughputConcurrency) for (const p of options.throughputPayloadBytes) add(client, p, c);
+      for (const c of options.throughputConcurrency) for (const p of options.throughputPayloadBytes) add(client, p, c, false);
     }
   }
   if (on('cpu')) {
-    for (const c of options.cpuConcurrency) for (const p of options.cpuPayloadBytes) add(rawClient, p, c);
+    for (const c of options.cpuConcurrency) for (const p of options.cpuPayloadBytes) add(rawClient, p, c, true);
   }
   const order = (c: Cell): number => LOAD_CLIENTS.indexOf(c.client);
   return [...cells.values()].sort((a, b) => order(a) - order(b) || a.concurrency - b.concurrency || a.payloadBytes - b.payloadBytes);
@@ -283,15 +286,16 @@ function startOptions(options: BenchOptions, cpuProfileDir?: string): StartOptio
   };
 }
 
-/** A cell of the cpu phase (raw client, a cpu concurrency and payload). */
-function isCpuCell(spec: SystemSpec, cell: Cell, options: BenchOptions): boolean {
-  return (
-    options.phases.includes('cpu') &&
-    spec.phases.includes('cpu') &&
-    cell.client === rawClient &&
-    options.cpuConcurrency.includes(cell.concurrency) &&
-    options.cpuPayloadBytes.includes(cell.payloadBytes)
-  );
+/**
+ * Loads fresh sessions until the system's CPU per call is steady (see `jitWarmup`):
+ * at 100 B and then 64 KiB, each for the warm-up's calls or its time, whichever
+ * comes first. Nothing is recorded.
+ */
+async function warmUp(sessions: readonly BenchSession[], workload: Workload, system: RunningSystem, options: BenchOptions): Promise<void> {
+  const { calls, maxMsPerSize } = options.jitWarmup;
+  if (calls <= 0 || sessions.length === 0) return;
+  const window = { warmupMs: 0, durationMs: 0, minCalls: calls, maxDurationMs: maxMsPerSize, maxCallsPerSession: 1_000_000 };
+  for (const bytes of [100, 64 * KiB]) await measureThroughput({ sessions, workload, message: payload(bytes), window, system });
 }
 
 /**
@@ -321,11 +325,7 @@ async function startFloorBeside(workload: Workload, sessionCount: number, option
   const tally: ErrorTally = { count: 0 };
   const sessions = await openSessions(rawClient, running.target(workload.id), workload, sessionCount, options.callTimeoutMs, tally);
   rec.errors(where, 'open raw sessions', tally);
-  const { calls: warmCalls, maxMsPerSize } = options.jitWarmup;
-  if (warmCalls > 0 && sessions.length > 0) {
-    const warm = { warmupMs: 0, durationMs: 0, minCalls: warmCalls, maxDurationMs: maxMsPerSize, maxCallsPerSession: 1_000_000 };
-    for (const bytes of [100, 64 * KiB]) await measureThroughput({ sessions, workload, message: payload(bytes), window: warm, system: running });
-  }
+  await warmUp(sessions, workload, running, options);
   return {
     async measure(cell) {
       const active = sessions.slice(0, cell.concurrency);
@@ -404,12 +404,8 @@ async function measureLoad(spec: SystemSpec, workload: Workload, run: number, op
       // 1.1 ms of CPU per call over its first 1500 calls (its optimizing compiler runs
       // on threads of its process) and about 0.1 ms after some 4000: a warm-up by time
       // alone gives a fast system enough calls and a slow one too few.
-      const { calls: warmCalls, maxMsPerSize } = options.jitWarmup;
-      if (warmCalls > 0 && sessions.length > 0) {
-        const warm = { warmupMs: 0, durationMs: 0, minCalls: warmCalls, maxDurationMs: maxMsPerSize, maxCallsPerSession: 1_000_000 };
-        for (const bytes of [100, 64 * KiB]) await measureThroughput({ sessions, workload, message: payload(bytes), window: warm, system });
-      }
-      const cpuCells = spec.id === 'floor' ? [] : mine.filter((cell) => isCpuCell(spec, cell, options));
+      await warmUp(sessions, workload, system, options);
+      const cpuCells = spec.id === 'floor' ? [] : mine.filter((cell) => cell.cpu);
       const beside = cpuCells.length > 0 ? await startFloorBeside(workload, Math.max(...cpuCells.map((c) => c.concurrency)), options, rec, base) : undefined;
       // Children a system starts ahead of need (spares) for the next sessions start now: not in the window.
       await settle(system.rootPids, options.settleMs, options.settleMaxMs);
@@ -420,7 +416,7 @@ async function measureLoad(spec: SystemSpec, workload: Workload, run: number, op
             rec.progress(`  ${spec.id}: only ${active.length}/${cell.concurrency} ${client.id} sessions open`);
             if (active.length === 0) continue;
           }
-          const floorBeside = beside !== undefined && cpuCells.includes(cell);
+          const floorBeside = beside !== undefined && cell.cpu;
           const floorBefore = floorBeside ? await beside.measure(cell) : undefined;
           const sample = await measureThroughput({ sessions: active, workload, message: payload(cell.payloadBytes), window: options.window, system });
           const floorAfter = floorBeside ? await beside.measure(cell) : undefined;
