@@ -281,9 +281,9 @@ export class Channel {
   }
 
   /** How long the oldest call in flight (listen streams aside) has waited for its answer, in ms; 0 when none is in flight. */
-  oldestWaitMs(now = Date.now()): number {
+  oldestWaitMs(): number {
     // A Map iterates in insertion order: the first call that is not a stream is the oldest.
-    for (const call of this.calls.values()) if (!call.options.stream) return now - call.startedAt;
+    for (const call of this.calls.values()) if (!call.options.stream) return Date.now() - call.startedAt;
     return 0;
   }
 

@@ -40,7 +40,7 @@ export interface ChannelPoolOptions {
  * tool's oldest call waits up to about 20 ms on a 2-core machine with three more
  * busy processes: 100 ms leaves room for a busier one.
  */
-export const BUSY_WAIT_MS = 100;
+const BUSY_WAIT_MS = 100;
 
 /** One child of a pool. */
 interface Member {
