@@ -171,6 +171,8 @@ export class Call {
   readonly upstreamId: number;
   /** When it was sent (ms since epoch). */
   readonly startedAt = Date.now();
+  /** The gateway's event-loop idle time when it was sent (ms; `performance.nodeTiming.idleTime`). */
+  readonly loopIdleAtStart = performance.nodeTiming.idleTime;
   /** When the call times out (ms since epoch); pushed back by each sign of life. */
   deadline = 0;
   /** The progress token the child sees, when the request asked for progress. */
@@ -280,10 +282,16 @@ export class Channel {
     return this.calls.size - this.streams;
   }
 
-  /** How long the oldest call in flight (listen streams aside) has waited for its answer, in ms; 0 when none is in flight. */
-  oldestWaitMs(): number {
+  /**
+   * How long the gateway has waited on the oldest call in flight (listen streams
+   * aside) with nothing else to do, in ms: its event loop's idle time since the
+   * call went out; 0 when none is in flight. Time the gateway spent busy does not
+   * count: an answer that came meanwhile sits unread in the pipe, and the child
+   * did not keep the call waiting.
+   */
+  oldestIdleWaitMs(): number {
     // A Map iterates in insertion order: the first call that is not a stream is the oldest.
-    for (const call of this.calls.values()) if (!call.options.stream) return Date.now() - call.startedAt;
+    for (const call of this.calls.values()) if (!call.options.stream) return performance.nodeTiming.idleTime - call.loopIdleAtStart;
     return 0;
   }
 

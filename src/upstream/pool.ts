@@ -31,14 +31,16 @@ export interface ChannelPoolOptions {
 }
 
 /**
- * How long the oldest call of a child with `spawnAtLoad` calls in flight must have
- * waited before the child counts as busy. A child that answers at once serves many
- * clients alone: a second one would cost memory, and splitting the calls between
- * two children costs CPU per call in the gateway and in both children (about 12%
- * and 40% at 8 clients calling a quick tool). A child that keeps calls waiting
- * (slow tools, or its own CPU saturated) reaches this in a few calls. A quick
- * tool's oldest call waits up to about 20 ms on a 2-core machine with three more
- * busy processes: 100 ms leaves room for a busier one.
+ * How long the gateway must have waited, idle, on the oldest call of a child with
+ * `spawnAtLoad` calls in flight before the child counts as busy. A child that
+ * answers at once serves many clients alone: a second one would cost memory, and
+ * splitting the calls between two children costs CPU per call in the gateway and
+ * in both children (about 12% and 40% at 8 clients calling a quick tool). A child
+ * that keeps calls waiting (slow tools, or its own CPU saturated) reaches this in
+ * a few calls. A quick tool's oldest call waits up to about 20 ms on a 2-core
+ * machine with three more busy processes: 100 ms leaves room for a busier one.
+ * Only the gateway's idle time counts: while it is too busy to read the answers,
+ * they wait in the pipe, and a second child would not make it less busy.
  */
 const BUSY_WAIT_MS = 100;
 
@@ -123,7 +125,7 @@ export class ChannelPool {
     let best: Member | undefined;
     for (const m of this.members) if (m.channel.alive && (!best || weight(m) < weight(best))) best = m;
     const spawnAt = this.options.spawnAtLoad ?? 4;
-    if (!best || (this.members.length < this.options.max && best.channel.load >= spawnAt && best.channel.oldestWaitMs() >= BUSY_WAIT_MS)) best = this.add();
+    if (!best || (this.members.length < this.options.max && best.channel.load >= spawnAt && best.channel.oldestIdleWaitMs() >= BUSY_WAIT_MS)) best = this.add();
     await best.ready;
     return best.channel;
   }
