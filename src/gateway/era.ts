@@ -148,6 +148,8 @@ const modernVerdicts = new Map<string, string>();
 const MAX_MODERN_VERDICTS = 256;
 /** A `_meta` longer than this (as JSON) is classified each time, not remembered. */
 const MAX_REMEMBERED_META_CHARS = 2048;
+/** A `_meta` nested deeper than this is classified each time, not remembered. */
+const MAX_REMEMBERED_META_DEPTH = 32;
 
 /**
  * The key of a request's verdict: undefined unless the body is a request of the
@@ -162,14 +164,29 @@ function modernVerdictKey(
   methodHeader: string | undefined,
 ): string | undefined {
   if (!meta || !(ENVELOPE_CLAIM in meta) || body.id === undefined) return undefined;
-  let exact = true;
-  const json = JSON.stringify(meta, (_key, value: unknown) => {
-    if (typeof value === 'number' && (!Number.isFinite(value) || Object.is(value, -0))) exact = false;
-    return value;
-  });
-  if (!exact || json.length > MAX_REMEMBERED_META_CHARS) return undefined;
+  if (!readsBackExactly(meta, 0)) return undefined;
+  // Without a replacer: JSON.stringify's fast path, several times quicker on the envelope every request carries.
+  const json = JSON.stringify(meta);
+  if (json.length > MAX_REMEMBERED_META_CHARS) return undefined;
   // Header values cannot hold NUL; \u0001 stands for an absent header.
   return `${body.method}\u0000${versionHeader ?? '\u0001'}\u0000${methodHeader ?? '\u0001'}\u0000${json}`;
+}
+
+/**
+ * Whether JSON gives `value` back as it is: no non-finite number or -0 anywhere
+ * in it (a parsed body holds nothing else JSON cannot say), and no deeper than
+ * a `_meta` worth remembering.
+ */
+function readsBackExactly(value: unknown, depth: number): boolean {
+  if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0);
+  if (value === null || typeof value !== 'object') return true;
+  if (depth > MAX_REMEMBERED_META_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (!readsBackExactly(item, depth + 1)) return false;
+    return true;
+  }
+  for (const key in value) if (!readsBackExactly((value as Record<string, unknown>)[key], depth + 1)) return false;
+  return true;
 }
 
 function rememberModern(key: string, revision: string): void {

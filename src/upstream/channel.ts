@@ -87,16 +87,13 @@ export class ChildAnswer {
    * `resultType` and caching hints on a legacy child's result), from its bytes
    * when it can be done without parsing. Members already in the result are kept.
    */
-  withIdAndResultMembers(idJson: string, members: Record<string, unknown>): WireText {
-    const names = Object.keys(members);
-    if (names.length === 0) return this.withId(idJson);
+  withIdAndResultMembers(idJson: string, members: ResultMembers): WireText {
     const peek = this.peek;
     const line = this.line;
     // Only into an object result (`{` at its start), and only members the line does not name anywhere.
-    if (peek && !peek.isError && line[peek.valueStart] === 0x7b && names.every((n) => line.indexOf(`"${n}"`) === -1)) {
-      const text = names.map((n) => `${JSON.stringify(n)}:${JSON.stringify(members[n])}`).join(',');
+    if (peek && !peek.isError && line[peek.valueStart] === 0x7b && members.absentFrom(line)) {
       const open = peek.valueStart + 1;
-      const inserted = Buffer.from(line[open] === 0x7d ? text : `${text},`);
+      const inserted = line[open] === 0x7d ? members.bytes : members.bytesWithComma;
       const id = Buffer.from(idJson);
       // Pieces in byte order, the child's bytes as views (no copy): the id sits after the result in the TypeScript shape, before it in the other.
       return peek.start > peek.valueStart
@@ -105,7 +102,34 @@ export class ChildAnswer {
     }
     const message = this.message;
     if (message.error !== undefined || typeof message.result !== 'object' || message.result === null) return this.withId(idJson);
-    return JSON.stringify({ jsonrpc: '2.0', id: JSON.parse(idJson) as JsonRpcId, result: { ...members, ...(message.result as object) } });
+    return JSON.stringify({ jsonrpc: '2.0', id: JSON.parse(idJson) as JsonRpcId, result: { ...members.values, ...(message.result as object) } });
+  }
+}
+
+/**
+ * Members to put first in a result ({@link ChildAnswer.withIdAndResultMembers}),
+ * encoded once: a bridged answer only looks for their names and splices bytes.
+ */
+export class ResultMembers {
+  /** The members' text, as it goes into an empty result object. */
+  readonly bytes: Buffer;
+  /** The same followed by a comma, for a result with members of its own. */
+  readonly bytesWithComma: Buffer;
+  private readonly quotedNames: readonly Buffer[];
+
+  constructor(readonly values: Readonly<Record<string, unknown>>) {
+    const names = Object.keys(values);
+    if (names.length === 0) throw new Error('ResultMembers needs at least one member');
+    const text = names.map((n) => `${JSON.stringify(n)}:${JSON.stringify(values[n])}`).join(',');
+    this.bytes = Buffer.from(text);
+    this.bytesWithComma = Buffer.from(`${text},`);
+    this.quotedNames = names.map((n) => Buffer.from(JSON.stringify(n)));
+  }
+
+  /** True when `line` names none of the members anywhere (a name it has would be written twice). */
+  absentFrom(line: Buffer): boolean {
+    for (const name of this.quotedNames) if (line.indexOf(name) !== -1) return false;
+    return true;
   }
 }
 

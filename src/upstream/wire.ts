@@ -44,9 +44,19 @@ const RESULT_FIRST = Buffer.from('{"result":', ASCII);
 const ERROR_FIRST = Buffer.from('{"error":', ASCII);
 const TAIL = Buffer.from(',"jsonrpc":"2.0","id":', ASCII);
 
+/** Whether `prefix` sits at `at`. A byte loop: the prefixes are a few dozen bytes, below what a call into `Buffer.compare` costs. */
 function startsWithAt(buffer: Buffer, prefix: Buffer, at: number): boolean {
-  if (buffer.length - at < prefix.length) return false;
-  return buffer.compare(prefix, 0, prefix.length, at, at + prefix.length) === 0;
+  const n = prefix.length;
+  if (at < 0 || buffer.length - at < n) return false;
+  for (let i = 0; i < n; i++) if (buffer[at + i] !== prefix[i]) return false;
+  return true;
+}
+
+/** The value of the decimal digits in `[start, end)` (at most 15 of them: a safe integer). */
+function digitsValue(buffer: Buffer, start: number, end: number): number {
+  let value = 0;
+  for (let i = start; i < end; i++) value = value * 10 + ((buffer[i] as number) - 0x30);
+  return value;
 }
 
 /** Reads a run of decimal digits starting at `at` (no sign, no leading zero); returns its end, or -1. */
@@ -84,7 +94,7 @@ export function peekResponse(line: Buffer): PeekedResponse | undefined {
     } else {
       return undefined;
     }
-    return { id: Number(line.toString(ASCII, start, end)), start, end, valueStart, valueEnd: line.length - 1, isError };
+    return { id: digitsValue(line, start, end), start, end, valueStart, valueEnd: line.length - 1, isError };
   }
   const isError = startsWithAt(line, ERROR_FIRST, 0);
   if (!isError && !startsWithAt(line, RESULT_FIRST, 0)) return undefined;
@@ -100,7 +110,7 @@ export function peekResponse(line: Buffer): PeekedResponse | undefined {
   const tailStart = start - TAIL.length;
   if (tailStart <= 0 || !startsWithAt(line, TAIL, tailStart)) return undefined;
   const valueStart = isError ? ERROR_FIRST.length : RESULT_FIRST.length;
-  return { id: Number(line.toString(ASCII, start, end)), start, end, valueStart, valueEnd: tailStart, isError };
+  return { id: digitsValue(line, start, end), start, end, valueStart, valueEnd: tailStart, isError };
 }
 
 /** The bytes of `message` with the id at `span` replaced by `idJson`, as pieces to write in order. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ChildAnswer } from '../../src/upstream/channel.js';
+import { ChildAnswer, ResultMembers } from '../../src/upstream/channel.js';
 import { LineSplitter } from '../../src/upstream/framing.js';
 import { findRequestId, peekResponse, withIdAt } from '../../src/upstream/wire.js';
 
@@ -44,7 +44,7 @@ describe('peekResponse and ChildAnswer', () => {
         fc.property(ids, results, clientIds, fc.boolean(), (id, result, clientId, cacheable) => {
           const line = Buffer.from(write(id, result));
           const members: Record<string, unknown> = cacheable ? { resultType: 'complete', ttlMs: 0, cacheScope: 'private' } : { resultType: 'complete' };
-          const text = join(new ChildAnswer(line, peekResponse(line)).withIdAndResultMembers(JSON.stringify(clientId), members));
+          const text = join(new ChildAnswer(line, peekResponse(line)).withIdAndResultMembers(JSON.stringify(clientId), new ResultMembers(members)));
           const sent = JSON.parse(JSON.stringify(result)) as Record<string, unknown>;
           expect(JSON.parse(text)).toEqual({ jsonrpc: '2.0', id: clientId, result: { ...members, ...sent } });
         }),
@@ -56,7 +56,7 @@ describe('peekResponse and ChildAnswer', () => {
   for (const [shape, write] of Object.entries(shapes)) {
     it(`GIVEN a large result in the ${shape} shape WHEN 2026-07-28 members are put in front THEN its bytes are passed on, not copied`, () => {
       const line = Buffer.from(write(42, { content: [{ type: 'text', text: 'x'.repeat(64 * 1024) }] }));
-      const pieces = new ChildAnswer(line, peekResponse(line)).withIdAndResultMembers('"c-1"', { resultType: 'complete' });
+      const pieces = new ChildAnswer(line, peekResponse(line)).withIdAndResultMembers('"c-1"', new ResultMembers({ resultType: 'complete' }));
       expect(typeof pieces).not.toBe('string');
       // Every byte of the child's line but its id is in a view of the line itself.
       const viewed = (pieces as readonly Buffer[]).filter((p) => p.buffer === line.buffer && p.byteOffset >= line.byteOffset).reduce((n, p) => n + p.length, 0);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../../protocol.js';
-import type { Call, ChannelCaller, ChildAnswer, JsonRpcId, ServerRequest } from '../../upstream/channel.js';
+import { ResultMembers, type Call, type ChannelCaller, type ChildAnswer, type JsonRpcId, type ServerRequest } from '../../upstream/channel.js';
 import { errorText } from '../http/errors.js';
 import type { ReplyBody } from '../http/reply.js';
 import type { ReleaseSlot } from '../limits.js';
@@ -15,6 +15,10 @@ import { CAPABILITY_FOR_METHOD } from '../sessions/legacy-session.js';
 
 /** Results that carry caching hints in 2026-07-28. */
 export const CACHEABLE_METHODS: ReadonlySet<string> = new Set(['tools/list', 'resources/list', 'resources/templates/list', 'prompts/list', 'resources/read']);
+
+/** What a legacy child's result gains in 2026-07-28: its `resultType`, and caching hints where the revision has them. */
+const COMPLETE = new ResultMembers({ resultType: 'complete' });
+const CACHEABLE_COMPLETE = new ResultMembers({ resultType: 'complete', ttlMs: 0, cacheScope: 'private' });
 
 /** Where the answer to one modern request goes (an HTTP answer, or the bridge of a legacy session). */
 export interface AnswerSink {
@@ -130,10 +134,7 @@ export class BridgedCall implements ChannelCaller {
       return;
     }
     this.host.learned(this.method, answer);
-    const members: Record<string, unknown> = CACHEABLE_METHODS.has(this.method)
-      ? { resultType: 'complete', ttlMs: 0, cacheScope: 'private' }
-      : { resultType: 'complete' };
-    round.sink.final(answer.withIdAndResultMembers(idJson, members) as ReplyBody);
+    round.sink.final(answer.withIdAndResultMembers(idJson, CACHEABLE_METHODS.has(this.method) ? CACHEABLE_COMPLETE : COMPLETE) as ReplyBody);
   }
 
   // ChannelCaller
