@@ -65,6 +65,17 @@ describe('peekResponse and ChildAnswer', () => {
     });
   }
 
+  for (const [shape, write] of Object.entries(shapes)) {
+    for (const [size, filler] of [['short', 'x'], ['long', 'x'.repeat(8 * 1024)]] as const) {
+      it(`GIVEN a ${size} ${shape} result that names a member already WHEN members are put in front THEN the child's value is kept, not doubled`, () => {
+        const line = Buffer.from(write(3, { content: [{ type: 'text', text: filler }], resultType: 'own' }));
+        const text = join(new ChildAnswer(line, peekResponse(line)).withIdAndResultMembers('4', new ResultMembers({ resultType: 'complete', ttlMs: 0 })));
+        expect(text.match(/"resultType"/g)).toHaveLength(1);
+        expect(JSON.parse(text)).toEqual({ jsonrpc: '2.0', id: 4, result: { resultType: 'own', ttlMs: 0, content: [{ type: 'text', text: filler }] } });
+      });
+    }
+  }
+
   it('declines what it cannot read exactly: string ids, spaces, requests, extra members, leading zeros', () => {
     for (const line of [
       '{"jsonrpc":"2.0","id":"7","result":{}}',

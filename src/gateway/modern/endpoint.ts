@@ -166,7 +166,7 @@ export class ModernEndpoint implements BridgedCallHost {
     expiry.unref();
     this.expiries.set(call, expiry);
     void this.settings.signer
-      .mint({ parkId: call.parkId, method: call.method, name: call.name ?? null, owner: this.settings.owner ?? null }, this.principals.get(call) ?? 'anonymous')
+      .mint({ parkId: call.parkId, method: call.method, name: call.name ?? null, owner: this.settings.owner ?? null }, call.principal)
       .then((requestState) =>
         round.sink.final(JSON.stringify({ jsonrpc: '2.0', id: round.clientId, result: { resultType: 'input_required', inputRequests, requestState } })),
       );
@@ -184,8 +184,6 @@ export class ModernEndpoint implements BridgedCallHost {
     if (method === 'tools/list') this.paramHeaders.learn(answer.message.result);
   }
 
-  private readonly principals = new WeakMap<BridgedCall, string>();
-  private readonly tickets = new WeakMap<BridgedCall, AuditTicket>();
 
   /** Starts the audit record of one call (undefined when the audit log is off or the method is not audited). */
   private auditTicket(message: WireMessage, context: ModernContext): AuditTicket | undefined {
@@ -273,10 +271,8 @@ export class ModernEndpoint implements BridgedCallHost {
       return;
     }
     const { release, channel } = await this.served.enterPool(context.client, clientId, context.credentials);
-    const call = new BridgedCall(this, method, name, round);
-    this.principals.set(call, context.principal);
     const ticket = this.auditTicket(message, context);
-    if (ticket) this.tickets.set(call, ticket);
+    const call = new BridgedCall(this, method, name, round, context.principal, ticket);
     let released = false;
     call.release = () => {
       if (!released) release();
@@ -326,7 +322,7 @@ export class ModernEndpoint implements BridgedCallHost {
     call.round = undefined;
     this.unpark(call);
     call.release();
-    this.tickets.get(call)?.cancelled();
+    call.ticket?.cancelled();
     call.call?.cancel('the client closed the request');
     round.sink.abandon();
   }
@@ -335,7 +331,7 @@ export class ModernEndpoint implements BridgedCallHost {
     this.unpark(call);
     for (const request of call.pending.values()) request.answer({ error: { code: ErrorCode.RequestTimeout, message: 'The client did not answer in time' } });
     call.release();
-    this.tickets.get(call)?.cancelled();
+    call.ticket?.cancelled();
     call.call?.cancel('the client did not retry with the requested input in time');
   }
 

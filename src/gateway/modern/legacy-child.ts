@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../../protocol.js';
 import { ResultMembers, type Call, type ChannelCaller, type ChildAnswer, type JsonRpcId, type ServerRequest } from '../../upstream/channel.js';
+import type { AuditTicket } from '../audit/audit-log.js';
 import { errorText } from '../http/errors.js';
 import type { ReplyBody } from '../http/reply.js';
 import type { ReleaseSlot } from '../limits.js';
@@ -98,6 +99,10 @@ export class BridgedCall implements ChannelCaller {
     readonly method: string,
     readonly name: string | undefined,
     round: Round,
+    /** Who made it (a parked call's retry must come from the same). */
+    readonly principal: string,
+    /** Its audit record, when the audit log is on. */
+    readonly ticket: AuditTicket | undefined,
   ) {
     this.round = round;
   }
