@@ -2,7 +2,7 @@ import type { Logger } from '../log.js';
 import { ErrorCode } from '../protocol.js';
 import { upstreamCallTracer } from './call-tracing.js';
 import { describeExit, StdioProcess, type ChildExit, type StdioProcessOptions } from './process.js';
-import { findRequestId, peekResponse, withIdAt, type PeekedResponse } from './wire.js';
+import { findRequestId, peekResponse, startsWithAt, withIdAt, type PeekedResponse } from './wire.js';
 
 /**
  * One JSON-RPC channel per child process: the only code that writes to a child's
@@ -136,7 +136,7 @@ export class ResultMembers {
     const names = this.quotedNames;
     for (let i = 0; i < line.length; i++) {
       if (line[i] !== 0x22) continue;
-      for (const name of names) if (startsAt(line, name, i)) return false;
+      for (const name of names) if (startsWithAt(line, name, i)) return false;
     }
     return true;
   }
@@ -144,12 +144,6 @@ export class ResultMembers {
 
 /** Up to this many bytes, {@link ResultMembers.absentFrom} scans in JavaScript. */
 const SHORT_LINE_BYTES = 4096;
-
-function startsAt(line: Buffer, needle: Buffer, at: number): boolean {
-  if (line.length - at < needle.length) return false;
-  for (let j = 1; j < needle.length; j++) if (line[at + j] !== needle[j]) return false;
-  return true;
-}
 
 /** What a caller learns about one of its calls. */
 export interface CallSink {

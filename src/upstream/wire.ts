@@ -45,7 +45,7 @@ const ERROR_FIRST = Buffer.from('{"error":', ASCII);
 const TAIL = Buffer.from(',"jsonrpc":"2.0","id":', ASCII);
 
 /** Whether `prefix` sits at `at`. A byte loop: the prefixes are a few dozen bytes, below what a call into `Buffer.compare` costs. */
-function startsWithAt(buffer: Buffer, prefix: Buffer, at: number): boolean {
+export function startsWithAt(buffer: Buffer, prefix: Buffer, at: number): boolean {
   const n = prefix.length;
   if (at < 0 || buffer.length - at < n) return false;
   for (let i = 0; i < n; i++) if (buffer[at + i] !== prefix[i]) return false;

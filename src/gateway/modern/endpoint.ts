@@ -184,7 +184,6 @@ export class ModernEndpoint implements BridgedCallHost {
     if (method === 'tools/list') this.paramHeaders.learn(answer.message.result);
   }
 
-
   /** Starts the audit record of one call (undefined when the audit log is off or the method is not audited). */
   private auditTicket(message: WireMessage, context: ModernContext): AuditTicket | undefined {
     return this.served.audit?.begin({
