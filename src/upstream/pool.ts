@@ -103,9 +103,21 @@ export class ChannelPool {
     return () => this.channelListeners.delete(listener);
   }
 
-  /** A ready channel for one call: the least loaded, adding one when all are busy. */
+  /**
+   * A ready channel for one call: the first child that is not busy, so calls
+   * gather on as few children as they need (a later child takes calls only while
+   * the ones before it keep calls waiting, and is idle otherwise); when all are
+   * busy, another child, or the least loaded at the maximum.
+   */
   async acquire(): Promise<Channel> {
-    return this.take((m) => m.channel.load);
+    if (this.closed) throw new Error(`the pool of "${this.server.name}" is closed`);
+    let least: Member | undefined;
+    for (const m of this.members) {
+      if (!m.channel.alive) continue;
+      if (!this.busy(m)) return this.when(m);
+      if (!least || m.channel.load < least.channel.load) least = m;
+    }
+    return this.when(!least || this.members.length < this.options.max ? this.add() : least);
   }
 
   /** A ready channel for a new legacy session: the one with the fewest sessions attached. */
@@ -124,10 +136,19 @@ export class ChannelPool {
     if (this.closed) throw new Error(`the pool of "${this.server.name}" is closed`);
     let best: Member | undefined;
     for (const m of this.members) if (m.channel.alive && (!best || weight(m) < weight(best))) best = m;
-    const spawnAt = this.options.spawnAtLoad ?? 4;
-    if (!best || (this.members.length < this.options.max && best.channel.load >= spawnAt && best.channel.oldestIdleWaitMs() >= BUSY_WAIT_MS)) best = this.add();
-    await best.ready;
-    return best.channel;
+    if (!best || (this.members.length < this.options.max && this.busy(best))) best = this.add();
+    return this.when(best);
+  }
+
+  /** Whether a child keeps calls waiting: `spawnAtLoad` in flight, the oldest for {@link BUSY_WAIT_MS} of the gateway's idle time. */
+  private busy(m: Member): boolean {
+    return m.channel.load >= (this.options.spawnAtLoad ?? 4) && m.channel.oldestIdleWaitMs() >= BUSY_WAIT_MS;
+  }
+
+  /** The member's channel once it can take calls. */
+  private async when(m: Member): Promise<Channel> {
+    await m.ready;
+    return m.channel;
   }
 
   private add(): Member {

@@ -10,7 +10,8 @@ import { newMarker, processesWithMarker, REPO_ROOT, waitFor } from '../gateway/h
  * The warm pool asks whether a child keeps calls waiting, not merely whether
  * calls are slow to come back: when the gateway itself is too busy to read
  * the answers, they sit in the pipe, and another child would only split the
- * same work (and the CPU it costs) in two.
+ * same work (and the CPU it costs) in two. Calls gather on the first child
+ * that is not busy, so a child added for a burst is idle once it is over.
  */
 
 const CHANNEL = join(REPO_ROOT, 'test', 'fixtures', 'channel-server.mjs');
@@ -68,5 +69,21 @@ describe('ChannelPool growth', () => {
     void p.acquire();
     expect(p.size).toBe(2);
     await Promise.all(calls);
+  });
+
+  it('GIVEN a second child added while the first was busy WHEN the first has a few quick calls in flight THEN the next call goes to the first', async () => {
+    const p = await warmPool();
+    const first = await p.acquire();
+    const waiting = Array.from({ length: 4 }, (_, i) => first.ask('tools/call', { name: 'wait', arguments: { ms: 600, tag: `t${i}` } }, 10_000));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const second = await p.acquire();
+    expect(second).not.toBe(first);
+    await Promise.all(waiting);
+    // Two calls in flight on the first child: not busy, so it takes the next call; the second child stays idle.
+    const quick = [0, 1].map((i) => first.ask('tools/call', { name: 'wait', arguments: { ms: 200, tag: `q${i}` } }, 10_000));
+    expect(first.load).toBe(2);
+    expect(await p.acquire()).toBe(first);
+    expect(second.load).toBe(0);
+    await Promise.all(quick);
   });
 });
