@@ -63,7 +63,7 @@ export const ServerSchema = z
       .object({
         /** Children started at once and kept warm. @example 2 */
         min: z.number().int().min(0).default(1),
-        /** Most children of the pool: one more starts while every child is busy (4 calls in flight, the oldest having kept the gateway waiting 100 ms or more; time the gateway itself is busy does not count). @example 8 */
+        /** Most children of the pool: one more starts while every child is busy (4 calls in flight, the oldest having kept the gateway waiting 100 ms or more; time the gateway itself is busy does not count); a child beyond `min` stops after 60 s without a call or a session. @example 8 */
         max: z.number().int().min(1).default(4),
       })
       .strict()

@@ -18,6 +18,9 @@ import type { FleetMetrics } from './metrics.js';
  * of that pool, and how its legacy sessions are served under its policy.
  */
 
+/** A pool child beyond `pool.min` is stopped after this long without a call or a session (ms). */
+const POOL_CHILD_IDLE_MS = 60_000;
+
 /** How a server's legacy client sessions are served. */
 export type LegacyServing =
   /** A child of its own per session; the client's initialize goes to it. */
@@ -172,7 +175,7 @@ export class ServedServer {
     this.poolPromise ??= Promise.resolve().then(() => {
       const verdict = this.upstream.verdict!;
       const size = this.policy === 'shared' ? { min: 1, max: 1 } : this.upstream.config.pool;
-      const pool = new ChannelPool(this.upstream, verdict.era, { ...size, logger: this.settings.logger });
+      const pool = new ChannelPool(this.upstream, verdict.era, { ...size, logger: this.settings.logger, stopIdleAfterMs: POOL_CHILD_IDLE_MS });
       pool.warm();
       this.poolValue = pool;
       for (const listener of this.poolListeners.splice(0)) listener(pool);
@@ -182,7 +185,7 @@ export class ServedServer {
   }
 
   /**
-   * A place in the queue and the least-loaded child of the pool, for one call
+   * A place in the queue and the first child of the pool that is not busy, for one call
    * (503 when the queue is full or the server cannot start). Release the place
    * when the call is over.
    */
@@ -220,7 +223,7 @@ export class ServedServer {
     if (pool.era === 'legacy') return pool;
     this.legacyPoolValue ??= (() => {
       const size = this.policy === 'shared' ? { min: 1, max: 1 } : this.upstream.config.pool;
-      const legacy = new ChannelPool(this.upstream, 'legacy', { ...size, logger: this.settings.logger });
+      const legacy = new ChannelPool(this.upstream, 'legacy', { ...size, logger: this.settings.logger, stopIdleAfterMs: POOL_CHILD_IDLE_MS });
       legacy.warm();
       return legacy;
     })();

@@ -313,6 +313,11 @@ export class Channel {
     return this.process.pid;
   }
 
+  /** Calls in flight, listen streams included. */
+  get inFlight(): number {
+    return this.calls.size;
+  }
+
   /** Calls in flight, listen streams excluded. */
   get load(): number {
     return this.calls.size - this.streams;

@@ -28,6 +28,11 @@ export interface ChannelPoolOptions {
    * @default the probe's child when there is one, else `server.openChannel()`
    */
   readonly open?: () => Channel;
+  /**
+   * Stops a child beyond `min` once it has taken no call for this long and has
+   * nothing in flight and no session attached (ms). @default never
+   */
+  readonly stopIdleAfterMs?: number;
 }
 
 /**
@@ -50,6 +55,8 @@ interface Member {
   /** Resolves once the child can take calls (initialized, for a legacy child). */
   readonly ready: Promise<void>;
   started: boolean;
+  /** When it was last chosen for a call or a session (ms since epoch). */
+  lastUsed: number;
 }
 
 /** A pool of channels of one server. */
@@ -60,6 +67,7 @@ export class ChannelPool {
   private closed = false;
   private restartDelayMs = 500;
   private refillTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
   /** The initialize result of a legacy child (what the server says of itself). */
   initializeResult: Record<string, unknown> | undefined;
 
@@ -129,6 +137,7 @@ export class ChannelPool {
   async close(): Promise<void> {
     this.closed = true;
     if (this.refillTimer) clearTimeout(this.refillTimer);
+    if (this.idleTimer) clearInterval(this.idleTimer);
     await Promise.all(this.members.splice(0).map((m) => m.channel.close()));
   }
 
@@ -147,14 +156,35 @@ export class ChannelPool {
 
   /** The member's channel once it can take calls. */
   private async when(m: Member): Promise<Channel> {
+    m.lastUsed = Date.now();
     await m.ready;
     return m.channel;
+  }
+
+  /**
+   * Stops the children beyond the warm minimum that have been idle for
+   * `stopIdleAfterMs`: a child added for a burst does not hold its memory after it.
+   */
+  stopIdle(now = Date.now()): void {
+    const after = this.options.stopIdleAfterMs;
+    if (after === undefined) return;
+    // The first `min` children stay: they are the warm pool.
+    for (const m of this.members.slice(this.options.min)) {
+      if (!m.started || m.channel.inFlight > 0 || m.channel.callerCount > 0 || now - m.lastUsed < after) continue;
+      this.members.splice(this.members.indexOf(m), 1);
+      this.options.logger.info('pool child stopped: idle beyond the warm minimum', { server: this.server.name, idleMs: now - m.lastUsed });
+      void m.channel.close('it was idle beyond the warm minimum');
+    }
+    if (this.members.length <= this.options.min && this.idleTimer) {
+      clearInterval(this.idleTimer);
+      this.idleTimer = undefined;
+    }
   }
 
   private add(): Member {
     const probed = this.options.open === undefined ? this.server.takeProbeChannel() : undefined;
     const channel = probed ?? (this.options.open ?? (() => this.server.openChannel()))();
-    const member: Member = { channel, ready: probed ? Promise.resolve() : this.initialize(channel), started: false };
+    const member: Member = { channel, ready: probed ? Promise.resolve() : this.initialize(channel), started: false, lastUsed: Date.now() };
     channel.onListChanged = (text, message) => {
       for (const listener of this.listChangeListeners) listener(text, message);
     };
@@ -175,6 +205,11 @@ export class ChannelPool {
     // A rejected start is reported by whoever awaits `ready`; this copy must not be an unhandled rejection.
     member.ready.catch(() => undefined);
     this.members.push(member);
+    const after = this.options.stopIdleAfterMs;
+    if (after !== undefined && this.members.length > this.options.min && !this.idleTimer) {
+      this.idleTimer = setInterval(() => this.stopIdle(), Math.max(1000, after / 2));
+      this.idleTimer.unref();
+    }
     return member;
   }
 

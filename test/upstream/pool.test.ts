@@ -34,11 +34,16 @@ describe('ChannelPool growth', () => {
     await waitFor(() => processesWithMarker(marker).length === 0, { what: 'children to exit' });
   });
 
-  async function warmPool(): Promise<ChannelPool> {
+  async function warmPool(stopIdleAfterMs?: number): Promise<ChannelPool> {
     marker = newMarker('pool-unit');
     const config = ServerSchema.parse({ command: process.execPath, args: [CHANNEL, marker] });
     const server = new UpstreamServer('pooled', config, { logger: createLogger({ level: 'error', write: () => undefined }) });
-    pool = new ChannelPool(server, 'legacy', { min: 1, max: 2, logger: createLogger({ level: 'error', write: () => undefined }) });
+    pool = new ChannelPool(server, 'legacy', {
+      min: 1,
+      max: 2,
+      logger: createLogger({ level: 'error', write: () => undefined }),
+      ...(stopIdleAfterMs !== undefined ? { stopIdleAfterMs } : {}),
+    });
     pool.warm();
     await pool.acquire();
     return pool;
@@ -85,5 +90,25 @@ describe('ChannelPool growth', () => {
     expect(await p.acquire()).toBe(first);
     expect(second.load).toBe(0);
     await Promise.all(quick);
+  });
+
+  it('GIVEN a child added for a burst WHEN it has been idle for stopIdleAfterMs THEN it is stopped, and the warm minimum stays', async () => {
+    const p = await warmPool(500);
+    const first = await p.acquire();
+    const burst = Array.from({ length: 4 }, (_, i) => first.ask('tools/call', { name: 'wait', arguments: { ms: 600, tag: `t${i}` } }, 10_000));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const second = await p.acquire();
+    expect(p.size).toBe(2);
+    const late = second.ask('tools/call', { name: 'wait', arguments: { ms: 1500, tag: 'late' } }, 10_000);
+    await Promise.all(burst);
+    // A call in flight keeps it, however long ago it was chosen.
+    p.stopIdle(Date.now() + 60_000);
+    expect(p.size).toBe(2);
+    await late;
+    await waitFor(() => p.size === 1, { what: 'the idle child to be stopped' });
+    await waitFor(() => processesWithMarker(marker).length === 1, { what: 'its process to exit' });
+    expect(await p.acquire()).toBe(first);
+    const answer = await first.ask('tools/call', { name: 'echo', arguments: { message: 'still here' } }, 10_000);
+    expect((answer.result as { content: Array<{ text: string }> }).content[0]?.text).toBe('echo: still here');
   });
 });
