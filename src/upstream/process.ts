@@ -107,6 +107,8 @@ export interface StdioProcessOptions {
   readonly stderrTailLines?: number;
 }
 
+/** Up to this many bytes, a message's pieces are joined into one Buffer before the write (one writev entry); above it they go out as they are, uncopied. */
+const JOIN_BELOW_BYTES = 64 * 1024;
 const NEWLINE = Buffer.from('\n');
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
@@ -258,7 +260,9 @@ export class StdioProcess {
       length += buffer.length;
     }
     buffers.push(NEWLINE);
-    stdin.write(Buffer.concat(buffers, length));
+    // A large message goes out as its pieces (one writev, the stream being corked) rather than copied into one.
+    if (length > JOIN_BELOW_BYTES) for (const buffer of buffers) stdin.write(buffer);
+    else stdin.write(Buffer.concat(buffers, length));
     return true;
   }
 
