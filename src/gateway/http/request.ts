@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode } from '../../protocol.js';
 import { HttpError, payloadTooLarge } from './errors.js';
+import { parseJsonBody } from './json-body.js';
 
 /**
  * What the gateway reads of a request: a subset of the web-standard `Request`,
@@ -98,7 +99,7 @@ export async function readBody(request: InboundRequest, limit: number): Promise<
 export async function readJsonBody(request: InboundRequest, limit: number): Promise<{ body: unknown; raw: Buffer }> {
   const raw = await readBody(request, limit);
   try {
-    return { body: JSON.parse(raw.toString('utf8')) as unknown, raw };
+    return { body: parseJsonBody(raw), raw };
   } catch (error) {
     throw new HttpError(400, ErrorCode.ParseError, `Parse error: ${(error as Error).message}`);
   }

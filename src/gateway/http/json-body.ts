@@ -1,0 +1,109 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * `JSON.parse` of a request body that makes one copy of each long string value,
+ * not two. Parsing a body's text makes the text (one string as long as the body)
+ * and then every value again; at 8 MiB per call those two strings were one full
+ * collection per call (bench/FINDINGS.md). Here a large body's long plain string
+ * values are cut out of the bytes, the rest is parsed, and each value is decoded
+ * straight from its bytes into its place: the same value `JSON.parse` would give,
+ * one string instead of two.
+ */
+
+/** Bodies from this size on are parsed this way; smaller ones by `JSON.parse` of their text. */
+export const LARGE_BODY_BYTES = 1024 * 1024;
+
+/** A string value this long (in bytes) is decoded from the bytes, not parsed. */
+const LONG_VALUE_BYTES = 64 * 1024;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+/** JSON forbids these bytes unescaped in a string. */
+const FIRST_PRINTABLE = 0x20;
+
+/**
+ * What stands in for a long value while the rest is parsed: plain ASCII, so it
+ * needs no escape, and random per process, so a client cannot write a string
+ * that would be taken for one.
+ */
+const PLACEHOLDER = `mcp-fleet-${randomBytes(16).toString('hex')}-`;
+
+/** Parses a JSON body; throws `JSON.parse`'s own error for one that is not JSON. */
+export function parseJsonBody(raw: Buffer): unknown {
+  if (raw.length < LARGE_BODY_BYTES) return JSON.parse(raw.toString('utf8'));
+  const spans = longValues(raw);
+  let cut = 0;
+  for (let i = 0; i < spans.length; i += 2) cut += (spans[i + 1] as number) - (spans[i] as number);
+  // Mostly structure: the reviver would visit every value of a big tree for little saved.
+  if (cut < raw.length / 2) return JSON.parse(raw.toString('utf8'));
+  const pieces: Buffer[] = [];
+  let from = 0;
+  for (let i = 0; i < spans.length; i += 2) {
+    pieces.push(raw.subarray(from, spans[i]), Buffer.from(PLACEHOLDER + i / 2, 'latin1'));
+    from = spans[i + 1] as number;
+  }
+  pieces.push(raw.subarray(from));
+  const count = spans.length / 2;
+  try {
+    return JSON.parse(Buffer.concat(pieces).toString('utf8'), (_key, value: unknown) => {
+      if (typeof value !== 'string' || value.length > PLACEHOLDER.length + 6 || !value.startsWith(PLACEHOLDER)) return value;
+      const index = Number(value.slice(PLACEHOLDER.length));
+      if (!Number.isInteger(index) || index < 0 || index >= count) return value;
+      return raw.toString('utf8', spans[2 * index], spans[2 * index + 1]);
+    });
+  } catch {
+    // Not JSON: the error comes from the body as sent, so that it names the client's own bytes (never the placeholder).
+    return JSON.parse(raw.toString('utf8'));
+  }
+}
+
+/**
+ * Start and end (flat pairs) of the contents of the body's long string values
+ * that need no decoding beyond UTF-8: no escape, no control byte, and not an
+ * object's key. Quotes pair up from the start as in any JSON text; a text that is
+ * not JSON stays not JSON with its values cut out.
+ */
+function longValues(raw: Buffer): number[] {
+  const spans: number[] = [];
+  let at = 0;
+  for (;;) {
+    const open = raw.indexOf(QUOTE, at);
+    if (open === -1) return spans;
+    const close = closingQuote(raw, open + 1);
+    if (close === -1) return spans;
+    if (close - open - 1 >= LONG_VALUE_BYTES && !isKey(raw, close + 1) && isPlain(raw.subarray(open + 1, close))) spans.push(open + 1, close);
+    at = close + 1;
+  }
+}
+
+/** The quote that ends the string whose contents start at `from` (one not escaped), or -1. */
+function closingQuote(raw: Buffer, from: number): number {
+  let quote = raw.indexOf(QUOTE, from);
+  while (quote !== -1) {
+    let backslashes = 0;
+    while (raw[quote - 1 - backslashes] === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return quote;
+    quote = raw.indexOf(QUOTE, quote + 1);
+  }
+  return -1;
+}
+
+/** Whether the string ending just before `after` is an object's key: a colon follows it. */
+function isKey(raw: Buffer, after: number): boolean {
+  let i = after;
+  while (i < raw.length) {
+    const c = raw[i] as number;
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return c === COLON;
+    i++;
+  }
+  return false;
+}
+
+/** Whether string contents decode as they are: no backslash and no byte JSON forbids unescaped. */
+function isPlain(contents: Buffer): boolean {
+  if (contents.indexOf(BACKSLASH) !== -1) return false;
+  // One native search per forbidden byte beats a loop over the bytes in JavaScript.
+  for (let c = 0; c < FIRST_PRINTABLE; c++) if (contents.indexOf(c) !== -1) return false;
+  return true;
+}
