@@ -33,24 +33,23 @@ const PLACEHOLDER = `mcp-fleet-${randomBytes(16).toString('hex')}-`;
 export function parseJsonBody(raw: Buffer): unknown {
   if (raw.length < LARGE_BODY_BYTES) return JSON.parse(raw.toString('utf8'));
   const spans = longValues(raw);
-  let cut = 0;
-  for (let i = 0; i < spans.length; i += 2) cut += (spans[i + 1] as number) - (spans[i] as number);
   // Mostly structure: the reviver would visit every value of a big tree for little saved.
-  if (cut < raw.length / 2) return JSON.parse(raw.toString('utf8'));
+  if (spans.reduce((cut, [start, end]) => cut + end - start, 0) < raw.length / 2) return JSON.parse(raw.toString('utf8'));
   const pieces: Buffer[] = [];
+  const byPlaceholder = new Map<string, Span>();
   let from = 0;
-  for (let i = 0; i < spans.length; i += 2) {
-    pieces.push(raw.subarray(from, spans[i]), Buffer.from(PLACEHOLDER + i / 2, 'latin1'));
-    from = spans[i + 1] as number;
+  for (const span of spans) {
+    const placeholder = PLACEHOLDER + byPlaceholder.size;
+    byPlaceholder.set(placeholder, span);
+    pieces.push(raw.subarray(from, span[0]), Buffer.from(placeholder, 'latin1'));
+    from = span[1];
   }
   pieces.push(raw.subarray(from));
-  const count = spans.length / 2;
   try {
     return JSON.parse(Buffer.concat(pieces).toString('utf8'), (_key, value: unknown) => {
-      if (typeof value !== 'string' || value.length > PLACEHOLDER.length + 6 || !value.startsWith(PLACEHOLDER)) return value;
-      const index = Number(value.slice(PLACEHOLDER.length));
-      if (!Number.isInteger(index) || index < 0 || index >= count) return value;
-      return raw.toString('utf8', spans[2 * index], spans[2 * index + 1]);
+      // The prefix first: a long value that was not cut out is never hashed for the lookup.
+      const span = typeof value === 'string' && value.startsWith(PLACEHOLDER) ? byPlaceholder.get(value) : undefined;
+      return span ? raw.toString('utf8', span[0], span[1]) : value;
     });
   } catch {
     // Not JSON: the error comes from the body as sent, so that it names the client's own bytes (never the placeholder).
@@ -58,21 +57,24 @@ export function parseJsonBody(raw: Buffer): unknown {
   }
 }
 
+/** Where a string value's contents start and end in the body. */
+type Span = readonly [start: number, end: number];
+
 /**
- * Start and end (flat pairs) of the contents of the body's long string values
- * that need no decoding beyond UTF-8: no escape, no control byte, and not an
- * object's key. Quotes pair up from the start as in any JSON text; a text that is
- * not JSON stays not JSON with its values cut out.
+ * The contents of the body's long string values that need no decoding beyond
+ * UTF-8: no escape, no control byte, and not an object's key. Quotes pair up from
+ * the start as in any JSON text; a text that is not JSON stays not JSON with its
+ * values cut out.
  */
-function longValues(raw: Buffer): number[] {
-  const spans: number[] = [];
+function longValues(raw: Buffer): Span[] {
+  const spans: Span[] = [];
   let at = 0;
   for (;;) {
     const open = raw.indexOf(QUOTE, at);
     if (open === -1) return spans;
     const close = closingQuote(raw, open + 1);
     if (close === -1) return spans;
-    if (close - open - 1 >= LONG_VALUE_BYTES && !isKey(raw, close + 1) && isPlain(raw.subarray(open + 1, close))) spans.push(open + 1, close);
+    if (close - open - 1 >= LONG_VALUE_BYTES && !isKey(raw, close + 1) && isPlain(raw.subarray(open + 1, close))) spans.push([open + 1, close]);
     at = close + 1;
   }
 }

@@ -13,13 +13,11 @@ import { readJsonBody } from '../../../src/gateway/http/request.js';
 
 /** Characters a long value is made of: plain ones, and every kind that needs care. */
 const pieces = fc.constantFrom('a', 'b', ' ', 'é', '€', '😀', '"', '\\', '\n', '\t', '\u0001', '\u007f', '/', ':', '{', '}');
-/** A long value: a run of pieces, repeated past the size where values are cut out. */
-const longValues = fc
-  .array(pieces, { minLength: 1, maxLength: 12 })
-  .chain((run) => fc.constant(run.join('').repeat(Math.ceil((80 * 1024) / run.join('').length))));
-const plainLongValues = fc
-  .array(fc.constantFrom('a', 'Z', ' ', 'é', '€', '😀', '/', ':', '{', '}', '\u007f'), { minLength: 1, maxLength: 12 })
-  .chain((run) => fc.constant(run.join('').repeat(Math.ceil((80 * 1024) / run.join('').length))));
+/** A long value: a run of `chars`, repeated past the size where values are cut out. */
+const longValue = (chars: fc.Arbitrary<string>): fc.Arbitrary<string> =>
+  fc.array(chars, { minLength: 1, maxLength: 12 }).map((run) => run.join('').repeat(Math.ceil((80 * 1024) / run.join('').length)));
+const longValues = longValue(pieces);
+const plainLongValues = longValue(fc.constantFrom('a', 'Z', ' ', 'é', '€', '😀', '/', ':', '{', '}', '\u007f'));
 
 /** Pads a body to the large-body size with a long plain value, so the large-body path is taken. */
 function large(params: Record<string, unknown>): Buffer {
