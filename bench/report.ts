@@ -169,6 +169,18 @@ export function targetVerdicts(f: Figures): TargetVerdict[] {
     rows.push({ target, system, measured: ok ? measured : 'n/a', reference: ok ? reference : '', met: ok ? met : undefined });
   };
   const clients = (c: number): string => `${c} client${c > 1 ? 's' : ''}`;
+  // The relay floor's own figure beside a target: the least any stdio relay costs, so a
+  // reader sees where a target asks for less than the pipe to the child allows.
+  const relayFloor = {
+    cpu(bytes: number, c: number): string {
+      const own = f.besideFloor('relay-floor', bytes, c).ratio;
+      return Number.isFinite(own) ? `; the relay floor: ${fmt(own, 1)}x its floor beside` : '';
+    },
+    calls(client: LoadClientId, c: number, best: number): string {
+      const own = f.tp('relay-floor', client, TARGETS.throughputPayloadBytes, c, 'callsPerSecond') / best;
+      return Number.isFinite(own) ? `; the relay floor: ${fmt(own, 2)}x` : '';
+    },
+  };
 
   // 1. Gateway CPU per call against the floor, and no quadratic step.
   for (const bytes of TARGETS.cpuPayloadBytes) {
@@ -179,12 +191,13 @@ export function targetVerdicts(f: Figures): TargetVerdict[] {
         const beside = f.besideFloor(id, bytes, c);
         // The floor measured beside each window where the run has it; else the floor's own cells.
         const x = Number.isFinite(beside.ratio) ? beside.ratio : v / floor;
+        const reference = Number.isFinite(beside.ratio) ? `floor beside it ${fmtMs(beside.floor)} ms (run alone: ${fmtMs(floor)} ms)` : `floor ${fmtMs(floor)} ms`;
         push(
           `gateway CPU per call <= ${TARGETS.cpuVsFloor}x the floor (${sizeLabel(bytes)}, ${clients(c)}, raw)`,
           id,
           x,
           Number.isFinite(beside.ratio) ? `${fmtMs(v)} ms; ${fmt(x, 1)}x the floor beside it` : `${fmtMs(v)} ms = ${fmt(x, 1)}x the floor`,
-          Number.isFinite(beside.ratio) ? `floor beside it ${fmtMs(beside.floor)} ms (run alone: ${fmtMs(floor)} ms)` : `floor ${fmtMs(floor)} ms`,
+          `${reference}${relayFloor.cpu(bytes, c)}`,
           x <= TARGETS.cpuVsFloor,
         );
       }
@@ -233,7 +246,7 @@ export function targetVerdicts(f: Figures): TargetVerdict[] {
           id,
           x,
           `${fmtInt(v)} calls/s = ${fmt(x, 2)}x`,
-          `best peer ${best.id} ${fmtInt(best.value)} calls/s`,
+          `best peer ${best.id} ${fmtInt(best.value)} calls/s${relayFloor.calls(client, c, best.value)}`,
           x >= factor,
         );
       }
@@ -471,7 +484,7 @@ function methodLines(f: Figures): string[] {
     `- **Cold path** (\`--phases cold\`): "spawn of the system to its first result" times a new raw client from spawning the system. "New client, warm child": after the system has served its first client and its process count has held still for ${o.settleMs} ms (whatever it starts ahead of need is running), a new client connects, handshakes and gets its first tool result; median of ${o.firstResultSamples} after one untimed client (which warms the bench's own client code), each session closed before the next. The HTTP floor and the relay floor take part, so the share of a first result that any server or relay pays on this machine (each idle process woken on the way) is in the same table. Reproduce: \`npx tsx bench/main.ts --phases cold --only floor,relay-floor,mcp-fleet,mcp-fleet-modern,mcp-proxy --out .bench-tmp/cold.md\`.`,
     `- **Start to ready** (\`--phases ready\`): \`node dist/cli/main.js serve --config examples/fleet.yaml --port <p>\` as a user runs it (its servers are devDependencies, so installed), polling \`GET /ready\` every 5 ms until it answers 200; median of ${o.readySamples}.`,
     `- **CPU profiles** (\`--phases profile\`): each system once more, its Node process under \`--cpu-prof\` (for direct stdio: its stdio children), raw client with ${o.profileConcurrency} sessions, 100 B then 64 KiB for ${o.profileMs} ms in all. Only the samples taken within the load window count (profile timestamps and \`process.hrtime\` share the monotonic clock); idle time is left out. \`npx tsx bench/profile.ts <file or directory> [skip-first-ms]\` prints any profile's self, inclusive and per-package tops.`,
-    '- **Targets** are computed by bench/report.ts from the medians of the run (`TARGETS` there; the CPU-per-call ratios from the floor beside, above); "best peer" is the best of supergateway, mcp-proxy and mcp-proxy-modern on the same figure, client, payload and concurrency.',
+    '- **Targets** are computed by bench/report.ts from the medians of the run (`TARGETS` there; the CPU-per-call ratios from the floor beside, above); "best peer" is the best of supergateway, mcp-proxy and mcp-proxy-modern on the same figure, client, payload and concurrency. The reference of a CPU or calls/s target also gives the relay floor\'s own ratio on the same cell, the least a relay to a stdio child costs on this machine in this run.',
     '',
   ];
 }
