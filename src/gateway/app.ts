@@ -13,7 +13,7 @@ import { checkSessionCredentials, resolveCallerCredentials, type CallerCredentia
 import { classifyPost } from './era.js';
 import { RequestGuard, resourceUrlFor, type RequestGuardOptions, type ServerRoute } from './guard.js';
 import { healthReply, readinessReply, serverReadinessReply } from './health.js';
-import { draining, errorReply, HttpError, methodNotAllowed } from './http/errors.js';
+import { draining, errorReply, HttpError, methodNotAllowed, requiredSessionId } from './http/errors.js';
 import { emptyReply, StreamReply, toResponse, type Reply } from './http/reply.js';
 import { pathOf, queryParam, readBody, readJsonBody, type InboundRequest } from './http/request.js';
 import type { SseSettings } from './http/sse.js';
@@ -446,10 +446,7 @@ class FleetGateway implements Gateway {
       const session = await this.openSession(served, 'streamable', principal, first.id ?? null, credentials);
       return session.post(messages, relayRaw, false, request);
     }
-    if (sessionId === null || sessionId === '') {
-      throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
-    }
-    const session = this.registry.find(sessionId, served.name, 'streamable', principal.id) as LegacySession;
+    const session = this.registry.find(requiredSessionId(sessionId), served.name, 'streamable', principal.id) as LegacySession;
     checkSessionCredentials(served.name, session.credentials, credentials, first.id ?? null);
     this.checkProtocolVersion(request);
     return session.post(messages, relayRaw, decision.batch, request);
@@ -459,7 +456,7 @@ class FleetGateway implements Gateway {
     rejectModernStreamMethod(request);
     const accept = request.headers.get('accept') ?? '';
     if (!accept.includes('text/event-stream')) throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: Accept must list text/event-stream');
-    const session = this.registry.find(request.headers.get(Header.sessionId), served.name, 'streamable', principal.id) as LegacySession;
+    const session = this.registry.find(requiredSessionId(request.headers.get(Header.sessionId)), served.name, 'streamable', principal.id) as LegacySession;
     checkSessionCredentials(served.name, session.credentials, credentials);
     this.checkProtocolVersion(request);
     if (session.servedBy === 'bridge') throw methodNotAllowed('POST, DELETE');
@@ -468,7 +465,7 @@ class FleetGateway implements Gateway {
 
   private endSession(request: InboundRequest, served: ServedServer, principal: Principal): Reply {
     rejectModernStreamMethod(request);
-    const session = this.registry.find(request.headers.get(Header.sessionId), served.name, 'streamable', principal.id);
+    const session = this.registry.find(requiredSessionId(request.headers.get(Header.sessionId)), served.name, 'streamable', principal.id);
     this.checkProtocolVersion(request);
     // The session is gone at once; its child may take the whole stop sequence and the client need not wait for it.
     void session.close('the client ended the session (DELETE)');

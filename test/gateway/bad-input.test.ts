@@ -262,6 +262,18 @@ describe('session ids', () => {
     expect(await refusal('forged HTTP+SSE sessionId', messages)).toMatchObject({ status: 404 });
   });
 
+  it('GIVEN no Mcp-Session-Id WHEN a GET or DELETE comes THEN 400 names the header, as for a POST (404 would tell the client its session ended)', async () => {
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    const required = { status: 400, code: -32600, message: expect.stringContaining('Mcp-Session-Id header is required') };
+    expect(await refusal('POST without a session', await post('/servers/echo/mcp', ping))).toMatchObject(required);
+    const get = await fetch(fleet.mcpUrl('echo'), { headers: { accept: 'text/event-stream' } });
+    expect(await refusal('GET without a session', get)).toMatchObject(required);
+    const del = await fetch(fleet.mcpUrl('echo'), { method: 'DELETE' });
+    expect(await refusal('DELETE without a session', del)).toMatchObject(required);
+    const empty = await fetch(fleet.mcpUrl('echo'), { method: 'DELETE', headers: { 'mcp-session-id': '' } });
+    expect(await refusal('DELETE with an empty session id', empty)).toMatchObject(required);
+  });
+
   it('answers a replayed session id (after DELETE) and one of another server with 404', async () => {
     const id = await openSession();
     const ping = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'ping' });

@@ -78,6 +78,15 @@ export function sessionNotFound(id: ErrorId = null): HttpError {
   return new HttpError(404, ErrorCode.SessionNotFound, 'Session not found', { id });
 }
 
+/**
+ * The `Mcp-Session-Id` of a request to a legacy session, or 400 when it has none
+ * (the transport's SHOULD): a 404 would tell the client its session ended.
+ */
+export function requiredSessionId(id: string | null): string {
+  if (id === null || id === '') throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
+  return id;
+}
+
 /** 503 with Retry-After for load (queue, caps, draining). */
 export function overloaded(message: string, retryAfterSeconds: number, extra: Record<string, string> = {}, id: ErrorId = null): HttpError {
   return new HttpError(503, ErrorCode.Overloaded, `Service Unavailable: ${message}`, { id, headers: { 'retry-after': String(retryAfterSeconds), ...extra } });

@@ -15,7 +15,7 @@ import type { Logger } from '../../log.js';
 import { ErrorCode, GATEWAY_INFO, Header } from '../../protocol.js';
 import type { Principal } from '../auth/index.js';
 import { classifyPost } from '../era.js';
-import { HttpError, methodNotAllowed, overloaded, sessionNotFound } from '../http/errors.js';
+import { HttpError, methodNotAllowed, overloaded, requiredSessionId, sessionNotFound } from '../http/errors.js';
 import { emptyReply, type Reply } from '../http/reply.js';
 import { queryParam, readBody, readJsonBody, type InboundRequest } from '../http/request.js';
 import { SseWriter, type SseSettings } from '../http/sse.js';
@@ -163,9 +163,7 @@ export class VirtualEndpoint {
   }
 
   private findSession(request: InboundRequest, principal: Principal): VirtualSession & { readonly transport: WebStandardStreamableHTTPServerTransport } {
-    const id = request.headers.get(Header.sessionId);
-    if (id === null || id === '') throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
-    const session = this.sessions.get(id);
+    const session = this.sessions.get(requiredSessionId(request.headers.get(Header.sessionId)));
     // Another principal's session is as unknown as an ended one; an HTTP+SSE session is not served at /mcp.
     if (session === undefined || session.owner !== principal.id || session.transport instanceof SseSessionTransport) throw sessionNotFound();
     session.composition.lastUsed = Date.now();
