@@ -16,6 +16,16 @@ export const LARGE_BODY_BYTES = 1024 * 1024;
 /** A string value this long (in bytes) is decoded from the bytes, not parsed. */
 const LONG_VALUE_BYTES = 64 * 1024;
 
+/** The long values must make up at least this share of a body; what is left is parsed and walked. */
+const MIN_CUT_SHARE = 0.5;
+
+/**
+ * Quotes the scan may visit per byte of body before it gives up (a body of
+ * many strings is parsed as it is): one per 256 bytes keeps the scan's loop
+ * far below the cost of `JSON.parse`, whatever the body.
+ */
+const BYTES_PER_QUOTE = 256;
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
@@ -33,8 +43,8 @@ const PLACEHOLDER = `mcp-fleet-${randomBytes(16).toString('hex')}-`;
 export function parseJsonBody(raw: Buffer): unknown {
   if (raw.length < LARGE_BODY_BYTES) return JSON.parse(raw.toString('utf8'));
   const spans = longValues(raw);
-  // Mostly structure: the reviver would visit every value of a big tree for little saved.
-  if (spans.reduce((cut, [start, end]) => cut + end - start, 0) < raw.length / 2) return JSON.parse(raw.toString('utf8'));
+  // Mostly structure, or more strings than a body of a few long values has: parsed as it is.
+  if (spans === undefined || spans.reduce((cut, [start, end]) => cut + end - start, 0) < raw.length * MIN_CUT_SHARE) return JSON.parse(raw.toString('utf8'));
   const pieces: Buffer[] = [];
   const byPlaceholder = new Map<string, Span>();
   let from = 0;
@@ -45,16 +55,50 @@ export function parseJsonBody(raw: Buffer): unknown {
     from = span[1];
   }
   pieces.push(raw.subarray(from));
+  let parsed: unknown;
   try {
-    return JSON.parse(Buffer.concat(pieces).toString('utf8'), (_key, value: unknown) => {
-      // The prefix first: a long value that was not cut out is never hashed for the lookup.
-      const span = typeof value === 'string' && value.startsWith(PLACEHOLDER) ? byPlaceholder.get(value) : undefined;
-      return span ? raw.toString('utf8', span[0], span[1]) : value;
-    });
+    parsed = JSON.parse(Buffer.concat(pieces).toString('utf8'));
   } catch {
     // Not JSON: the error comes from the body as sent, so that it names the client's own bytes (never the placeholder).
     return JSON.parse(raw.toString('utf8'));
   }
+  return restore(parsed, byPlaceholder, raw);
+}
+
+/**
+ * Puts each long value in its placeholder's place, walking the parsed tree (a
+ * reviver would be called for every value of the body, ten times dearer than
+ * this loop). Stops when every placeholder is found.
+ */
+function restore(root: unknown, byPlaceholder: ReadonlyMap<string, Span>, raw: Buffer): unknown {
+  const valueOf = (value: unknown): string | undefined => {
+    // The prefix first: a long value that was not cut out is never hashed for the lookup.
+    const span = typeof value === 'string' && value.startsWith(PLACEHOLDER) ? byPlaceholder.get(value) : undefined;
+    return span === undefined ? undefined : raw.toString('utf8', span[0], span[1]);
+  };
+  if (root === null || typeof root !== 'object') return valueOf(root) ?? root;
+  let left = byPlaceholder.size;
+  // A stack, not recursion: JSON.parse takes nesting deeper than the call stack.
+  const stack: object[] = [root];
+  while (left > 0 && stack.length > 0) {
+    const node = stack.pop() as Record<string, unknown> | unknown[];
+    const keys = Array.isArray(node) ? undefined : Object.keys(node);
+    const count = keys === undefined ? (node as unknown[]).length : keys.length;
+    for (let i = 0; i < count; i++) {
+      const key = keys === undefined ? i : (keys[i] as string);
+      const value = (node as Record<string | number, unknown>)[key];
+      if (value !== null && typeof value === 'object') {
+        stack.push(value);
+        continue;
+      }
+      const decoded = valueOf(value);
+      if (decoded === undefined) continue;
+      // An own property, even one named __proto__: JSON.parse made it, and it shadows the accessor.
+      (node as Record<string | number, unknown>)[key] = decoded;
+      left--;
+    }
+  }
+  return root;
 }
 
 /** Where a string value's contents start and end in the body. */
@@ -64,25 +108,28 @@ type Span = readonly [start: number, end: number];
  * The contents of the body's long string values that need no decoding beyond
  * UTF-8: no escape, no control byte, and not an object's key. Quotes pair up from
  * the start as in any JSON text; a text that is not JSON stays not JSON with its
- * values cut out.
+ * values cut out. Undefined when the body has more quotes than the budget.
  */
-function longValues(raw: Buffer): Span[] {
+function longValues(raw: Buffer): Span[] | undefined {
   const spans: Span[] = [];
+  const budget = { quotes: Math.floor(raw.length / BYTES_PER_QUOTE) };
   let at = 0;
   for (;;) {
+    if (--budget.quotes < 0) return undefined;
     const open = raw.indexOf(QUOTE, at);
     if (open === -1) return spans;
-    const close = closingQuote(raw, open + 1);
-    if (close === -1) return spans;
+    const close = closingQuote(raw, open + 1, budget);
+    if (close === -1) return budget.quotes < 0 ? undefined : spans;
     if (close - open - 1 >= LONG_VALUE_BYTES && !isKey(raw, close + 1) && isPlain(raw.subarray(open + 1, close))) spans.push([open + 1, close]);
     at = close + 1;
   }
 }
 
-/** The quote that ends the string whose contents start at `from` (one not escaped), or -1. */
-function closingQuote(raw: Buffer, from: number): number {
+/** The quote that ends the string whose contents start at `from` (one not escaped), or -1; each quote visited spends the budget. */
+function closingQuote(raw: Buffer, from: number, budget: { quotes: number }): number {
   let quote = raw.indexOf(QUOTE, from);
   while (quote !== -1) {
+    if (--budget.quotes < 0) return -1;
     let backslashes = 0;
     while (raw[quote - 1 - backslashes] === BACKSLASH) backslashes++;
     if (backslashes % 2 === 0) return quote;

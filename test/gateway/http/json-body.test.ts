@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LARGE_BODY_BYTES, parseJsonBody } from '../../../src/gateway/http/json-body.js';
 import { readJsonBody } from '../../../src/gateway/http/request.js';
 
@@ -94,9 +94,46 @@ describe('parseJsonBody', () => {
     expect(parseJsonBody(body)).toEqual(JSON.parse(body.toString('utf8')));
   });
 
+  it('GIVEN a large body with __proto__ holding a long value, and nesting deeper than the call stack THEN the result is JSON.parse own', () => {
+    const long = 'o'.repeat(LARGE_BODY_BYTES);
+    const proto = parseJsonBody(Buffer.from(`{"__proto__":"${long}","b":"${long}"}`)) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(proto)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(proto, '__proto__')?.value).toBe(long);
+    expect(proto['b']).toBe(long);
+    const depth = 200_000;
+    const deep = parseJsonBody(Buffer.from(`{"b":${'['.repeat(depth)}"${long}"${']'.repeat(depth)},"a":"${long}"}`)) as { a: string; b: unknown };
+    expect(deep.a).toBe(long);
+    let inner: unknown = deep.b;
+    for (let i = 0; i < depth; i++) inner = (inner as unknown[])[0];
+    expect(inner).toBe(long);
+  });
+
   it('GIVEN a small body THEN it is JSON.parse of its text', () => {
     for (const text of ['{"a":1}', '[1,2]', '"x"', '{"a":"\\u0041"}']) expect(parseJsonBody(Buffer.from(text))).toEqual(JSON.parse(text));
     expect(outcome(() => parseJsonBody(Buffer.from('{"a":')))).toEqual({ error: true });
+  });
+});
+
+describe('parseJsonBody of a hostile large body: its work stays that of JSON.parse', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('GIVEN half a long value and half many small values WHEN parsed THEN no function is called per value (JSON.parse gets no reviver)', () => {
+    const body = Buffer.from(`{"m":"${'x'.repeat(2 * LARGE_BODY_BYTES)}","l":[${new Array(800_000).fill(1).join(',')}]}`);
+    const expected = JSON.parse(body.toString('utf8')) as unknown;
+    const parse = vi.spyOn(JSON, 'parse');
+    expect(parseJsonBody(body)).toEqual(expected);
+    // A reviver runs once per value of the body: 800,001 calls here, ten times JSON.parse's own work.
+    expect(parse.mock.calls.filter((call) => call[1] !== undefined)).toEqual([]);
+  });
+
+  it('GIVEN a large body of many short strings WHEN parsed THEN the scan for long values stops after about one search per 256 bytes and the body is parsed as sent', () => {
+    const body = Buffer.from(`{"m":"${'x'.repeat(2 * LARGE_BODY_BYTES)}","l":[${new Array(400_000).fill('"ab"').join(',')}]}`);
+    const expected = JSON.parse(body.toString('utf8')) as unknown;
+    const search = vi.spyOn(Buffer.prototype, 'indexOf');
+    expect(parseJsonBody(body)).toEqual(expected);
+    // Two searches per string, 800,000 of them, cost more than JSON.parse of the whole body.
+    // The budget: one search per 256 bytes, and 33 that check the one long value for escapes and control bytes.
+    expect(search.mock.calls.length).toBeLessThanOrEqual(body.length / 256 + 1 + 33);
   });
 });
 
