@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { DEFAULT_INHERITED_ENV_VARS } from '@modelcontextprotocol/client/stdio';
 import type { Logger } from '../log.js';
-import { LineSplitter } from './framing.js';
+import { LineSplitter, TextLines } from './framing.js';
 import { taskEnvironment } from './task-env.js';
 
 /**
@@ -110,6 +110,8 @@ export interface StdioProcessOptions {
 /** Up to this many bytes, a message's pieces are joined into one Buffer before the write (one writev entry); above it they go out as they are, uncopied. */
 const JOIN_BELOW_BYTES = 64 * 1024;
 const NEWLINE = Buffer.from('\n');
+/** A stderr line longer than this is logged in pieces of this length. */
+const STDERR_LINE_CHARS = 64 * 1024;
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
 
@@ -210,17 +212,9 @@ export class StdioProcess {
       if (dropped > 0) logger.warn('child ended stdout in the middle of a message; dropped', { server, pid: this.pid, bytes: dropped });
     });
     child.stderr!.setEncoding('utf8');
-    let partial = '';
-    child.stderr!.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      // A child that writes megabytes of stderr without a newline is cut, not buffered.
-      if (partial.length > 64 * 1024) {
-        lines.push(partial);
-        partial = '';
-      }
-      for (const line of lines) this.onStderrLine(line);
-    });
+    // A child that writes megabytes of stderr without a newline is cut, not buffered.
+    const stderrLines = new TextLines(STDERR_LINE_CHARS, (line) => this.onStderrLine(line));
+    child.stderr!.on('data', (chunk: string) => stderrLines.push(chunk));
     child.stdin!.on('error', () => {
       // EPIPE after the child died; the exit handler reports it.
     });
@@ -229,7 +223,7 @@ export class StdioProcess {
       else logger.warn('child process error', { server, error: error.message });
     });
     child.once('close', (code, signal) => {
-      if (partial !== '') this.onStderrLine(partial);
+      stderrLines.end();
       this.finish(code, signal);
     });
   }

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { ChildAnswer, ResultMembers } from '../../src/upstream/channel.js';
-import { LineSplitter } from '../../src/upstream/framing.js';
+import { LineSplitter, TextLines } from '../../src/upstream/framing.js';
 import { findRequestId, peekResponse, withIdAt } from '../../src/upstream/wire.js';
 
 /**
@@ -174,5 +176,97 @@ describe('LineSplitter', () => {
     }
     expect(held).toBe(640 * 64 * 1024);
     expect(concats).toBe(1);
+  });
+
+  /** Each byte in its own ArrayBuffer, as a read of one byte from a pipe arrives. */
+  const dripped = (text: Buffer): Buffer[] => [...text].map((byte) => Buffer.from(new Uint8Array([byte]).buffer));
+
+  it('GIVEN lines that arrive a byte per read, or mixed with large reads THEN every line is whole and exact (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.string({ unit: fc.constantFrom('a', 'é', '€', '{', ' '), minLength: 1, maxLength: 3000 }), fc.boolean()), { minLength: 1, maxLength: 4 }), (lines) => {
+        const chunks = lines.flatMap(([text, drip]) => {
+          const bytes = Buffer.from(`${text}x\n`);
+          return drip ? dripped(bytes) : [bytes.subarray(0, bytes.length >> 1), bytes.subarray(bytes.length >> 1)];
+        });
+        expect(split(chunks, 1 << 20).lines).toEqual(lines.map(([text]) => `${text}x`));
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('GIVEN a hostile child that drips a line a byte per read WHEN the line is pending THEN about the line is held, not a Buffer per byte', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const held = (): number => {
+      gc();
+      const { heapUsed, arrayBuffers } = process.memoryUsage();
+      return heapUsed + arrayBuffers;
+    };
+    const length = 200_000;
+    const lines: number[] = [];
+    const splitter = new LineSplitter(1 << 20, { line: (b) => void lines.push(b.length), overflow: () => {} });
+    const before = held();
+    // Each read is the splitter's alone once pushed, as a stream's chunk is.
+    for (let i = 0; i < length; i++) splitter.push(Buffer.from(new Uint8Array([0x64]).buffer));
+    const grown = held() - before;
+    // A Buffer per byte held some 190 bytes per byte of the line (38 MB here).
+    expect(grown).toBeLessThan(4 * length);
+    splitter.push(Buffer.from('\n'));
+    expect(lines).toEqual([length]);
+  });
+});
+
+describe('TextLines (a child\'s stderr)', () => {
+  function lines(chunks: readonly string[], max: number): string[] {
+    const out: string[] = [];
+    const text = new TextLines(max, (line) => void out.push(line));
+    for (const chunk of chunks) text.push(chunk);
+    text.end();
+    return out;
+  }
+
+  it('GIVEN any text cut anywhere THEN its lines are those of the whole text, each longer one in pieces of the limit (property)', () => {
+    const pieces = (line: string, max: number): string[] => (line === '' ? [''] : (line.match(new RegExp(`[^]{1,${max}}`, 'g')) ?? []));
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('a', 'é', '\n', ' ', '\r') }), fc.array(fc.nat(), { maxLength: 12 }), fc.integer({ min: 1, max: 6 }), (whole, cuts, max) => {
+        const points = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
+        const chunks: string[] = [];
+        let at = 0;
+        for (const p of [...points, whole.length]) {
+          chunks.push(whole.slice(at, p));
+          at = p;
+        }
+        const all = whole.split('\n');
+        const last = all.pop() as string;
+        const expected = [...all, ...(last === '' ? [] : [last])].flatMap((line) => pieces(line, max));
+        expect(lines(chunks, max)).toEqual(expected);
+      }),
+    );
+  });
+
+  it('GIVEN a hostile child that drips stderr a character per read THEN each character is searched about once, not the held line again per character', () => {
+    const length = 64 * 1024;
+    let searched = 0;
+    const { indexOf, split } = String.prototype;
+    String.prototype.indexOf = function (this: string, search: string, from?: number) {
+      searched += this.length - (from ?? 0);
+      return indexOf.call(this, search, from);
+    };
+    String.prototype.split = function (this: string, ...args: Parameters<typeof split>) {
+      searched += this.length;
+      return split.apply(this, args);
+    } as typeof split;
+    const out: string[] = [];
+    try {
+      const text = new TextLines(1 << 20, (line) => void out.push(line));
+      for (let i = 0; i < length; i++) text.push('e');
+      text.push('\n');
+    } finally {
+      String.prototype.indexOf = indexOf;
+      String.prototype.split = split;
+    }
+    expect(out).toEqual(['e'.repeat(length)]);
+    // Searching the held line again for each character: 2 billion characters here.
+    expect(searched).toBeLessThan(3 * length);
   });
 });
