@@ -1,22 +1,14 @@
+import { HeldBytes } from '../held-bytes.js';
+
 /**
  * Newline-delimited framing of a child's stdout (MCP stdio: one JSON-RPC message
- * per line). Linear: each byte is scanned once and copied at most twice (once
- * only when it came in reads of 1 KiB or more), however the line is cut into
- * chunks; a line longer than the limit is discarded as it streams in, never
- * assembled.
+ * per line). Linear: each byte is scanned once and copied at most twice (see
+ * HeldBytes), however the line is cut into chunks; a line longer than the limit
+ * is discarded as it streams in, never assembled.
  */
 
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
-
-/**
- * A line held in this many pieces has its newest pieces joined into one, when
- * they are small. A child that drips a line a byte per read would otherwise make
- * the gateway hold a Buffer, some hundred bytes, per byte of it.
- */
-const MAX_LOOSE_PIECES = 1024;
-/** Pieces are joined only when their average is below this: larger reads are held as they came, never copied twice. */
-const SMALL_PIECE_BYTES = 1024;
 
 /** Receives what a {@link LineSplitter} finds. */
 export interface LineSink {
@@ -28,10 +20,8 @@ export interface LineSink {
 
 /** Splits a byte stream into lines of at most `maxLineBytes`. */
 export class LineSplitter {
-  private readonly parts: Buffer[] = [];
-  private partsLength = 0;
-  /** Pieces at the end of `parts` not yet looked at for joining. */
-  private loose = 0;
+  /** The pieces of the line not yet complete (many small reads joined: see HeldBytes). */
+  private readonly parts = new HeldBytes();
   private discarding = false;
 
   constructor(
@@ -41,7 +31,7 @@ export class LineSplitter {
 
   /** Bytes held for a line not yet complete. */
   get pendingBytes(): number {
-    return this.partsLength;
+    return this.parts.length;
   }
 
   /** Feeds one chunk. */
@@ -60,41 +50,19 @@ export class LineSplitter {
 
   /** The stream ended: a last line without a newline is not a message, and is dropped. */
   end(): number {
-    const dropped = this.partsLength;
-    this.clear();
+    const dropped = this.parts.length;
+    this.parts.clear();
     this.discarding = false;
     return dropped;
   }
 
   private hold(chunk: Buffer, start: number, end: number): void {
     if (start === end || this.discarding) return;
-    if (this.partsLength + (end - start) > this.maxLineBytes) {
-      this.startDiscarding(this.partsLength + (end - start));
+    if (this.parts.length + (end - start) > this.maxLineBytes) {
+      this.startDiscarding(this.parts.length + (end - start));
       return;
     }
     this.parts.push(chunk.subarray(start, end));
-    this.partsLength += end - start;
-    if (++this.loose >= MAX_LOOSE_PIECES) this.joinLoose();
-  }
-
-  /** Joins the loose pieces into one when they are small; each byte is joined at most once. */
-  private joinLoose(): void {
-    const first = this.parts.length - this.loose;
-    this.loose = 0;
-    let bytes = 0;
-    for (let i = first; i < this.parts.length; i++) bytes += (this.parts[i] as Buffer).length;
-    if (bytes >= MAX_LOOSE_PIECES * SMALL_PIECE_BYTES) return;
-    // Outside Buffer's shared pool: a piece held for long must not keep a pool slab, and whatever else is in it, alive.
-    const joined = Buffer.allocUnsafeSlow(bytes);
-    let at = 0;
-    for (const piece of this.parts.splice(first)) at += piece.copy(joined, at);
-    this.parts.push(joined);
-  }
-
-  private clear(): void {
-    this.parts.length = 0;
-    this.partsLength = 0;
-    this.loose = 0;
   }
 
   private finishLine(chunk: Buffer, start: number, end: number): void {
@@ -103,17 +71,16 @@ export class LineSplitter {
       return;
     }
     let line: Buffer;
-    if (this.parts.length === 0) {
+    if (this.parts.count === 0) {
       line = chunk.subarray(start, end);
     } else {
-      if (this.partsLength + (end - start) > this.maxLineBytes) {
-        this.startDiscarding(this.partsLength + (end - start));
+      if (this.parts.length + (end - start) > this.maxLineBytes) {
+        this.startDiscarding(this.parts.length + (end - start));
         this.discarding = false;
         return;
       }
       this.parts.push(chunk.subarray(start, end));
-      line = Buffer.concat(this.parts, this.partsLength + (end - start));
-      this.clear();
+      line = this.parts.take();
     }
     if (line.length > this.maxLineBytes) {
       this.sink.overflow(line.length);
@@ -126,7 +93,7 @@ export class LineSplitter {
   }
 
   private startDiscarding(seen: number): void {
-    this.clear();
+    this.parts.clear();
     this.discarding = true;
     this.sink.overflow(seen);
   }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HeldBytes } from '../../held-bytes.js';
 import { ErrorCode } from '../../protocol.js';
 import { HttpError, payloadTooLarge } from './errors.js';
 import { parseJsonBody } from './json-body.js';
@@ -79,20 +80,18 @@ export async function readBody(request: InboundRequest, limit: number): Promise<
   if (declared > limit) throw payloadTooLarge(limit);
   const web = request as Request;
   if (!web.body) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  let size = 0;
+  const chunks = new HeldBytes();
   const reader = web.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    size += value.length;
-    if (size > limit) {
+    if (chunks.length + value.length > limit) {
       void reader.cancel().catch(() => {});
       throw payloadTooLarge(limit);
     }
     chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
   }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+  return chunks.take();
 }
 
 /** Reads a body and parses it as JSON: 413 past `limit`, 400 with -32700 when it is not JSON. */
@@ -210,11 +209,10 @@ export class NodeRequest implements InboundRequest {
         reject(payloadTooLarge(limit));
         return;
       }
-      const chunks: Buffer[] = [];
-      let size = 0;
+      // A client that drips its body a byte per packet is held as about the body's size (see HeldBytes).
+      const chunks = new HeldBytes();
       this.req.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > limit) {
+        if (chunks.length + chunk.length > limit) {
           this.req.removeAllListeners('data');
           this.req.resume();
           reject(payloadTooLarge(limit));
@@ -225,7 +223,7 @@ export class NodeRequest implements InboundRequest {
       let complete = false;
       this.req.once('end', () => {
         complete = true;
-        resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+        resolve(chunks.take());
       });
       this.req.once('error', reject);
       this.req.once('close', () => {
