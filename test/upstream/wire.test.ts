@@ -1,7 +1,6 @@
 import fc from 'fast-check';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { usedAfterCollection } from '../heap.js';
 import { ChildAnswer, ResultMembers } from '../../src/upstream/channel.js';
 import { LineSplitter, TextLines } from '../../src/upstream/framing.js';
 import { findRequestId, peekResponse, withIdAt } from '../../src/upstream/wire.js';
@@ -121,6 +120,18 @@ describe('findRequestId', () => {
   });
 });
 
+/** `whole` cut at the given points (each taken modulo its length, then in order). */
+function cutAt<T extends { readonly length: number; slice(start: number, end: number): T }>(whole: T, cuts: readonly number[]): T[] {
+  const points = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
+  const chunks: T[] = [];
+  let at = 0;
+  for (const p of [...points, whole.length]) {
+    chunks.push(whole.slice(at, p));
+    at = p;
+  }
+  return chunks;
+}
+
 describe('LineSplitter', () => {
   function split(chunks: readonly Buffer[], max: number): { lines: string[]; overflows: number[] } {
     const lines: string[] = [];
@@ -133,14 +144,7 @@ describe('LineSplitter', () => {
   it('GIVEN any text cut anywhere THEN it finds the same non-blank lines (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.string({ unit: fc.constantFrom('a', 'é', '{', '}', ' ', '\r') }), { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 10 }), (texts, cuts) => {
-        const whole = Buffer.from(texts.map((t) => `${t}\n`).join(''));
-        const points = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
-        const chunks: Buffer[] = [];
-        let at = 0;
-        for (const p of [...points, whole.length]) {
-          chunks.push(whole.subarray(at, p));
-          at = p;
-        }
+        const chunks = cutAt(Buffer.from(texts.map((t) => `${t}\n`).join('')), cuts);
         const expected = texts.map((t) => (t.endsWith('\r') ? t.slice(0, -1) : t)).filter((t) => t.replace(/[ \r]/g, '') !== '');
         expect(split(chunks, 1 << 20).lines).toEqual(expected);
       }),
@@ -195,20 +199,13 @@ describe('LineSplitter', () => {
   });
 
   it('GIVEN a hostile child that drips a line a byte per read WHEN the line is pending THEN about the line is held, not a Buffer per byte', () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    const held = (): number => {
-      gc();
-      const { heapUsed, arrayBuffers } = process.memoryUsage();
-      return heapUsed + arrayBuffers;
-    };
     const length = 200_000;
     const lines: number[] = [];
     const splitter = new LineSplitter(1 << 20, { line: (b) => void lines.push(b.length), overflow: () => {} });
-    const before = held();
+    const before = usedAfterCollection();
     // Each read is the splitter's alone once pushed, as a stream's chunk is.
     for (let i = 0; i < length; i++) splitter.push(Buffer.from(new Uint8Array([0x64]).buffer));
-    const grown = held() - before;
+    const grown = usedAfterCollection() - before;
     // A Buffer per byte held some 190 bytes per byte of the line (38 MB here).
     expect(grown).toBeLessThan(4 * length);
     splitter.push(Buffer.from('\n'));
@@ -229,13 +226,7 @@ describe('TextLines (a child\'s stderr)', () => {
     const pieces = (line: string, max: number): string[] => (line === '' ? [''] : (line.match(new RegExp(`[^]{1,${max}}`, 'g')) ?? []));
     fc.assert(
       fc.property(fc.string({ unit: fc.constantFrom('a', 'é', '\n', ' ', '\r') }), fc.array(fc.nat(), { maxLength: 12 }), fc.integer({ min: 1, max: 6 }), (whole, cuts, max) => {
-        const points = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
-        const chunks: string[] = [];
-        let at = 0;
-        for (const p of [...points, whole.length]) {
-          chunks.push(whole.slice(at, p));
-          at = p;
-        }
+        const chunks = cutAt(whole, cuts);
         const all = whole.split('\n');
         const last = all.pop() as string;
         const expected = [...all, ...(last === '' ? [] : [last])].flatMap((line) => pieces(line, max));

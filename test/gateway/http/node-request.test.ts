@@ -1,8 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
+import { usedAfterCollection } from '../../heap.js';
 import { BytesReply } from '../../../src/gateway/http/reply.js';
 import { listen, type ListeningGateway } from '../../../src/gateway/http/node.js';
 import { readBody, type InboundRequest } from '../../../src/gateway/http/request.js';
@@ -73,13 +72,6 @@ describe('NodeRequest.signal', () => {
 
 describe('NodeRequest.body', () => {
   it('GIVEN a client that drips its body a byte per packet WHEN the body is pending THEN about the body is held, not a Buffer per byte', async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    const held = (): number => {
-      gc();
-      const { heapUsed, arrayBuffers } = process.memoryUsage();
-      return heapUsed + arrayBuffers;
-    };
     const length = 200_000;
     let received: Promise<Buffer> | undefined;
     gateway = await listen(
@@ -98,13 +90,13 @@ describe('NodeRequest.body', () => {
     socket.on('data', (chunk: Buffer) => void (answer += chunk.toString('latin1')));
     socket.write(`POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`);
     const byte = Buffer.from('b');
-    const before = held();
+    const before = usedAfterCollection();
     // One byte per turn of the loop: the server reads each as its own chunk, as from a client that sends a packet per byte.
     for (let i = 0; i < length - 1; i++) {
       socket.write(byte);
       await new Promise((resolve) => setImmediate(resolve));
     }
-    const grown = held() - before;
+    const grown = usedAfterCollection() - before;
     socket.end(byte);
     await new Promise((resolve) => socket.once('close', resolve));
     expect((await received!).length).toBe(length);
