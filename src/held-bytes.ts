@@ -4,8 +4,8 @@
  * many small ones in a row are joined into one. A peer that sends a byte per
  * read (a hostile child, a client dripping its body) would otherwise make the
  * gateway hold a Buffer, some hundred bytes, per byte. Linear: a byte is copied
- * at most once before {@link HeldBytes.take}, and only when it came in a small
- * read.
+ * at most once before {@link HeldBytes.take}, and only among pieces that average
+ * under 1 KiB.
  */
 
 /** Pieces held past this count have the newest ones joined into one, when they are small. */
