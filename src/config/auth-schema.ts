@@ -456,7 +456,8 @@ export const LimitsSchema = z
     /** Longest wait in that queue before the client gets 503. */
     queueTimeoutSeconds: z.number().positive().default(30),
     /**
-     * Bytes one SSE stream may hold unsent for a client that does not read; past it
+     * Bytes one SSE stream may hold unsent for a client that does not read, each
+     * unsent event counted with 512 bytes of bookkeeping besides its own; past it
      * the stream is dropped (and the reason logged). @default 8 MiB
      */
     maxStreamBufferBytes: z.number().int().min(64 * 1024).default(8 * 1024 * 1024),

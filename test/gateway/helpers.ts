@@ -331,13 +331,26 @@ export async function modernRequest(url: URL | string, method: string, options: 
 }
 
 /** A logger that keeps every record, for tests that check what was logged (and what was not). */
-export function recordingLogger(): Logger & { readonly records: { level: string; message: string; fields: Record<string, unknown> }[] } {
-  const records: { level: string; message: string; fields: Record<string, unknown> }[] = [];
+/** One record of a {@link recordingLogger}. */
+export interface LogRecord {
+  readonly level: string;
+  readonly message: string;
+  readonly fields: Record<string, unknown>;
+}
+
+/** A logger that keeps every record; `onRecord` sees each as it is logged, while the logging code still runs. */
+export function recordingLogger(onRecord?: (record: LogRecord) => void): Logger & { readonly records: LogRecord[] } {
+  const records: LogRecord[] = [];
+  const record = (level: string, base: Record<string, unknown>) => (message: string, fields?: Record<string, unknown>) => {
+    const entry = { level, message, fields: { ...base, ...fields } };
+    records.push(entry);
+    onRecord?.(entry);
+  };
   const make = (base: Record<string, unknown>): Logger => ({
-    debug: (message, fields) => void records.push({ level: 'debug', message, fields: { ...base, ...fields } }),
-    info: (message, fields) => void records.push({ level: 'info', message, fields: { ...base, ...fields } }),
-    warn: (message, fields) => void records.push({ level: 'warn', message, fields: { ...base, ...fields } }),
-    error: (message, fields) => void records.push({ level: 'error', message, fields: { ...base, ...fields } }),
+    debug: record('debug', base),
+    info: record('info', base),
+    warn: record('warn', base),
+    error: record('error', base),
     child: (fields) => make({ ...base, ...fields }),
     enabled: () => true,
   });

@@ -3,6 +3,7 @@ import { request as httpRequestRaw } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { usedAfterCollection } from '../heap.js';
 import {
   connectSse,
   connectStreamable,
@@ -175,7 +176,11 @@ describe('what clients and probes learn about a child that fails', () => {
 describe('a client that stops reading an SSE stream', () => {
   let gw: TestGateway;
   const marker = newMarker('slow-reader');
-  const logger = recordingLogger();
+  /** What the gateway holds when it drops a stream, the moment it logs it (the stream's events are still held). */
+  const heldAtDrop: number[] = [];
+  const logger = recordingLogger((record) => {
+    if (/stream dropped/i.test(record.message)) heldAtDrop.push(usedAfterCollection());
+  });
 
   beforeAll(async () => {
     gw = await startGateway(
@@ -220,6 +225,29 @@ describe('a client that stops reading an SSE stream', () => {
     const { client } = await connectStreamable(gw.mcpUrl('flood'));
     expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'after' } }))).toBe('echo: after');
     await client.close();
+  }, 90_000);
+  it('GIVEN a flood of tiny progress events WHEN the client does not read THEN the stream is dropped at about its limit in memory, not at its limit in bytes', async () => {
+    const init = await httpRequest(gw.mcpUrl('flood'), { method: 'POST', headers: POST_HEADERS, body: initializeBody() });
+    const session = String(init.headers['mcp-session-id']);
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'flood', arguments: { count: 40_000, size: 1 }, _meta: { progressToken: 'p' } },
+    });
+    heldAtDrop.length = 0;
+    const before = usedAfterCollection();
+    const req = httpRequestRaw(gw.mcpUrl('flood'), {
+      method: 'POST',
+      headers: { ...POST_HEADERS, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' },
+    });
+    req.on('response', (res) => res.pause());
+    req.on('error', () => {});
+    req.end(body);
+    await waitFor(() => heldAtDrop.length > 0, { what: 'the stream to be dropped', timeoutMs: 60_000 });
+    req.destroy();
+    // Counting bytes alone, 2 MiB of events of some 110 bytes held some 800 bytes each: 15 MB, seven times the limit.
+    expect(heldAtDrop[0]! - before).toBeLessThan(3 * 2 * MiB);
   }, 90_000);
 });
 

@@ -38,7 +38,7 @@ export class BytesReply {
 export interface StreamSink {
   /** Writes chunks in order, as one write where the transport allows. */
   write(chunks: readonly (string | Buffer)[]): void;
-  /** Bytes written but not yet taken by the client. */
+  /** Bytes written but not yet taken by the client (the Node sink adds what each unsent event costs besides). */
   readonly backlog: number;
   /** Ends the answer cleanly. */
   end(): void;
