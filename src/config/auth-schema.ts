@@ -458,7 +458,8 @@ export const LimitsSchema = z
     /**
      * Bytes one SSE stream may hold unsent for a client that does not read, each
      * unsent event counted with 512 bytes of bookkeeping besides its own; past it
-     * the stream is dropped (and the reason logged). @default 8 MiB
+     * the stream is dropped (and the reason logged). Also the most a session keeps,
+     * oldest dropped first, of what its server says while no stream is open. @default 8 MiB
      */
     maxStreamBufferBytes: z.number().int().min(64 * 1024).default(8 * 1024 * 1024),
   })

@@ -1,5 +1,5 @@
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request as httpRequestRaw } from 'node:http';
+import { request as httpRequestRaw, type ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -176,10 +176,12 @@ describe('what clients and probes learn about a child that fails', () => {
 describe('a client that stops reading an SSE stream', () => {
   let gw: TestGateway;
   const marker = newMarker('slow-reader');
-  /** What the gateway holds when it drops a stream, the moment it logs it (the stream's events are still held). */
+  /** What the gateway holds when it drops a stream, or a message kept for a stream not open, the moment it logs it. */
   const heldAtDrop: number[] = [];
+  const heldAtBacklogDrop: number[] = [];
   const logger = recordingLogger((record) => {
     if (/stream dropped/i.test(record.message)) heldAtDrop.push(usedAfterCollection());
+    if (/oldest w(as|ere) dropped/i.test(record.message)) heldAtBacklogDrop.push(usedAfterCollection());
   });
 
   beforeAll(async () => {
@@ -190,6 +192,7 @@ describe('a client that stops reading an SSE stream', () => {
       },
       { logger },
     );
+    idleChildren = processesWithMarker(marker).length;
   });
 
   afterAll(async () => {
@@ -197,16 +200,19 @@ describe('a client that stops reading an SSE stream', () => {
     await waitFor(() => processesWithMarker(marker).length === 0, { what: 'children to exit' });
   });
 
-  it('GIVEN a flood of progress WHEN the client does not read THEN the stream is dropped past its buffer limit, with a logged reason, and others are served', async () => {
+  /** Children of the gateway with no session: its spares. */
+  let idleChildren = 0;
+
+  /** Ends a flood's session: its child stops, and what it held goes. */
+  async function endSession(session: string): Promise<void> {
+    await fetch(gw.mcpUrl('flood'), { method: 'DELETE', headers: { 'mcp-session-id': session } });
+  }
+
+  /** Opens a session and asks for `count` progress events of `size` characters on a POST whose answer it never reads. */
+  async function floodUnread(count: number, size: number): Promise<{ req: ClientRequest; session: string }> {
     const init = await httpRequest(gw.mcpUrl('flood'), { method: 'POST', headers: POST_HEADERS, body: initializeBody() });
     const session = String(init.headers['mcp-session-id']);
-    const body = JSON.stringify({
-      jsonrpc: '2.0',
-      id: 2,
-      method: 'tools/call',
-      params: { name: 'flood', arguments: { count: 2000, size: 64 * 1024 }, _meta: { progressToken: 'p' } },
-    });
-    const rssBefore = process.memoryUsage().rss;
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'flood', arguments: { count, size }, _meta: { progressToken: 'p' } } });
     const req = httpRequestRaw(gw.mcpUrl('flood'), {
       method: 'POST',
       headers: { ...POST_HEADERS, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' },
@@ -215,6 +221,12 @@ describe('a client that stops reading an SSE stream', () => {
     req.on('response', (res) => res.pause());
     req.on('error', () => {});
     req.end(body);
+    return { req, session };
+  }
+
+  it('GIVEN a flood of progress WHEN the client does not read THEN the stream is dropped past its buffer limit, with a logged reason, and others are served', async () => {
+    const rssBefore = process.memoryUsage().rss;
+    const { req, session } = await floodUnread(2000, 64 * 1024);
     const record = await waitFor(() => logger.records.find((r) => /stream dropped|dropped.*stream/i.test(r.message)), {
       what: 'the stream to be dropped',
       timeoutMs: 60_000,
@@ -225,29 +237,36 @@ describe('a client that stops reading an SSE stream', () => {
     const { client } = await connectStreamable(gw.mcpUrl('flood'));
     expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'after' } }))).toBe('echo: after');
     await client.close();
+    await endSession(session);
   }, 90_000);
+
   it('GIVEN a flood of tiny progress events WHEN the client does not read THEN the stream is dropped at about its limit in memory, not at its limit in bytes', async () => {
-    const init = await httpRequest(gw.mcpUrl('flood'), { method: 'POST', headers: POST_HEADERS, body: initializeBody() });
-    const session = String(init.headers['mcp-session-id']);
-    const body = JSON.stringify({
-      jsonrpc: '2.0',
-      id: 2,
-      method: 'tools/call',
-      params: { name: 'flood', arguments: { count: 40_000, size: 1 }, _meta: { progressToken: 'p' } },
-    });
     heldAtDrop.length = 0;
     const before = usedAfterCollection();
-    const req = httpRequestRaw(gw.mcpUrl('flood'), {
-      method: 'POST',
-      headers: { ...POST_HEADERS, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' },
-    });
-    req.on('response', (res) => res.pause());
-    req.on('error', () => {});
-    req.end(body);
+    const { req, session } = await floodUnread(40_000, 1);
     await waitFor(() => heldAtDrop.length > 0, { what: 'the stream to be dropped', timeoutMs: 60_000 });
     req.destroy();
+    await endSession(session);
     // Counting bytes alone, 2 MiB of events of some 110 bytes held some 800 bytes each: 15 MB, seven times the limit.
     expect(heldAtDrop[0]! - before).toBeLessThan(3 * 2 * MiB);
+  }, 90_000);
+
+  it('GIVEN the flood goes on after its stream was dropped WHEN no stream is open THEN what is kept for the next one is bounded by the stream limit in bytes, and the drops are logged once', async () => {
+    heldAtBacklogDrop.length = 0;
+    // The floods before this one have ended, their children with them (the first test's SDK client left its session open).
+    await waitFor(() => processesWithMarker(marker).length <= idleChildren + 1, { what: 'the earlier floods to end' });
+    const before = usedAfterCollection();
+    const { req, session } = await floodUnread(600, 64 * 1024);
+    await waitFor(() => heldAtBacklogDrop.length > 0, { what: 'a kept message to be dropped', timeoutMs: 60_000 });
+    req.destroy();
+    const warnings = (): number => logger.records.filter((r) => r.fields['session'] === session && /oldest w(as|ere) dropped/i.test(r.message)).length;
+    // The rest of the flood has somewhere to go only if the backlog drops it: wait until the child is done.
+    await waitFor(() => logger.records.some((r) => r.fields['session'] === session && /stream dropped/i.test(r.message)) && warnings() > 0, { what: 'the drops' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await endSession(session);
+    // 200 kept messages of 64 KiB held 13 MB, six times the limit, and each drop after them logged a warning.
+    expect(heldAtBacklogDrop[0]! - before).toBeLessThan(3 * 2 * MiB);
+    expect(warnings()).toBe(1);
   }, 90_000);
 });
 

@@ -19,8 +19,57 @@ import type { LegacyTransport, RegisteredSession } from './registry.js';
 
 /** How long the client has before a server-to-client request it never answered is forgotten. */
 const SERVER_REQUEST_TTL_MS = 10 * 60 * 1000;
-/** How much a server may say with no stream open before the oldest is dropped. */
+/** How many messages a server may say with no stream open before the oldest are dropped (and no more bytes than a stream may hold). */
 const BACKLOG_LIMIT = 200;
+
+/**
+ * What a server says while the client has no stream open, kept for the next
+ * stream: at most {@link BACKLOG_LIMIT} messages and the bytes one stream may
+ * hold (`gateway.limits.maxStreamBufferBytes`), the oldest dropped first. A
+ * run of drops is logged once.
+ */
+class Backlog {
+  private texts: WireText[] = [];
+  private bytes = 0;
+  private dropping = false;
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly logger: Logger,
+  ) {}
+
+  push(text: WireText): void {
+    this.texts.push(text);
+    this.bytes += sizeOf(text);
+    let dropped = 0;
+    // The newest message stays whatever its size: the stream it goes to applies its own limit.
+    while (this.texts.length > 1 && (this.texts.length > BACKLOG_LIMIT || this.bytes > this.maxBytes)) {
+      this.bytes -= sizeOf(this.texts.shift() as WireText);
+      dropped++;
+    }
+    if (dropped > 0 && !this.dropping) {
+      this.dropping = true;
+      this.logger.warn('no stream open for server messages; the oldest were dropped', { limit: BACKLOG_LIMIT, maxStreamBufferBytes: this.maxBytes });
+    }
+  }
+
+  /** Everything kept, for a stream that opens; empty after. */
+  take(): WireText[] {
+    const texts = this.texts;
+    this.texts = [];
+    this.bytes = 0;
+    this.dropping = false;
+    return texts;
+  }
+}
+
+/** Size of a message in memory, near enough for a bound: characters of a string, bytes of pieces. */
+function sizeOf(text: WireText): number {
+  if (typeof text === 'string') return text.length;
+  let bytes = 0;
+  for (const piece of text) bytes += piece.length;
+  return bytes;
+}
 
 /** Which client capability a server-to-client request needs. */
 export const CAPABILITY_FOR_METHOD: Readonly<Record<string, string>> = {
@@ -203,7 +252,7 @@ export class LegacySession implements RegisteredSession, SessionEvents {
   private readonly serverRequests = new Map<string, { pending: PendingServerRequest; timer: NodeJS.Timeout }>();
   private getStream: SseWriter | undefined;
   private sseStream: SseWriter | undefined;
-  private readonly backlog: WireText[] = [];
+  private readonly backlog: Backlog;
   private isClosed = false;
   /** Headers of every answer to a POST, and what labels its stream in logs: the same for the session's life. */
   private readonly postHeaders: Readonly<Record<string, string>>;
@@ -217,6 +266,7 @@ export class LegacySession implements RegisteredSession, SessionEvents {
     this.owner = settings.owner;
     this.credentials = settings.credentials;
     this.logger = settings.logger.child({ session: settings.id });
+    this.backlog = new Backlog(settings.sse.maxBufferBytes, this.logger);
     this.postHeaders = { 'mcp-session-id': settings.id };
     this.postLabel = { server: settings.server, session: settings.id };
   }
@@ -281,7 +331,7 @@ export class LegacySession implements RegisteredSession, SessionEvents {
       if (this.getStream === stream) this.getStream = undefined;
       this.touch();
     });
-    for (const text of this.backlog.splice(0)) stream.send(text);
+    for (const text of this.backlog.take()) stream.send(text);
     return stream.reply(200, { 'mcp-session-id': this.id });
   }
 
@@ -294,7 +344,7 @@ export class LegacySession implements RegisteredSession, SessionEvents {
     this.sseStream = stream;
     stream.onClose(() => void this.close('the client closed the SSE stream'));
     stream.send(endpoint, 'endpoint');
-    for (const text of this.backlog.splice(0)) stream.send(text, 'message');
+    for (const text of this.backlog.take()) stream.send(text, 'message');
     return stream.reply(200, {});
   }
 
@@ -342,10 +392,6 @@ export class LegacySession implements RegisteredSession, SessionEvents {
     }
     if (this.getStream?.send(text)) return;
     this.backlog.push(text);
-    if (this.backlog.length > BACKLOG_LIMIT) {
-      this.backlog.shift();
-      this.logger.warn('no stream open for server messages; the oldest was dropped', { limit: BACKLOG_LIMIT });
-    }
   }
 
   serverRequest(id: string, method: string, text: string, delivery: Delivery | undefined, pending: PendingServerRequest): void {
