@@ -147,6 +147,10 @@ export class TextLines {
   }
 
   private emit(line: string): void {
-    for (let at = 0; at < line.length || at === 0; at += this.maxLineChars) this.sink(line.slice(at, at + this.maxLineChars));
+    if (line.length <= this.maxLineChars) {
+      this.sink(line);
+      return;
+    }
+    for (let at = 0; at < line.length; at += this.maxLineChars) this.sink(line.slice(at, at + this.maxLineChars));
   }
 }
